@@ -1,0 +1,320 @@
+#include "net/socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace zeoraid::net {
+namespace {
+
+absl::Status Errno(absl::string_view what) {
+  int err = errno;
+  std::string message = absl::StrCat(what, ": ", std::strerror(err));
+  if (err == ECONNREFUSED || err == ECONNRESET || err == EPIPE ||
+      err == ENOTCONN || err == EHOSTUNREACH || err == ENETUNREACH) {
+    return absl::UnavailableError(message);
+  }
+  return absl::InternalError(message);
+}
+
+// Milliseconds for poll(): -1 = forever.
+int PollMillis(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+}
+
+absl::Time DeadlineFor(absl::Duration timeout) {
+  return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                             : absl::Now() + timeout;
+}
+
+// Waits until fd is ready for `events`.
+absl::Status WaitFor(int fd, short events, absl::Time deadline) {
+  while (true) {
+    struct pollfd pfd = {fd, events, 0};
+    int n = ::poll(&pfd, 1, PollMillis(deadline));
+    if (n > 0) return absl::OkStatus();
+    if (n == 0) return absl::DeadlineExceededError("socket timed out");
+    if (errno != EINTR) return Errno("poll");
+  }
+}
+
+struct Endpoint {
+  sockaddr_storage addr;
+  socklen_t len = 0;
+};
+
+absl::StatusOr<std::vector<Endpoint>> Resolve(absl::string_view address,
+                                              bool passive) {
+  std::vector<Endpoint> out;
+  if (IsUnixPath(address)) {
+    Endpoint ep;
+    std::memset(&ep.addr, 0, sizeof(ep.addr));
+    auto* un = reinterpret_cast<sockaddr_un*>(&ep.addr);
+    if (address.size() >= sizeof(un->sun_path)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unix socket path too long: ", address));
+    }
+    un->sun_family = AF_UNIX;
+    std::memcpy(un->sun_path, address.data(), address.size());
+    ep.len = sizeof(sockaddr_un);
+    out.push_back(ep);
+    return out;
+  }
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("address '", address, "' is not HOST:PORT or a path"));
+  }
+  std::string host(address.substr(0, colon));
+  std::string port(address.substr(colon + 1));
+  int port_number;
+  if (!absl::SimpleAtoi(port, &port_number) || port_number < 0 ||
+      port_number > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad port in address '", address, "'"));
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  addrinfo hints;
+  std::memset(&hints, 0, sizeof(hints));
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  if (passive) hints.ai_flags = AI_PASSIVE;
+  addrinfo* result = nullptr;
+  int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(),
+                         &hints, &result);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve '", address,
+                                               "': ", ::gai_strerror(rc)));
+  }
+  for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
+    Endpoint ep;
+    std::memcpy(&ep.addr, ai->ai_addr, ai->ai_addrlen);
+    ep.len = ai->ai_addrlen;
+    out.push_back(ep);
+  }
+  ::freeaddrinfo(result);
+  if (out.empty()) {
+    return absl::UnavailableError(absl::StrCat("no address for ", address));
+  }
+  return out;
+}
+
+void SetBlocking(int fd, bool blocking) {
+  int flags = ::fcntl(fd, F_GETFL, 0);
+  ::fcntl(fd, F_SETFL, blocking ? (flags & ~O_NONBLOCK) : (flags | O_NONBLOCK));
+}
+
+}  // namespace
+
+Socket::~Socket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.release();
+  }
+  return *this;
+}
+
+void Socket::Shutdown() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+}
+
+bool IsUnixPath(absl::string_view address) {
+  return address.find('/') != absl::string_view::npos;
+}
+
+absl::StatusOr<Socket> Connect(absl::string_view address,
+                               absl::Duration timeout) {
+  absl::StatusOr<std::vector<Endpoint>> endpoints = Resolve(address, false);
+  if (!endpoints.ok()) return endpoints.status();
+  absl::Time deadline = DeadlineFor(timeout);
+  absl::Status last = absl::UnavailableError("no endpoint");
+  for (const Endpoint& ep : *endpoints) {
+    Socket sock(::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock.valid()) return Errno("socket");
+    SetBlocking(sock.fd(), false);
+    int rc = ::connect(sock.fd(), reinterpret_cast<const sockaddr*>(&ep.addr),
+                       ep.len);
+    if (rc != 0 && errno != EINPROGRESS) {
+      last = Errno(absl::StrCat("connect to ", address));
+      continue;
+    }
+    if (rc != 0) {
+      absl::Status waited = WaitFor(sock.fd(), POLLOUT, deadline);
+      if (!waited.ok()) {
+        last = absl::DeadlineExceededError(
+            absl::StrCat("connect to ", address, " timed out after ",
+                         absl::FormatDuration(timeout)));
+        continue;
+      }
+      int err = 0;
+      socklen_t len = sizeof(err);
+      ::getsockopt(sock.fd(), SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) {
+        errno = err;
+        last = Errno(absl::StrCat("connect to ", address));
+        continue;
+      }
+    }
+    SetBlocking(sock.fd(), true);
+    if (ep.addr.ss_family != AF_UNIX) {
+      int one = 1;
+      ::setsockopt(sock.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    return sock;
+  }
+  return last;
+}
+
+absl::StatusOr<Socket> Listen(absl::string_view address) {
+  absl::StatusOr<std::vector<Endpoint>> endpoints = Resolve(address, true);
+  if (!endpoints.ok()) return endpoints.status();
+  const Endpoint& ep = endpoints->front();
+  Socket sock(::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return Errno("socket");
+  if (ep.addr.ss_family == AF_UNIX) {
+    // A stale socket file from a previous run would make bind fail.
+    ::unlink(reinterpret_cast<const sockaddr_un*>(&ep.addr)->sun_path);
+  } else {
+    int one = 1;
+    ::setsockopt(sock.fd(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  }
+  if (::bind(sock.fd(), reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) !=
+      0) {
+    return Errno(absl::StrCat("bind ", address));
+  }
+  if (::listen(sock.fd(), 128) != 0) return Errno("listen");
+  return sock;
+}
+
+absl::StatusOr<int> LocalPort(const Socket& socket) {
+  sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  if (::getsockname(socket.fd(), reinterpret_cast<sockaddr*>(&addr), &len) !=
+      0) {
+    return Errno("getsockname");
+  }
+  if (addr.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  }
+  if (addr.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  }
+  return absl::FailedPreconditionError("not a TCP socket");
+}
+
+absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
+  absl::Status ready = WaitFor(listener.fd(), POLLIN, DeadlineFor(timeout));
+  if (!ready.ok()) return ready;
+  Socket sock(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC));
+  if (!sock.valid()) return Errno("accept");
+  int one = 1;
+  ::setsockopt(sock.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return sock;
+}
+
+namespace {
+
+absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
+  size_t got = 0;
+  while (got < n) {
+    absl::Status ready = WaitFor(fd, POLLIN, deadline);
+    if (!ready.ok()) return ready;
+    ssize_t r = ::recv(fd, out + got, n - got, 0);
+    if (r == 0) return absl::UnavailableError("connection closed by peer");
+    if (r < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Errno("recv");
+    }
+    got += static_cast<size_t>(r);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ReadFrame(const Socket& socket,
+                                      size_t max_frame_bytes,
+                                      absl::Duration timeout) {
+  absl::Time deadline = DeadlineFor(timeout);
+  unsigned char prefix[4];
+  absl::Status st =
+      ReadFull(socket.fd(), reinterpret_cast<char*>(prefix), 4, deadline);
+  if (!st.ok()) return st;
+  size_t size = (size_t{prefix[0]} << 24) | (size_t{prefix[1]} << 16) |
+                (size_t{prefix[2]} << 8) | size_t{prefix[3]};
+  if (size > max_frame_bytes) {
+    return absl::OutOfRangeError(absl::StrCat("frame of ", size,
+                                              " bytes exceeds the limit of ",
+                                              max_frame_bytes));
+  }
+  std::string payload(size, '\0');
+  st = ReadFull(socket.fd(), payload.data(), size, deadline);
+  if (!st.ok()) return st;
+  return payload;
+}
+
+absl::Status WriteFrame(const Socket& socket, absl::string_view payload) {
+  if (payload.size() > 0xffffffffu) {
+    return absl::OutOfRangeError("frame larger than 4 GiB");
+  }
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  unsigned char prefix[4] = {static_cast<unsigned char>(n >> 24),
+                             static_cast<unsigned char>(n >> 16),
+                             static_cast<unsigned char>(n >> 8),
+                             static_cast<unsigned char>(n)};
+  struct iovec iov[2] = {{prefix, 4},
+                         {const_cast<char*>(payload.data()), payload.size()}};
+  size_t total = 4 + payload.size();
+  size_t sent = 0;
+  while (sent < total) {
+    msghdr msg;
+    std::memset(&msg, 0, sizeof(msg));
+    // Skip what was already sent.
+    struct iovec cur[2];
+    int count = 0;
+    size_t skip = sent;
+    for (auto& v : iov) {
+      if (skip >= v.iov_len) {
+        skip -= v.iov_len;
+        continue;
+      }
+      cur[count].iov_base = static_cast<char*>(v.iov_base) + skip;
+      cur[count].iov_len = v.iov_len - skip;
+      skip = 0;
+      ++count;
+    }
+    msg.msg_iov = cur;
+    msg.msg_iovlen = count;
+    ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return Errno("send");
+    }
+    sent += static_cast<size_t>(w);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace zeoraid::net

@@ -1,0 +1,62 @@
+// Blocking stream sockets with deadlines: TCP ("host:port") and Unix-domain ("/path")
+// endpoints, length-prefixed frame I/O. No protocol knowledge beyond ZEO's 4-byte
+// big-endian frame length.
+#ifndef ZEORAID_NET_SOCKET_H_
+#define ZEORAID_NET_SOCKET_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace zeoraid::net {
+
+// An owned file descriptor; closes on destruction.
+class Socket {
+ public:
+  Socket() = default;
+  explicit Socket(int fd) : fd_(fd) {}
+  ~Socket();
+  Socket(Socket&& other) noexcept : fd_(other.release()) {}
+  Socket& operator=(Socket&& other) noexcept;
+  Socket(const Socket&) = delete;
+  Socket& operator=(const Socket&) = delete;
+
+  int fd() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  // Wakes any thread blocked reading or writing this socket (it sees EOF/an error);
+  // safe to call from another thread while the socket is in use.
+  void Shutdown();
+
+ private:
+  int fd_ = -1;
+};
+
+// "host:port" (IPv4, IPv6 in brackets, or a name) or a path containing '/'.
+bool IsUnixPath(absl::string_view address);
+
+absl::StatusOr<Socket> Connect(absl::string_view address, absl::Duration timeout);
+// Binds and listens; for TCP, port 0 picks a free port (see LocalPort).
+absl::StatusOr<Socket> Listen(absl::string_view address);
+absl::StatusOr<int> LocalPort(const Socket& socket);
+// Waits up to `timeout` for a connection; returns DeadlineExceeded on timeout, so that
+// accept loops can check for shutdown.
+absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);
+
+// Reads one frame payload. InfiniteDuration waits forever. Errors: Unavailable for a
+// closed peer, DeadlineExceeded, OutOfRange for a length above max_frame_bytes.
+absl::StatusOr<std::string> ReadFrame(const Socket& socket, size_t max_frame_bytes,
+                                      absl::Duration timeout);
+// Writes the length prefix and the payload.
+absl::Status WriteFrame(const Socket& socket, absl::string_view payload);
+
+}  // namespace zeoraid::net
+
+#endif  // ZEORAID_NET_SOCKET_H_
