@@ -1,0 +1,36 @@
+// AdminService: zeoraid.v1.Admin, the operator's view of the RAID.
+#ifndef ZEORAID_RAIDCORE_ADMIN_SERVICE_H_
+#define ZEORAID_RAIDCORE_ADMIN_SERVICE_H_
+
+#include <string>
+
+#include "raidcore/backend_set.h"
+#include "raidcore/commit_clock.h"
+#include "raidcore/commit_coordinator.h"
+#include "zeoraid/v1/admin.grpc.pb.h"
+
+namespace zeoraid::raidcore {
+
+class AdminService final : public zeoraid::v1::Admin::Service {
+ public:
+  AdminService(std::string storage_name, const BackendSet* backends,
+               const CommitClock* clock, const CommitCoordinator* commits)
+      : storage_name_(std::move(storage_name)),
+        backends_(backends),
+        clock_(clock),
+        commits_(commits) {}
+
+  grpc::Status Status(grpc::ServerContext* context,
+                      const v1::StatusRequest* request,
+                      v1::StatusResponse* response) override;
+
+ private:
+  const std::string storage_name_;
+  const BackendSet* const backends_;
+  const CommitClock* const clock_;
+  const CommitCoordinator* const commits_;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_ADMIN_SERVICE_H_

@@ -1,0 +1,283 @@
+#include "raidcore/commit_coordinator.h"
+
+#include <chrono>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+using zeo::kZeroTid;
+using zeo::NextTid;
+using zeo::TidHex;
+using zeo::TidToUint64;
+namespace {
+
+using zeo::Value;
+
+// Runs fn(member) for every member at once and returns the results in order.
+template <typename Fn>
+auto OnEach(const std::vector<BackendMember>& members, Fn fn)
+    -> std::vector<decltype(fn(members[0]))> {
+  std::vector<decltype(fn(members[0]))> results(
+      members.size(), absl::UnknownError("not run"));
+  if (members.size() == 1) {
+    results[0] = fn(members[0]);
+    return results;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = fn(members[i]); });
+  }
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
+std::string Describe(const ZeoReply& reply) {
+  if (reply.is_error) {
+    return absl::StrCat(reply.error_class, reply.value.DebugString());
+  }
+  return reply.value.DebugString();
+}
+
+}  // namespace
+
+PreparedCommit::~PreparedCommit() {
+  if (!done_ && coordinator_ != nullptr) coordinator_->AbortPrepared(this);
+}
+
+CommitCoordinator::CommitCoordinator(BackendSet* backends, CommitClock* clock,
+                                     InvalidationHub* hub,
+                                     CommitOptions options)
+    : backends_(backends), clock_(clock), hub_(hub), options_(options) {}
+
+absl::Status CommitCoordinator::AcquireLock() {
+  auto deadline = std::chrono::steady_clock::now() +
+                  absl::ToChronoNanoseconds(options_.lock_wait);
+  MutexLock lock(&mu_);
+  while (locked_) {
+    if (!lock_cv_.WaitUntil(&mu_, deadline) && locked_) {
+      return absl::UnavailableError(
+          absl::StrCat("commit lock still held by another transaction after ",
+                       absl::FormatDuration(options_.lock_wait)));
+    }
+  }
+  locked_ = true;
+  return absl::OkStatus();
+}
+
+void CommitCoordinator::ReleaseLock() {
+  {
+    MutexLock lock(&mu_);
+    locked_ = false;
+  }
+  lock_cv_.Signal();
+}
+
+uint64_t CommitCoordinator::commits() const {
+  MutexLock lock(&mu_);
+  return commits_;
+}
+
+absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
+    const PendingTransaction& txn) {
+  absl::Status locked = AcquireLock();
+  if (!locked.ok()) return locked;
+
+  std::vector<BackendMember> members = backends_->Optimal();
+  if (members.empty()) {
+    ReleaseLock();
+    return absl::UnavailableError("RAID failed: no optimal backend");
+  }
+  std::string last = clock_->last_tid();
+  std::string tid;
+  if (!txn.requested_tid.empty()) {
+    if (TidToUint64(txn.requested_tid) <= TidToUint64(last)) {
+      ReleaseLock();
+      VoteOutcome outcome;
+      outcome.error = ZeoReply::Error(
+          "ZODB.POSException.StorageTransactionError",
+          Value::Tuple({Value::Str(absl::StrCat(
+              "requested tid ", TidHex(txn.requested_tid),
+              " is not later than the last committed tid ", TidHex(last)))}));
+      return outcome;
+    }
+    tid = txn.requested_tid;
+  } else {
+    tid = NextTid(absl::Now(), last);
+  }
+  int64_t txn_id;
+  {
+    MutexLock lock(&mu_);
+    txn_id = next_txn_id_++;
+  }
+
+  auto vote_on = [&](const BackendMember& m) -> absl::StatusOr<ZeoReply> {
+    BackendConnection& c = *m.connection;
+    absl::Status st = c.Send(
+        "tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                      Value::Bytes(txn.description), txn.extension,
+                      Value::Bytes(tid), Value::Str(txn.status)});
+    for (const TransactionOp& op : txn.ops) {
+      if (!st.ok()) break;
+      if (op.kind == TransactionOp::Kind::kStore) {
+        st = c.Send("storea", {Value::Bytes(op.oid), Value::Bytes(op.serial),
+                               Value::Bytes(op.data), Value::Int(txn_id)});
+      } else {
+        st = c.Send("checkCurrentSerialInTransaction",
+                    {Value::Bytes(op.oid), Value::Bytes(op.serial),
+                     Value::Int(txn_id)});
+      }
+    }
+    if (!st.ok()) return st;
+    return c.Call("vote", {Value::Int(txn_id)}, options_.backend_timeout);
+  };
+  std::vector<absl::StatusOr<ZeoReply>> answers = OnEach(members, vote_on);
+
+  // The answer given by the most backends wins; ties go to the earliest backend.
+  int winner = -1;
+  size_t winner_votes = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].ok()) continue;
+    size_t votes = 0;
+    for (const auto& other : answers) {
+      if (other.ok() && *other == *answers[i]) ++votes;
+    }
+    if (votes > winner_votes) {
+      winner = static_cast<int>(i);
+      winner_votes = votes;
+    }
+  }
+  std::vector<BackendMember> agreeing;
+  std::string reasons;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (winner >= 0 && answers[i].ok() && *answers[i] == *answers[winner]) {
+      agreeing.push_back(members[i]);
+      continue;
+    }
+    std::string reason =
+        answers[i].ok()
+            ? absl::StrCat("vote for tid ", TidHex(tid), " answered ",
+                           Describe(*answers[i]), " while the others answered ",
+                           Describe(*answers[winner]))
+            : absl::StrCat("vote for tid ", TidHex(tid),
+                           " failed: ", answers[i].status().message());
+    absl::StrAppend(&reasons, members[i].name, ": ", reason, "; ");
+    backends_->Degrade(members[i].name, reason);
+  }
+  if (winner < 0) {
+    ReleaseLock();
+    return absl::UnavailableError(
+        absl::StrCat("RAID failed: no backend could vote: ", reasons));
+  }
+  const ZeoReply& answer = *answers[winner];
+  if (answer.is_error) {
+    // Every remaining backend refused the transaction (a conflict): it is the
+    // client's answer, and nothing was committed anywhere.
+    AbortOn(agreeing, txn_id);
+    ReleaseLock();
+    VoteOutcome outcome;
+    outcome.error = answer;
+    return outcome;
+  }
+
+  std::unique_ptr<PreparedCommit> prepared(new PreparedCommit());
+  prepared->coordinator_ = this;
+  prepared->tid_ = tid;
+  prepared->txn_id_ = txn_id;
+  prepared->vote_result_ = answer.value;
+  prepared->voters_ = std::move(agreeing);
+  prepared->invalidation_.tid = tid;
+  for (const TransactionOp& op : txn.ops) {
+    if (op.kind == TransactionOp::Kind::kStore) {
+      prepared->invalidation_.oids.push_back(op.oid);
+    }
+  }
+  prepared->invalidation_.origin_translator = txn.origin_translator;
+  prepared->invalidation_.origin_connection = txn.origin_connection;
+  VoteOutcome outcome;
+  outcome.prepared = std::move(prepared);
+  return outcome;
+}
+
+absl::StatusOr<std::string> CommitCoordinator::Finish(
+    std::unique_ptr<PreparedCommit> prepared) {
+  prepared->done_ = true;
+  const std::string& tid = prepared->tid_;
+  clock_->StartFinish();
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(prepared->voters_, [&](const BackendMember& m) {
+        return m.connection->Call("tpc_finish",
+                                  {Value::Int(prepared->txn_id_)},
+                                  options_.backend_timeout);
+      });
+  size_t committed = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const std::string& name = prepared->voters_[i].name;
+    if (answers[i].ok() && !answers[i]->is_error &&
+        answers[i]->value == Value::Bytes(tid)) {
+      ++committed;
+      backends_->SetLastTid(name, tid);
+      continue;
+    }
+    std::string reason =
+        answers[i].ok()
+            ? absl::StrCat("tpc_finish of tid ", TidHex(tid), " answered ",
+                           Describe(*answers[i]))
+            : absl::StrCat("tpc_finish of tid ", TidHex(tid),
+                           " failed: ", answers[i].status().message());
+    backends_->Degrade(name, reason);
+  }
+  if (committed == 0) {
+    clock_->EndFinish("");
+    ReleaseLock();
+    ZR_LOG(ERROR) << "transaction " << TidHex(tid)
+                  << " was not committed by any backend";
+    return absl::UnavailableError(absl::StrCat(
+        "RAID failed: no backend committed transaction ", TidHex(tid)));
+  }
+  // Published before the clock moves: whoever sees the new last tid can rely on the
+  // invalidation being on its way.
+  hub_->Publish(prepared->invalidation_);
+  clock_->EndFinish(tid);
+  {
+    MutexLock lock(&mu_);
+    ++commits_;
+  }
+  ReleaseLock();
+  ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
+                << " backend(s)";
+  return tid;
+}
+
+void CommitCoordinator::Abort(std::unique_ptr<PreparedCommit> prepared) {
+  AbortPrepared(prepared.get());
+}
+
+void CommitCoordinator::AbortPrepared(PreparedCommit* prepared) {
+  if (prepared->done_) return;
+  prepared->done_ = true;
+  AbortOn(prepared->voters_, prepared->txn_id_);
+  ReleaseLock();
+}
+
+void CommitCoordinator::AbortOn(const std::vector<BackendMember>& members,
+                                int64_t txn_id) {
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(members, [&](const BackendMember& m) {
+        return m.connection->Call("tpc_abort", {Value::Int(txn_id)},
+                                  options_.backend_timeout);
+      });
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].ok()) {
+      backends_->Degrade(members[i].name,
+                         absl::StrCat("tpc_abort failed: ",
+                                      answers[i].status().message()));
+    }
+  }
+}
+
+}  // namespace zeoraid::raidcore

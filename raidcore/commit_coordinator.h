@@ -1,0 +1,120 @@
+// CommitCoordinator: mirrored two-phase commit across the optimal backends
+// (DESIGN.md, RAID rule 2).
+//
+// raidcore holds one commit lock from vote to finish/abort. At vote it assigns the tid
+// (later than every tid it committed or any backend reported) and runs
+// tpc_begin(tid) + the buffered data calls + vote on every optimal backend in
+// parallel. Answers are compared: the answer most backends gave wins (ties go to the
+// earlier-configured backend); a backend that errs, times out or disagrees is degraded
+// and the commit goes on with the rest. tpc_finish goes to every backend that voted
+// yes; one that fails then is degraded. The transaction is committed when at least one
+// backend committed it.
+#ifndef ZEORAID_RAIDCORE_COMMIT_COORDINATOR_H_
+#define ZEORAID_RAIDCORE_COMMIT_COORDINATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/mutex.h"
+#include "raidcore/backend_set.h"
+#include "raidcore/commit_clock.h"
+#include "raidcore/invalidation_hub.h"
+
+namespace zeoraid::raidcore {
+
+// One data call of a transaction, replayed on each backend at vote.
+struct TransactionOp {
+  enum class Kind { kStore, kCheckCurrentSerial };
+  Kind kind = Kind::kStore;
+  std::string oid;
+  std::string serial;
+  std::string data;
+};
+
+struct PendingTransaction {
+  std::string user;
+  std::string description;
+  zeo::Value extension = zeo::Value::Dict({});
+  std::string requested_tid;  // empty: raidcore assigns one
+  std::string status = " ";
+  std::vector<TransactionOp> ops;
+  std::string origin_translator;
+  uint64_t origin_connection = 0;
+};
+
+struct CommitOptions {
+  absl::Duration backend_timeout = absl::Seconds(10);  // each vote/finish/abort call
+  absl::Duration lock_wait = absl::Seconds(60);         // waiting for the commit lock
+};
+
+class CommitCoordinator;
+
+// A transaction that voted yes: it holds the commit lock until Finish or Abort.
+// Destroying it without either aborts (so a vanished client never leaves the lock).
+class PreparedCommit {
+ public:
+  ~PreparedCommit();
+  const std::string& tid() const { return tid_; }
+  // What the client's vote() returns (resolved oids).
+  const zeo::Value& vote_result() const { return vote_result_; }
+
+ private:
+  friend class CommitCoordinator;
+  PreparedCommit() = default;
+
+  CommitCoordinator* coordinator_ = nullptr;
+  std::string tid_;
+  int64_t txn_id_ = 0;
+  zeo::Value vote_result_;
+  std::vector<BackendMember> voters_;
+  InvalidationEvent invalidation_;
+  bool done_ = false;
+};
+
+struct VoteOutcome {
+  // Set when the vote succeeded.
+  std::unique_ptr<PreparedCommit> prepared;
+  // Set when the backends agreed on an application error (ConflictError…): nothing
+  // was committed and the lock is already released.
+  std::optional<ZeoReply> error;
+};
+
+class CommitCoordinator {
+ public:
+  CommitCoordinator(BackendSet* backends, CommitClock* clock,
+                    InvalidationHub* hub, CommitOptions options);
+
+  // Non-OK: no backend could vote (RAID failed) or the lock was not free in time.
+  absl::StatusOr<VoteOutcome> Vote(const PendingTransaction& txn);
+  // Returns the committed tid. Non-OK when no backend committed.
+  absl::StatusOr<std::string> Finish(std::unique_ptr<PreparedCommit> prepared);
+  void Abort(std::unique_ptr<PreparedCommit> prepared);
+
+  uint64_t commits() const;
+
+ private:
+  friend class PreparedCommit;
+  absl::Status AcquireLock();
+  void ReleaseLock();
+  void AbortOn(const std::vector<BackendMember>& members, int64_t txn_id);
+  void AbortPrepared(PreparedCommit* prepared);
+
+  BackendSet* const backends_;
+  CommitClock* const clock_;
+  InvalidationHub* const hub_;
+  const CommitOptions options_;
+
+  mutable Mutex mu_;
+  CondVar lock_cv_;
+  bool locked_ ABSL_GUARDED_BY(mu_) = false;  // the commit lock
+  int64_t next_txn_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_COMMIT_COORDINATOR_H_

@@ -1,0 +1,210 @@
+// zeoraid-raidcore: the RAID controller. Talks the ZEO client protocol to the backend
+// ZEO servers, mirrors every commit on all optimal backends with the same tid, and
+// serves zeoraid.v1.Storage (for translators) and zeoraid.v1.Admin (for operators).
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "base/logging.h"
+#include "raidcore/admin_service.h"
+#include "raidcore/backend_set.h"
+#include "raidcore/commit_clock.h"
+#include "raidcore/commit_coordinator.h"
+#include "raidcore/invalidation_hub.h"
+#include "raidcore/oid_allocator.h"
+#include "raidcore/read_router.h"
+#include "raidcore/storage_service.h"
+#include "zeo/tid.h"
+#include "raidcore/zeo_client.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8200",
+          "Address (HOST:PORT) of the gRPC Storage and Admin services.");
+ABSL_FLAG(std::vector<std::string>, backend, {},
+          "A backend ZEO server as NAME=HOST:PORT (or NAME=/unix/socket). Repeat "
+          "the flag, or separate with commas, for each mirror.");
+ABSL_FLAG(std::string, storage, "1",
+          "Storage name on the backends, and the name clients register with.");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
+          "Longest wait to connect, handshake and register with a backend.");
+ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
+          "Longest wait for any one backend call; a backend that does not answer "
+          "in time is degraded.");
+ABSL_FLAG(absl::Duration, lock_wait_timeout, absl::Seconds(60),
+          "Longest time a vote waits for the commit lock held by another "
+          "transaction.");
+ABSL_FLAG(absl::Duration, commit_lock_timeout, absl::Seconds(30),
+          "Longest time a transaction may hold the commit lock between vote and "
+          "finish; past it the transaction is aborted.");
+ABSL_FLAG(int, invalidation_queue_size, 1000,
+          "Recent transactions kept to answer getInvalidations for reconnecting "
+          "clients.");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest ZEO frame or gRPC message accepted (object records travel "
+          "whole).");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace zeoraid::raidcore {
+
+using zeo::kZeroTid;
+using zeo::NextTid;
+using zeo::TidHex;
+using zeo::TidToUint64;
+namespace {
+
+struct BackendFlag {
+  std::string name;
+  std::string address;
+};
+
+absl::StatusOr<std::vector<BackendFlag>> ParseBackends(
+    const std::vector<std::string>& values) {
+  std::vector<BackendFlag> out;
+  for (const std::string& v : values) {
+    std::vector<std::string> parts = absl::StrSplit(v, absl::MaxSplits('=', 1));
+    if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--backend '", v, "' is not NAME=HOST:PORT"));
+    }
+    for (const BackendFlag& b : out) {
+      if (b.name == parts[0]) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--backend name '", parts[0], "' used twice"));
+      }
+    }
+    out.push_back({parts[0], parts[1]});
+  }
+  if (out.empty()) {
+    return absl::InvalidArgumentError(
+        "at least one --backend NAME=HOST:PORT is required");
+  }
+  return out;
+}
+
+int Run() {
+  absl::StatusOr<std::vector<BackendFlag>> flags =
+      ParseBackends(absl::GetFlag(FLAGS_backend));
+  if (!flags.ok()) {
+    ZR_LOG(ERROR) << flags.status().message();
+    return 2;
+  }
+  const std::string storage = absl::GetFlag(FLAGS_storage);
+
+  // Block termination signals in every thread; main waits for them below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  BackendSet backends;
+  std::vector<std::pair<BackendFlag, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
+      connected;
+  for (const BackendFlag& b : *flags) {
+    ZeoClientOptions options;
+    options.address = b.address;
+    options.storage = storage;
+    options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+    options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+    options.label = b.name;
+    connected.emplace_back(b, ZeoClient::Connect(options));
+  }
+  // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest tid are
+  // the truth; one that is behind would serve stale data and is degraded.
+  std::string last_tid(kZeroTid);
+  for (auto& [b, client] : connected) {
+    if (client.ok() && TidToUint64((*client)->registered_tid()) >
+                           TidToUint64(last_tid)) {
+      last_tid = (*client)->registered_tid();
+    }
+  }
+  for (auto& [b, client] : connected) {
+    if (!client.ok()) {
+      backends.Add(b.name, b.address, nullptr,
+                   absl::StrCat("cannot connect: ", client.status().message()));
+      continue;
+    }
+    std::string tid = (*client)->registered_tid();
+    if (tid != last_tid) {
+      (*client)->Close();
+      backends.Add(b.name, b.address, nullptr,
+                   absl::StrCat("behind: last tid ", TidHex(tid),
+                                " is older than ", TidHex(last_tid)));
+      continue;
+    }
+    ZR_LOG(INFO) << "backend " << b.name << " (" << b.address
+                 << ") optimal at tid " << TidHex(tid);
+    backends.Add(b.name, b.address, std::move(*client), "");
+  }
+
+  CommitClock clock(last_tid);
+  InvalidationHub hub(last_tid, absl::GetFlag(FLAGS_invalidation_queue_size),
+                      /*max_backlog=*/100000);
+  ReadRouter reads(&backends, &clock, absl::GetFlag(FLAGS_backend_timeout));
+  OidAllocator oids(&reads);
+  CommitOptions commit_options;
+  commit_options.backend_timeout = absl::GetFlag(FLAGS_backend_timeout);
+  commit_options.lock_wait = absl::GetFlag(FLAGS_lock_wait_timeout);
+  CommitCoordinator commits(&backends, &clock, &hub, commit_options);
+  StorageServiceOptions storage_options;
+  storage_options.storage_name = storage;
+  storage_options.commit_lock_timeout = absl::GetFlag(FLAGS_commit_lock_timeout);
+  StorageService storage_service(storage_options, &backends, &reads, &oids,
+                                 &commits, &clock, &hub);
+  AdminService admin_service(storage, &backends, &clock, &commits);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
+                           grpc::InsecureServerCredentials(), &port);
+  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.RegisterService(&storage_service);
+  builder.RegisterService(&admin_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    ZR_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen);
+    return 1;
+  }
+  ZR_LOG(INFO) << "raidcore serving storage '" << storage << "' on "
+               << absl::GetFlag(FLAGS_listen) << " with " << flags->size()
+               << " backend(s); RAID " << RaidStateName(backends.raid_state())
+               << ", last tid " << TidHex(last_tid);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  return 0;
+}
+
+}  // namespace
+}  // namespace zeoraid::raidcore
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "RAID-1 controller for ZEO servers.\n\n"
+      "  zeoraid-raidcore --listen 127.0.0.1:8200 \\\n"
+      "      --backend a=127.0.0.1:8101 --backend b=127.0.0.1:8102\n\n"
+      "Every commit is mirrored on all optimal backends with the same tid; a\n"
+      "backend that fails is degraded and the clients never notice.");
+  absl::ParseCommandLine(argc, argv);
+  absl::Status level = zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    ZR_LOG(ERROR) << level.message();
+    return 2;
+  }
+  return zeoraid::raidcore::Run();
+}

@@ -1,0 +1,70 @@
+// ZeoClient: raidcore's connection to one real ZEO server, speaking the ZEO 5 client
+// protocol (handshake, register, pipelined synchronous calls matched by msgid,
+// one-way calls, and the server's one-way callbacks, which raidcore ignores).
+#ifndef ZEORAID_RAIDCORE_ZEO_CLIENT_H_
+#define ZEORAID_RAIDCORE_ZEO_CLIENT_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "net/socket.h"
+#include "raidcore/backend_connection.h"
+#include "zeo/limits.h"
+
+namespace zeoraid::raidcore {
+
+struct ZeoClientOptions {
+  std::string address;  // host:port or unix socket path
+  std::string storage = "1";
+  absl::Duration connect_timeout = absl::Seconds(5);
+  zeo::DecodeLimits limits;
+  std::string label;  // for logs: the backend name
+};
+
+class ZeoClient final : public BackendConnection {
+ public:
+  // Connects, completes the handshake and registers (never blocks longer than
+  // connect_timeout for each step).
+  static absl::StatusOr<std::unique_ptr<ZeoClient>> Connect(
+      const ZeoClientOptions& options);
+  ~ZeoClient() override;
+
+  absl::StatusOr<ZeoReply> Call(absl::string_view method, zeo::Value::Items args,
+                                absl::Duration timeout) override;
+  absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
+  std::string registered_tid() const override { return registered_tid_; }
+  bool alive() const override;
+  void Close() override;
+
+ private:
+  explicit ZeoClient(ZeoClientOptions options, net::Socket socket);
+  void ReadLoop();
+  void Fail(const absl::Status& status);
+  absl::Status Write(const std::string& payload);
+
+  struct Pending {
+    bool done = false;
+    absl::StatusOr<ZeoReply> reply = absl::UnknownError("pending");
+  };
+
+  const ZeoClientOptions options_;
+  net::Socket socket_;
+  std::string registered_tid_;
+  std::thread reader_;
+
+  Mutex write_mu_;  // serializes frames on the socket
+
+  mutable Mutex mu_;
+  CondVar reply_cv_;
+  int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_ZEO_CLIENT_H_

@@ -1,0 +1,599 @@
+#include "translator/client_session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "zeo/pickle.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::translator {
+namespace {
+
+using zeo::Value;
+
+// ZEO's server method set (zeo-protocol.md section 6): a name outside it closes the
+// connection, as ZEO does ("Invalid method").
+bool IsZeoMethod(const std::string& name) {
+  static const char* const kMethods[] = {
+      "get_info", "lastTransaction", "getInvalidations", "new_oids", "pack",
+      "loadBefore", "storea", "checkCurrentSerialInTransaction", "restorea",
+      "storeBlobStart", "storeBlobChunk", "storeBlobEnd", "storeBlobShared",
+      "deleteObject", "tpc_begin", "vote", "tpc_finish", "tpc_abort", "history",
+      "record_iternext", "sendBlob", "getTid", "loadSerial", "new_oid", "undoa",
+      "undoLog", "undoInfo", "iterator_start", "iterator_next",
+      "iterator_record_start", "iterator_record_next", "iterator_gc",
+      "server_status", "set_client_label", "ping"};
+  for (const char* m : kMethods) {
+    if (name == m) return true;
+  }
+  return false;
+}
+
+bool IsTid(const Value& v) { return v.is_bytes() && v.string_value().size() == 8; }
+
+Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
+  Value::Items out;
+  for (const std::string& s : items) out.push_back(Value::Bytes(s));
+  return Value::List(std::move(out));
+}
+
+}  // namespace
+
+struct ClientSession::Transaction {
+  Value txn_id;
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>
+      stream;
+  // The stream broke while the client was sending one-way calls; reported at vote.
+  bool broken = false;
+
+  bool Send(const v1::CommitRequest& request) {
+    if (!broken && !stream->Write(request)) broken = true;
+    return !broken;
+  }
+  // Sends `request` and reads raidcore's answer; on failure returns the stream's
+  // final status.
+  grpc::Status Ask(const v1::CommitRequest& request,
+                   v1::CommitResponse* response) {
+    if (Send(request) && stream->Read(response)) return grpc::Status::OK;
+    broken = true;
+    context->TryCancel();
+    grpc::Status status = stream->Finish();
+    if (status.ok()) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                            "raidcore ended the transaction stream");
+    }
+    return status;
+  }
+  void Close() {
+    if (!broken) {
+      stream->WritesDone();
+      stream->Finish();
+    }
+  }
+};
+
+ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
+                             v1::Storage::Stub* stub, InvalidationFanout* fanout,
+                             const SessionOptions& options)
+    : id_(id),
+      socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      stub_(stub),
+      fanout_(fanout),
+      options_(options) {}
+
+ClientSession::~ClientSession() = default;
+
+std::unique_ptr<grpc::ClientContext> ClientSession::NewContext() const {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        absl::ToChronoNanoseconds(options_.rpc_timeout));
+  return context;
+}
+
+void ClientSession::Serve() {
+  absl::Status st;
+  {
+    MutexLock lock(&write_mu_);
+    st = net::WriteFrame(socket_, "Z5");
+  }
+  absl::StatusOr<std::string> hello;
+  if (st.ok()) hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
+  if (!st.ok() || !hello.ok()) {
+    ZR_LOG(INFO) << "connection " << id_ << " from " << peer_
+                 << " closed during handshake: "
+                 << (st.ok() ? hello.status() : st);
+  } else if (*hello != "Z5") {
+    // msgpack (M5) and the ruok probe are not served yet; ZEO 5 clients answer our
+    // Z5 with Z5.
+    ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
+                    << " sent unsupported handshake '" << *hello
+                    << "'; closing";
+  } else {
+    while (true) {
+      absl::StatusOr<std::string> frame = net::ReadFrame(
+          socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
+      if (!frame.ok()) {
+        if (frame.status().code() != absl::StatusCode::kUnavailable) {
+          ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                          << frame.status().message() << "; closing";
+        }
+        break;
+      }
+      absl::StatusOr<zeo::Message> message =
+          zeo::DecodeMessage(*frame, zeo::Encoding::kPickle, options_.limits,
+                             zeo::GlobalPolicy::kServer);
+      if (!message.ok()) {
+        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
+                        << " sent a bad frame (" << message.status().message()
+                        << "); closing";
+        break;
+      }
+      if (message->is_heartbeat()) continue;
+      absl::Status handled = Dispatch(*message);
+      if (!handled.ok()) {
+        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
+                        << message->name << "): " << handled.message()
+                        << "; closing";
+        break;
+      }
+    }
+  }
+  fanout_->Remove(id_);
+  AbortTransaction();
+  {
+    MutexLock lock(&write_mu_);
+    closed_ = true;
+  }
+  delivered_cv_.SignalAll();
+  socket_.Shutdown();
+  ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_ << " ended";
+}
+
+void ClientSession::AbortTransaction() {
+  if (txn_ == nullptr) return;
+  // Cancelling the stream makes raidcore abort on every backend and free its lock.
+  txn_->context->TryCancel();
+  txn_->stream->Finish();
+  txn_.reset();
+}
+
+void ClientSession::Disconnect(const std::string& reason) {
+  ZR_LOG(INFO) << "disconnecting connection " << id_ << " from " << peer_
+               << ": " << reason;
+  {
+    MutexLock lock(&write_mu_);
+    closed_ = true;
+  }
+  delivered_cv_.SignalAll();
+  socket_.Shutdown();
+}
+
+absl::Status ClientSession::Write(const zeo::Message& message) {
+  MutexLock lock(&write_mu_);
+  if (closed_) return absl::UnavailableError("connection closed");
+  return net::WriteFrame(socket_,
+                         zeo::EncodeMessage(message, zeo::Encoding::kPickle));
+}
+
+absl::Status ClientSession::Reply(const Value& msgid, Value result) {
+  return Write(zeo::MakeReply(msgid, std::move(result)));
+}
+
+absl::Status ClientSession::ReplyError(const Value& msgid,
+                                       const std::string& class_path,
+                                       Value payload) {
+  return Write(zeo::MakeErrorReply(msgid, class_path, std::move(payload)));
+}
+
+absl::Status ClientSession::ReplyZeoError(const Value& msgid,
+                                          const v1::ZeoError& error) {
+  absl::StatusOr<Value> payload = zeo::DecodePickle(
+      error.payload_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+  if (!payload.ok()) {
+    payload = Value::Tuple({Value::Str(error.message())});
+  }
+  return ReplyError(msgid, error.class_path(), std::move(*payload));
+}
+
+absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
+                                            const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+      status.error_code() == grpc::StatusCode::CANCELLED) {
+    // The client treats a lost connection as transient (ClientDisconnected) and
+    // reconnects; that is the right reaction to a raidcore it cannot reach.
+    return absl::UnavailableError(
+        absl::StrCat("raidcore unavailable: ", status.error_message()));
+  }
+  return ReplyError(msgid, "ZODB.POSException.StorageError",
+                    Value::Tuple({Value::Str(
+                        absl::StrCat("zeoraid: ", status.error_message()))}));
+}
+
+void ClientSession::DeliverInvalidation(const std::string& tid,
+                                        const std::vector<std::string>& oids) {
+  uint64_t t = zeo::TidToUint64(tid);
+  Value::Items oid_values;
+  oid_values.reserve(oids.size());
+  for (const std::string& oid : oids) oid_values.push_back(Value::Bytes(oid));
+  MutexLock lock(&write_mu_);
+  // Never a tid the client already knows (its own commit, or its register reply).
+  if (closed_ || t <= delivered_) return;
+  absl::Status st = net::WriteFrame(
+      socket_,
+      zeo::EncodeMessage(
+          zeo::MakeOneway("invalidateTransaction",
+                          {Value::Bytes(tid), Value::List(std::move(oid_values))}),
+          zeo::Encoding::kPickle));
+  delivered_ = t;
+  if (!st.ok()) socket_.Shutdown();
+}
+
+void ClientSession::AwaitOwnCommit(const std::string& tid,
+                                   absl::Duration timeout) {
+  uint64_t t = zeo::TidToUint64(tid);
+  auto deadline =
+      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  MutexLock lock(&write_mu_);
+  while (!closed_ && delivered_ < t) {
+    if (!delivered_cv_.WaitUntil(&write_mu_, deadline)) {
+      ZR_LOG(WARNING) << "connection " << id_
+                      << " did not write its tpc_finish reply for "
+                      << zeo::TidHex(tid) << " in time";
+      return;
+    }
+  }
+}
+
+absl::Status ClientSession::Dispatch(const zeo::Message& message) {
+  if (message.is_reply()) {
+    return absl::InvalidArgumentError("a client sent a reply");
+  }
+  if (!message.args.is_sequence()) {
+    return absl::InvalidArgumentError("arguments are not a tuple");
+  }
+  const std::string& name = message.name;
+  if (!registered_) {
+    if (name != "register") {
+      return absl::FailedPreconditionError(
+          absl::StrCat("'", name, "' called before register"));
+    }
+    return HandleRegister(message);
+  }
+  if (!IsZeoMethod(name)) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid method '", name, "'"));
+  }
+  if (name == "loadBefore") return HandleLoadBefore(message);
+  if (name == "tpc_begin") return HandleTpcBegin(message);
+  if (name == "storea" || name == "checkCurrentSerialInTransaction") {
+    return HandleDataCall(message);
+  }
+  if (name == "vote") return HandleVote(message);
+  if (name == "tpc_finish") return HandleFinish(message);
+  if (name == "tpc_abort") return HandleAbort(message);
+  return HandleSimpleCall(message);
+}
+
+absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  if (message.is_oneway() || args.empty() || !args[0].is_str()) {
+    return absl::InvalidArgumentError("malformed register");
+  }
+  std::string processed = fanout_->Add(shared_from_this());
+  {
+    MutexLock lock(&write_mu_);
+    delivered_ = std::max(delivered_, zeo::TidToUint64(processed));
+  }
+  v1::RegisterRequest request;
+  request.set_storage_name(args[0].string_value());
+  request.set_read_only(args.size() > 1 && args[1].Truthy());
+  v1::RegisterResponse response;
+  grpc::Status status = stub_->Register(NewContext().get(), request, &response);
+  if (!status.ok() || response.has_error()) {
+    fanout_->Remove(id_);
+    if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+    return ReplyZeoError(message.msgid, response.error());
+  }
+  if (!fanout_->WaitProcessed(response.last_tid(), options_.ordering_timeout)) {
+    return absl::UnavailableError("invalidations from raidcore are not flowing");
+  }
+  registered_ = true;
+  MutexLock lock(&write_mu_);
+  if (closed_) return absl::UnavailableError("connection closed");
+  // Everything up to the tid we answer is reflected in what the client will read;
+  // everything after it will reach it as an invalidation.
+  delivered_ = std::max(delivered_, zeo::TidToUint64(response.last_tid()));
+  ZR_LOG(DEBUG) << "connection " << id_ << " registered at "
+                << zeo::TidHex(zeo::TidFromUint64(delivered_));
+  return net::WriteFrame(
+      socket_, zeo::EncodeMessage(
+                   zeo::MakeReply(message.msgid,
+                                  Value::Bytes(zeo::TidFromUint64(delivered_))),
+                   zeo::Encoding::kPickle));
+}
+
+absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) {
+    return ReplyError(message.msgid, "builtins.TypeError",
+                      Value::Tuple({Value::Str("loadBefore(oid, before)")}));
+  }
+  v1::LoadBeforeRequest request;
+  request.set_oid(args[0].string_value());
+  request.set_before(args[1].string_value());
+  // Bounded: each retry means a newer transaction arrived meanwhile.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    v1::LoadBeforeResponse response;
+    grpc::Status status =
+        stub_->LoadBefore(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+    if (!fanout_->WaitProcessed(response.snapshot_tid(),
+                                options_.ordering_timeout)) {
+      return absl::UnavailableError(
+          "invalidations from raidcore are not flowing");
+    }
+    Value result;
+    if (response.has_error()) {
+      return ReplyZeoError(message.msgid, response.error());
+    }
+    bool current = response.found() && response.end_tid().empty();
+    if (response.found()) {
+      result = Value::Tuple({Value::Bytes(response.data()),
+                             Value::Bytes(response.start_tid()),
+                             current ? Value::None()
+                                     : Value::Bytes(response.end_tid())});
+    }
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    if (current &&
+        delivered_ > zeo::TidToUint64(response.snapshot_tid())) {
+      // The client already knows of a later transaction, which may have replaced
+      // this revision: a "current" answer from before it could be stale.
+      continue;
+    }
+    return net::WriteFrame(
+        socket_, zeo::EncodeMessage(zeo::MakeReply(message.msgid, result),
+                                    zeo::Encoding::kPickle));
+  }
+  return absl::UnavailableError("loadBefore kept racing newer commits");
+}
+
+absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  if (args.size() < 4 || !args[1].is_bytes() || !args[2].is_bytes()) {
+    return absl::InvalidArgumentError("malformed tpc_begin");
+  }
+  if (txn_ != nullptr) {
+    if (txn_->txn_id == args[0]) return absl::OkStatus();  // ZEO ignores a repeat
+    return absl::FailedPreconditionError(
+        "tpc_begin while another transaction is in progress");
+  }
+  v1::CommitRequest request;
+  v1::CommitRequest::Begin* begin = request.mutable_begin();
+  begin->set_user(args[1].string_value());
+  begin->set_description(args[2].string_value());
+  begin->set_extension_pickle(zeo::EncodePickle(args[3]));
+  if (args.size() > 4 && IsTid(args[4])) begin->set_tid(args[4].string_value());
+  if (args.size() > 5 && args[5].is_str()) begin->set_status(args[5].string_value());
+  begin->set_origin_connection(id_);
+  begin->set_origin_translator(fanout_->translator_id());
+
+  txn_ = std::make_unique<Transaction>();
+  txn_->txn_id = args[0];
+  // A transaction lives as long as the client takes: no deadline on the stream;
+  // raidcore bounds the time it holds its lock.
+  txn_->context = std::make_unique<grpc::ClientContext>();
+  txn_->stream = stub_->Commit(txn_->context.get());
+  txn_->Send(request);
+  return absl::OkStatus();
+}
+
+absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  bool store = message.name == "storea";
+  size_t arity = store ? 4 : 3;
+  if (args.size() != arity || !IsTid(args[0]) || !IsTid(args[1]) ||
+      (store && !args[2].is_bytes())) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed ", message.name));
+  }
+  // As in ZEO, a data call outside its transaction fails, and since it is one-way
+  // the only possible answer is closing the connection.
+  if (txn_ == nullptr || txn_->txn_id != args.back()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(message.name, " outside of its transaction"));
+  }
+  v1::CommitRequest request;
+  if (store) {
+    v1::CommitRequest::Store* s = request.mutable_store();
+    s->set_oid(args[0].string_value());
+    s->set_serial(args[1].string_value());
+    s->set_data(args[2].string_value());
+  } else {
+    v1::CommitRequest::CheckCurrentSerial* c =
+        request.mutable_check_current_serial();
+    c->set_oid(args[0].string_value());
+    c->set_serial(args[1].string_value());
+  }
+  txn_->Send(request);
+  return absl::OkStatus();
+}
+
+absl::Status ClientSession::HandleVote(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  Value id = args.empty() ? Value() : args[0];
+  if (txn_ == nullptr || txn_->txn_id != id) {
+    return ReplyError(
+        message.msgid, "ZODB.POSException.StorageTransactionError",
+        Value::Tuple({txn_ == nullptr ? Value() : txn_->txn_id, id}));
+  }
+  v1::CommitRequest request;
+  request.mutable_vote();
+  v1::CommitResponse response;
+  grpc::Status status = txn_->Ask(request, &response);
+  if (!status.ok()) {
+    txn_.reset();
+    return ReplyRpcFailure(message.msgid, status);
+  }
+  if (response.has_error()) {
+    return ReplyZeoError(message.msgid, response.error());
+  }
+  absl::StatusOr<Value> result =
+      zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
+                        zeo::GlobalPolicy::kClient);
+  if (!result.ok()) {
+    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
+                      Value::Tuple({Value::Str(absl::StrCat(
+                          "zeoraid: bad vote result: ", result.status().message()))}));
+  }
+  return Reply(message.msgid, std::move(*result));
+}
+
+absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  Value id = args.empty() ? Value() : args[0];
+  if (txn_ == nullptr || txn_->txn_id != id) return Reply(message.msgid, Value());
+  v1::CommitRequest request;
+  request.mutable_finish();
+  v1::CommitResponse response;
+  grpc::Status status = txn_->Ask(request, &response);
+  if (!status.ok()) {
+    txn_.reset();
+    return ReplyRpcFailure(message.msgid, status);
+  }
+  txn_->Close();
+  txn_.reset();
+  if (response.tid().empty()) return Reply(message.msgid, Value());
+  // Everything before our transaction must reach the client first, and nothing after
+  // it: the fan-out holds later invalidations until this reply is written.
+  if (!fanout_->WaitReached(response.tid(), options_.ordering_timeout)) {
+    ZR_LOG(WARNING) << "connection " << id_ << ": invalidations before "
+                    << zeo::TidHex(response.tid()) << " did not arrive in time";
+  }
+  absl::Status st;
+  {
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    st = net::WriteFrame(
+        socket_, zeo::EncodeMessage(
+                     zeo::MakeReply(message.msgid, Value::Bytes(response.tid())),
+                     zeo::Encoding::kPickle));
+    delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
+  }
+  delivered_cv_.SignalAll();
+  return st;
+}
+
+absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  Value id = args.empty() ? Value() : args[0];
+  if (txn_ != nullptr && txn_->txn_id == id) {
+    v1::CommitRequest request;
+    request.mutable_abort();
+    v1::CommitResponse response;
+    if (txn_->Ask(request, &response).ok()) txn_->Close();
+    txn_.reset();
+  }
+  return Reply(message.msgid, Value());
+}
+
+absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
+  const Value& msgid = message.msgid;
+  auto bad_args = [&] {
+    return ReplyError(msgid, "builtins.TypeError",
+                      Value::Tuple({Value::Str(absl::StrCat(
+                          "bad arguments for ", name))}));
+  };
+  if (name == "ping") return Reply(msgid, Value());
+  if (name == "set_client_label") {
+    if (!args.empty() && args[0].is_str()) label_ = args[0].string_value();
+    ZR_LOG(DEBUG) << "connection " << id_ << " is labelled '" << label_ << "'";
+    return absl::OkStatus();
+  }
+  if (name == "iterator_gc") return absl::OkStatus();  // no iterators served yet
+  if (name == "get_info") {
+    v1::GetInfoResponse response;
+    grpc::Status status =
+        stub_->GetInfo(NewContext().get(), v1::GetInfoRequest(), &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    absl::StatusOr<Value> info = zeo::DecodePickle(
+        response.info_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+    if (!info.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(info.status().message())));
+    return Reply(msgid, std::move(*info));
+  }
+  if (name == "lastTransaction") {
+    v1::LastTransactionResponse response;
+    grpc::Status status = stub_->LastTransaction(
+        NewContext().get(), v1::LastTransactionRequest(), &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    return Reply(msgid, Value::Bytes(response.tid()));
+  }
+  if (name == "loadSerial") {
+    if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) return bad_args();
+    v1::LoadSerialRequest request;
+    request.set_oid(args[0].string_value());
+    request.set_serial(args[1].string_value());
+    v1::LoadSerialResponse response;
+    grpc::Status status =
+        stub_->LoadSerial(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    return Reply(msgid, Value::Bytes(response.data()));
+  }
+  if (name == "new_oids") {
+    v1::NewOidsRequest request;
+    if (!args.empty()) {
+      if (!args[0].is_int()) return bad_args();
+      request.set_count(static_cast<uint32_t>(
+          std::clamp<int64_t>(args[0].int_value(), 1, 100)));
+    }
+    v1::NewOidsResponse response;
+    grpc::Status status = stub_->NewOids(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    return Reply(msgid, BytesList(response.oids()));
+  }
+  if (name == "history") {
+    if (args.empty() || !IsTid(args[0])) return bad_args();
+    v1::HistoryRequest request;
+    request.set_oid(args[0].string_value());
+    request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value() : 1);
+    v1::HistoryResponse response;
+    grpc::Status status = stub_->History(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    absl::StatusOr<Value> entries = zeo::DecodePickle(
+        response.entries_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+    if (!entries.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(entries.status().message())));
+    return Reply(msgid, std::move(*entries));
+  }
+  if (name == "getInvalidations") {
+    if (args.size() != 1 || !IsTid(args[0])) return bad_args();
+    v1::GetInvalidationsRequest request;
+    request.set_tid(args[0].string_value());
+    v1::GetInvalidationsResponse response;
+    grpc::Status status =
+        stub_->GetInvalidations(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (!response.known()) return Reply(msgid, Value());
+    return Reply(msgid, Value::Tuple({Value::Bytes(response.latest_tid()),
+                                      BytesList(response.oids())}));
+  }
+  // Part of ZEO's method set but not served through the RAID yet.
+  if (message.is_oneway()) {
+    return absl::UnimplementedError(
+        absl::StrCat("one-way call '", name, "' is not supported yet"));
+  }
+  return ReplyError(msgid, "ZODB.POSException.StorageError",
+                    Value::Tuple({Value::Str(absl::StrCat(
+                        "zeoraid: '", name, "' is not supported yet"))}));
+}
+
+}  // namespace zeoraid::translator

@@ -1,0 +1,94 @@
+// ClientSession: one ZEO client connection to the translator. Speaks the server side
+// of the ZEO 5 protocol (handshake, register, calls, one-way calls) and maps each
+// call onto a zeoraid.v1.Storage RPC; one transaction at a time rides a Commit stream.
+#ifndef ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
+#define ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "base/mutex.h"
+#include "net/socket.h"
+#include "translator/invalidation_fanout.h"
+#include "zeo/limits.h"
+#include "zeo/message.h"
+#include "zeoraid/v1/storage.grpc.pb.h"
+
+namespace zeoraid::translator {
+
+struct SessionOptions {
+  zeo::DecodeLimits limits;
+  // Deadline of each unary RPC to raidcore.
+  absl::Duration rpc_timeout = absl::Seconds(90);
+  // How long a reply may wait for the invalidations it must follow.
+  absl::Duration ordering_timeout = absl::Seconds(30);
+};
+
+class ClientSession final : public ClientSink,
+                            public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(uint64_t id, net::Socket socket, std::string peer,
+                v1::Storage::Stub* stub, InvalidationFanout* fanout,
+                const SessionOptions& options);
+  ~ClientSession() override;
+
+  // Serves the connection until the client leaves or misbehaves. Call once, from the
+  // connection's own thread.
+  void Serve();
+
+  // ClientSink.
+  uint64_t connection_id() const override { return id_; }
+  void DeliverInvalidation(const std::string& tid,
+                           const std::vector<std::string>& oids) override;
+  void AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
+  void Disconnect(const std::string& reason) override;
+
+ private:
+  struct Transaction;
+
+  // Handles one decoded message; a non-OK status closes the connection.
+  absl::Status Dispatch(const zeo::Message& message);
+  absl::Status HandleRegister(const zeo::Message& message);
+  absl::Status HandleLoadBefore(const zeo::Message& message);
+  absl::Status HandleTpcBegin(const zeo::Message& message);
+  absl::Status HandleDataCall(const zeo::Message& message);
+  absl::Status HandleVote(const zeo::Message& message);
+  absl::Status HandleFinish(const zeo::Message& message);
+  absl::Status HandleAbort(const zeo::Message& message);
+  absl::Status HandleSimpleCall(const zeo::Message& message);
+
+  absl::Status Reply(const zeo::Value& msgid, zeo::Value result);
+  absl::Status ReplyError(const zeo::Value& msgid, const std::string& class_path,
+                          zeo::Value payload);
+  absl::Status ReplyZeoError(const zeo::Value& msgid, const v1::ZeoError& error);
+  // Reports a raidcore that could not be asked as a StorageError to the client.
+  absl::Status ReplyRpcFailure(const zeo::Value& msgid, const grpc::Status& status);
+  absl::Status Write(const zeo::Message& message);
+  void AbortTransaction();
+  std::unique_ptr<grpc::ClientContext> NewContext() const;
+
+  const uint64_t id_;
+  net::Socket socket_;
+  const std::string peer_;
+  v1::Storage::Stub* const stub_;
+  InvalidationFanout* const fanout_;
+  const SessionOptions options_;
+
+  // Owned by the Serve thread.
+  bool registered_ = false;
+  std::string label_;
+  std::unique_ptr<Transaction> txn_;
+
+  Mutex write_mu_;  // one frame at a time; guards the delivery order below
+  CondVar delivered_cv_;
+  // Newest tid this client has been told about (register reply, invalidations,
+  // its own tpc_finish replies).
+  uint64_t delivered_ ABSL_GUARDED_BY(write_mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(write_mu_) = false;
+};
+
+}  // namespace zeoraid::translator
+
+#endif  // ZEORAID_TRANSLATOR_CLIENT_SESSION_H_

@@ -1,0 +1,172 @@
+#include "translator/invalidation_fanout.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::translator {
+namespace {
+
+using zeo::TidFromUint64;
+using zeo::TidHex;
+using zeo::TidToUint64;
+
+std::chrono::steady_clock::time_point DeadlineAfter(absl::Duration d) {
+  return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(d);
+}
+
+// How long the fan-out waits at a committer's own transaction for its tpc_finish
+// reply before moving on (the reply is normally microseconds away).
+constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
+
+}  // namespace
+
+InvalidationFanout::InvalidationFanout(v1::Storage::Stub* stub,
+                                       std::string translator_id)
+    : stub_(stub), translator_id_(std::move(translator_id)) {}
+
+InvalidationFanout::~InvalidationFanout() { Stop(); }
+
+void InvalidationFanout::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void InvalidationFanout::Stop() {
+  {
+    MutexLock lock(&mu_);
+    stopping_ = true;
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  cv_.SignalAll();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string InvalidationFanout::Add(std::shared_ptr<ClientSink> sink) {
+  MutexLock lock(&mu_);
+  sinks_[sink->connection_id()] = std::move(sink);
+  return TidFromUint64(processed_);
+}
+
+void InvalidationFanout::Remove(uint64_t connection_id) {
+  MutexLock lock(&mu_);
+  sinks_.erase(connection_id);
+}
+
+bool InvalidationFanout::WaitProcessed(const std::string& tid,
+                                       absl::Duration timeout) {
+  uint64_t want = TidToUint64(tid);
+  auto deadline = DeadlineAfter(timeout);
+  MutexLock lock(&mu_);
+  while (healthy_ && processed_ < want) {
+    if (!cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return healthy_ && processed_ >= want;
+}
+
+bool InvalidationFanout::WaitReached(const std::string& tid,
+                                     absl::Duration timeout) {
+  uint64_t want = TidToUint64(tid);
+  auto deadline = DeadlineAfter(timeout);
+  MutexLock lock(&mu_);
+  while (healthy_ && reached_ < want) {
+    if (!cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return healthy_ && reached_ >= want;
+}
+
+void InvalidationFanout::Run() {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    WatchOnce();
+    {
+      MutexLock lock(&mu_);
+      if (stopping_) return;
+      cv_.WaitUntil(&mu_, DeadlineAfter(backoff));
+    }
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+}
+
+void InvalidationFanout::WatchOnce() {
+  grpc::ClientContext context;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    context_ = &context;
+  }
+  v1::WatchInvalidationsRequest request;
+  request.set_translator(translator_id_);
+  std::unique_ptr<grpc::ClientReader<v1::Invalidation>> reader =
+      stub_->WatchInvalidations(&context, request);
+  v1::Invalidation message;
+  bool synced = false;
+  while (reader->Read(&message)) {
+    uint64_t tid = TidToUint64(message.tid());
+    if (!synced) {
+      // The sync point: raidcore's last tid when the watch began.
+      synced = true;
+      {
+        MutexLock lock(&mu_);
+        healthy_ = true;
+        if (tid > processed_) processed_ = reached_ = tid;
+      }
+      cv_.SignalAll();
+      ZR_LOG(INFO) << "watching raidcore invalidations from "
+                   << TidHex(message.tid());
+      continue;
+    }
+    std::vector<std::shared_ptr<ClientSink>> sinks;
+    {
+      MutexLock lock(&mu_);
+      if (tid <= processed_) continue;  // already seen (cannot happen in order)
+      reached_ = tid;
+      for (const auto& [id, sink] : sinks_) sinks.push_back(sink);
+    }
+    cv_.SignalAll();
+    std::vector<std::string> oids(message.oids().begin(), message.oids().end());
+    bool ours = message.origin_translator() == translator_id_;
+    for (const auto& sink : sinks) {
+      if (ours && sink->connection_id() == message.origin_connection()) {
+        sink->AwaitOwnCommit(message.tid(), kOwnCommitWait);
+      } else {
+        sink->DeliverInvalidation(message.tid(), oids);
+      }
+    }
+    {
+      MutexLock lock(&mu_);
+      processed_ = tid;
+    }
+    cv_.SignalAll();
+  }
+  grpc::Status status = reader->Finish();
+  bool stopping;
+  {
+    MutexLock lock(&mu_);
+    context_ = nullptr;
+    healthy_ = false;
+    stopping = stopping_;
+  }
+  cv_.SignalAll();
+  if (stopping) return;
+  std::string reason = absl::StrCat("invalidation watch lost: ",
+                                    status.error_message());
+  ZR_LOG(WARNING) << reason << "; disconnecting clients so they re-verify";
+  DisconnectAll(reason);
+}
+
+void InvalidationFanout::DisconnectAll(const std::string& reason) {
+  std::map<uint64_t, std::shared_ptr<ClientSink>> sinks;
+  {
+    MutexLock lock(&mu_);
+    sinks.swap(sinks_);
+  }
+  for (const auto& [id, sink] : sinks) sink->Disconnect(reason);
+}
+
+}  // namespace zeoraid::translator

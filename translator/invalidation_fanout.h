@@ -1,0 +1,88 @@
+// InvalidationFanout: one WatchInvalidations stream from raidcore per translator,
+// turned into invalidateTransaction callbacks for every registered client connection
+// (except the one that committed), in tid order.
+//
+// It also keeps the ZEO ordering rules (zeo-protocol.md 10.5) across the two paths a
+// client sees — replies from RPCs and invalidations from the watch:
+//  * a reply that reflects the state at snapshot S is written only after every
+//    invalidation up to S (WaitProcessed), and is re-read if a later invalidation was
+//    already written to that client (ClientSink::WriteAtSnapshot);
+//  * a committer's tpc_finish reply for T is written before any invalidation after T
+//    reaches it: the fan-out waits at T for the committer's reply (AwaitOwnCommit).
+// If the watch breaks, every client is disconnected: they reconnect and verify their
+// caches with getInvalidations, exactly as after a ZEO server restart.
+#ifndef ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
+#define ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "base/mutex.h"
+#include "zeoraid/v1/storage.grpc.pb.h"
+
+namespace zeoraid::translator {
+
+// What the fan-out needs from a client connection.
+class ClientSink {
+ public:
+  virtual ~ClientSink() = default;
+  virtual uint64_t connection_id() const = 0;
+  // Writes invalidateTransaction(tid, oids) and records tid as delivered.
+  virtual void DeliverInvalidation(const std::string& tid,
+                                   const std::vector<std::string>& oids) = 0;
+  // Waits until this connection's own tpc_finish reply for `tid` was written.
+  virtual void AwaitOwnCommit(const std::string& tid, absl::Duration timeout) = 0;
+  // Closes the connection (the client will reconnect).
+  virtual void Disconnect(const std::string& reason) = 0;
+};
+
+class InvalidationFanout {
+ public:
+  InvalidationFanout(v1::Storage::Stub* stub, std::string translator_id);
+  ~InvalidationFanout();
+
+  void Start();
+  void Stop();
+
+  // Adds a connection; returns the tid up to which invalidations are already
+  // processed (the connection gets everything after it).
+  std::string Add(std::shared_ptr<ClientSink> sink);
+  void Remove(uint64_t connection_id);
+
+  // Waits until every invalidation up to `tid` was written to every connection.
+  // False on timeout or while the watch is down.
+  bool WaitProcessed(const std::string& tid, absl::Duration timeout);
+  // Waits until the fan-out has reached `tid` (it is being processed or done), so
+  // everything before `tid` is written. Used by the committer before its reply.
+  bool WaitReached(const std::string& tid, absl::Duration timeout);
+
+  const std::string& translator_id() const { return translator_id_; }
+
+ private:
+  void Run();
+  // Processes one watch stream until it breaks.
+  void WatchOnce();
+  void DisconnectAll(const std::string& reason);
+
+  v1::Storage::Stub* const stub_;
+  const std::string translator_id_;
+  std::thread thread_;
+
+  Mutex mu_;
+  CondVar cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool healthy_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t processed_ ABSL_GUARDED_BY(mu_) = 0;  // tid, as a number
+  uint64_t reached_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::shared_ptr<ClientSink>> sinks_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
+};
+
+}  // namespace zeoraid::translator
+
+#endif  // ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_

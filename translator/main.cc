@@ -1,0 +1,100 @@
+// zeoraid-translator: a ZEO server front end. Unmodified ZEO ClientStorage clients
+// connect to it; every call is forwarded to raidcore over gRPC, and raidcore's
+// invalidations are passed on to the clients.
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <random>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "translator/invalidation_fanout.h"
+#include "translator/zeo_server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8100",
+          "Where ZEO clients connect: HOST:PORT, or a Unix socket path.");
+ABSL_FLAG(std::string, raidcore, "127.0.0.1:8200",
+          "Address of raidcore's gRPC Storage service.");
+ABSL_FLAG(std::string, name, "translator",
+          "Name of this translator in raidcore's logs.");
+ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(90),
+          "Deadline of each call to raidcore (longer than raidcore's lock wait).");
+ABSL_FLAG(absl::Duration, ordering_timeout, absl::Seconds(30),
+          "Longest a reply waits for the invalidations it must follow; past it "
+          "the client is disconnected and re-verifies its cache.");
+ABSL_FLAG(int, max_message_bytes, 64 << 20,
+          "Largest ZEO frame or gRPC message accepted.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace zeoraid::translator {
+namespace {
+
+int Run() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  args.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials(), args);
+  std::unique_ptr<v1::Storage::Stub> stub = v1::Storage::NewStub(channel);
+
+  // Unique per process, so raidcore's invalidations can name their origin.
+  std::string id = absl::StrCat(absl::GetFlag(FLAGS_name), "/", getpid(), "/",
+                                std::random_device()());
+  InvalidationFanout fanout(stub.get(), id);
+  fanout.Start();
+
+  SessionOptions options;
+  options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.limits.max_string_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
+  options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
+  ZeoServer server(stub.get(), &fanout, options);
+  absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
+  if (!listening.ok()) {
+    ZR_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen) << ": "
+                  << listening.message();
+    return 1;
+  }
+  ZR_LOG(INFO) << "translator '" << absl::GetFlag(FLAGS_name)
+               << "' serving ZEO on " << absl::GetFlag(FLAGS_listen)
+               << ", raidcore at " << absl::GetFlag(FLAGS_raidcore);
+  std::thread accept_thread([&server] { server.Run(); });
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  server.Stop();
+  accept_thread.join();
+  fanout.Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace zeoraid::translator
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "ZEO server front end of ZEORaid.\n\n"
+      "  zeoraid-translator --listen 127.0.0.1:8100 --raidcore 127.0.0.1:8200\n\n"
+      "ZODB applications connect with ClientStorage(('127.0.0.1', 8100)) and\n"
+      "change nothing else.");
+  absl::ParseCommandLine(argc, argv);
+  absl::Status level =
+      zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    ZR_LOG(ERROR) << level.message();
+    return 2;
+  }
+  return zeoraid::translator::Run();
+}

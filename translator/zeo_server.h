@@ -1,0 +1,39 @@
+// ZeoServer: accepts ZEO client connections (TCP or Unix socket) and serves each on
+// its own thread with a ClientSession.
+#ifndef ZEORAID_TRANSLATOR_ZEO_SERVER_H_
+#define ZEORAID_TRANSLATOR_ZEO_SERVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "net/socket.h"
+#include "translator/client_session.h"
+#include "translator/invalidation_fanout.h"
+
+namespace zeoraid::translator {
+
+class ZeoServer {
+ public:
+  ZeoServer(v1::Storage::Stub* stub, InvalidationFanout* fanout,
+            SessionOptions options)
+      : stub_(stub), fanout_(fanout), options_(options) {}
+
+  absl::Status Listen(const std::string& address);
+  // Accepts until Stop() is called.
+  void Run();
+  void Stop() { stopping_ = true; }
+
+ private:
+  v1::Storage::Stub* const stub_;
+  InvalidationFanout* const fanout_;
+  const SessionOptions options_;
+  net::Socket listener_;
+  std::atomic<bool> stopping_{false};
+  uint64_t next_id_ = 1;  // only the Run thread touches it
+};
+
+}  // namespace zeoraid::translator
+
+#endif  // ZEORAID_TRANSLATOR_ZEO_SERVER_H_
