@@ -47,6 +47,33 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
+// The backend's get_info dict, narrowed to what the RAID serves: a client declares
+// the interfaces it is told about and would then use blobs, undo or iteration, which
+// the translator does not carry yet.
+Value RaidInfo(const Value& backend_info) {
+  static const char* const kServed[] = {"IStorage", "Interface"};
+  Value::DictItems out;
+  for (const auto& [key, value] : backend_info.dict_items()) {
+    if (key == Value::Str("supportsUndo")) {
+      out.emplace_back(key, Value::Bool(false));
+    } else if (key == Value::Str("supports_record_iternext")) {
+      out.emplace_back(key, Value::Bool(false));
+    } else if (key == Value::Str("interfaces")) {
+      Value::Items kept;
+      for (const Value& iface : value.items()) {
+        if (iface.items().size() != 2) continue;
+        for (const char* served : kServed) {
+          if (iface.items()[1] == Value::Str(served)) kept.push_back(iface);
+        }
+      }
+      out.emplace_back(key, Value::Tuple(std::move(kept)));
+    } else {
+      out.emplace_back(key, value);
+    }
+  }
+  return Value::Dict(std::move(out));
+}
+
 grpc::Status BadArgument(absl::string_view what) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(what));
 }
@@ -128,7 +155,7 @@ grpc::Status StorageService::GetInfo(grpc::ServerContext*,
   if (reply->is_error) {
     SetError(*reply, response->mutable_error());
   } else {
-    response->set_info_pickle(zeo::EncodePickle(reply->value));
+    response->set_info_pickle(zeo::EncodePickle(RaidInfo(reply->value)));
   }
   return grpc::Status::OK;
 }
