@@ -16,6 +16,7 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "base/flags.h"
 #include "base/logging.h"
 #include "raidcore/admin_service.h"
 #include "raidcore/backend_set.h"
@@ -37,6 +38,9 @@ ABSL_FLAG(std::string, storage, "1",
           "Storage name on the backends, and the name clients register with.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "Longest wait to connect, handshake and register with a backend.");
+ABSL_FLAG(absl::Duration, startup_wait, absl::Seconds(15),
+          "At start-up, how long to keep retrying a backend that is not "
+          "reachable yet before starting without it (degraded).");
 ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
           "Longest wait for any one backend call; a backend that does not answer "
           "in time is degraded.");
@@ -111,14 +115,32 @@ int Run() {
   std::vector<std::pair<BackendFlag, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
       connected;
   for (const BackendFlag& b : *flags) {
-    ZeoClientOptions options;
-    options.address = b.address;
-    options.storage = storage;
-    options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
-    options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-    options.label = b.name;
-    connected.emplace_back(b, ZeoClient::Connect(options));
+    connected.emplace_back(b, absl::UnknownError("not connected"));
   }
+  // Backends are usually started together with raidcore: give slow starters a
+  // moment, all in parallel, before deciding who is missing.
+  std::vector<std::thread> connectors;
+  for (auto& entry : connected) {
+    connectors.emplace_back([&entry, &storage] {
+      const BackendFlag& b = entry.first;
+      ZeoClientOptions options;
+      options.address = b.address;
+      options.storage = storage;
+      options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+      options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+      options.label = b.name;
+      absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_startup_wait);
+      while (true) {
+        entry.second = ZeoClient::Connect(options);
+        if (entry.second.ok() || absl::Now() >= give_up ||
+            entry.second.status().code() != absl::StatusCode::kUnavailable) {
+          break;
+        }
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    });
+  }
+  for (std::thread& t : connectors) t.join();
   // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest tid are
   // the truth; one that is behind would serve stale data and is degraded.
   std::string last_tid(kZeroTid);
@@ -200,7 +222,11 @@ int main(int argc, char** argv) {
       "      --backend a=127.0.0.1:8101 --backend b=127.0.0.1:8102\n\n"
       "Every commit is mirrored on all optimal backends with the same tid; a\n"
       "backend that fails is degraded and the clients never notice.");
-  absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> args =
+      zeoraid::MergeRepeatedFlag(argc, argv, "backend");
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   absl::Status level = zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
     ZR_LOG(ERROR) << level.message();

@@ -156,7 +156,12 @@ void InvalidationFanout::WatchOnce() {
   if (stopping) return;
   std::string reason = absl::StrCat("invalidation watch lost: ",
                                     status.error_message());
-  ZR_LOG(WARNING) << reason << "; disconnecting clients so they re-verify";
+  if (synced) {
+    ZR_LOG(WARNING) << reason << "; disconnecting clients so they re-verify";
+  } else {
+    // raidcore not up (yet): the retry loop keeps trying quietly.
+    ZR_LOG(DEBUG) << "cannot watch invalidations: " << status.error_message();
+  }
   DisconnectAll(reason);
 }
 
