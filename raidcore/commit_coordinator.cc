@@ -1,6 +1,7 @@
 #include "raidcore/commit_coordinator.h"
 
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -126,6 +127,8 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
       if (op.kind == TransactionOp::Kind::kStore) {
         st = c.Send("storea", {Value::Bytes(op.oid), Value::Bytes(op.serial),
                                Value::Bytes(op.data), Value::Int(txn_id)});
+      } else if (op.kind == TransactionOp::Kind::kUndo) {
+        st = c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
       } else {
         st = c.Send("checkCurrentSerialInTransaction",
                     {Value::Bytes(op.oid), Value::Bytes(op.serial),
@@ -196,6 +199,11 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
       prepared->invalidation_.oids.push_back(op.oid);
     }
   }
+  // Objects the backends changed themselves (undone, or conflicts they resolved)
+  // change for the other clients too.
+  for (const Value& oid : answer.value.items()) {
+    if (oid.is_bytes()) prepared->invalidation_.oids.push_back(oid.string_value());
+  }
   prepared->invalidation_.origin_translator = txn.origin_translator;
   prepared->invalidation_.origin_connection = txn.origin_connection;
   VoteOutcome outcome;
@@ -251,6 +259,32 @@ absl::StatusOr<std::string> CommitCoordinator::Finish(
   ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
                 << " backend(s)";
   return tid;
+}
+
+absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
+                                                 absl::Duration timeout) {
+  std::vector<BackendMember> members = backends_->Optimal();
+  if (members.empty()) {
+    return absl::UnavailableError("RAID failed: no optimal backend");
+  }
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(members, [&](const BackendMember& m) {
+        return m.connection->Call("pack", {Value::Float(pack_time), Value::Int(1)},
+                                  timeout);
+      });
+  std::optional<ZeoReply> answer;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].ok()) {
+      if (!answer.has_value()) answer = *answers[i];
+      continue;
+    }
+    backends_->Degrade(members[i].name, absl::StrCat("pack failed: ",
+                                                     answers[i].status().message()));
+  }
+  if (!answer.has_value()) {
+    return absl::UnavailableError("RAID failed: no backend could pack");
+  }
+  return *answer;
 }
 
 void CommitCoordinator::Abort(std::unique_ptr<PreparedCommit> prepared) {

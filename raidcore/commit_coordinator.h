@@ -28,11 +28,11 @@ namespace zeoraid::raidcore {
 
 // One data call of a transaction, replayed on each backend at vote.
 struct TransactionOp {
-  enum class Kind { kStore, kCheckCurrentSerial };
+  enum class Kind { kStore, kCheckCurrentSerial, kUndo };
   Kind kind = Kind::kStore;
   std::string oid;
   std::string serial;
-  std::string data;
+  std::string data;  // kStore: the record; kUndo: the undo id
 };
 
 struct PendingTransaction {
@@ -95,6 +95,11 @@ class CommitCoordinator {
   void Abort(std::unique_ptr<PreparedCommit> prepared);
 
   uint64_t commits() const;
+
+  // pack(t) on every optimal backend at once, with the same pack time. A backend
+  // that fails for a transport reason is degraded; an application error that every
+  // backend gives is returned.
+  absl::StatusOr<ZeoReply> Pack(double pack_time, absl::Duration timeout);
 
  private:
   friend class PreparedCommit;

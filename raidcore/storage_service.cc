@@ -51,12 +51,11 @@ bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 // the interfaces it is told about and would then use blobs, undo or iteration, which
 // the translator does not carry yet.
 Value RaidInfo(const Value& backend_info) {
-  static const char* const kServed[] = {"IStorage", "Interface"};
+  static const char* const kServed[] = {"IStorage", "IStorageUndoable",
+                                        "Interface"};
   Value::DictItems out;
   for (const auto& [key, value] : backend_info.dict_items()) {
-    if (key == Value::Str("supportsUndo")) {
-      out.emplace_back(key, Value::Bool(false));
-    } else if (key == Value::Str("supports_record_iternext")) {
+    if (key == Value::Str("supports_record_iternext")) {
       out.emplace_back(key, Value::Bool(false));
     } else if (key == Value::Str("interfaces")) {
       Value::Items kept;
@@ -255,6 +254,45 @@ grpc::Status StorageService::GetInvalidations(
   return grpc::Status::OK;
 }
 
+grpc::Status StorageService::Pack(grpc::ServerContext*,
+                                  const v1::PackRequest* request,
+                                  v1::PackResponse* response) {
+  absl::StatusOr<ZeoReply> reply =
+      commits_->Pack(request->pack_time(), options_.pack_timeout);
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) SetError(*reply, response->mutable_error());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::UndoLog(grpc::ServerContext*,
+                                     const v1::UndoLogRequest* request,
+                                     v1::UndoLogResponse* response) {
+  Value::Items args = {Value::Int(request->first()),
+                       Value::Int(request->last())};
+  if (request->is_undo_info()) {
+    Value spec;
+    if (!request->specification_pickle().empty()) {
+      absl::StatusOr<Value> decoded =
+          zeo::DecodePickle(request->specification_pickle());
+      if (!decoded.ok()) {
+        return BadArgument(
+            absl::StrCat("specification: ", decoded.status().message()));
+      }
+      spec = std::move(*decoded);
+    }
+    args.push_back(std::move(spec));
+  }
+  absl::StatusOr<ZeoReply> reply =
+      reads_->Read(request->is_undo_info() ? "undoInfo" : "undoLog", args);
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+  } else {
+    response->set_entries_pickle(zeo::EncodePickle(reply->value));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status StorageService::Commit(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
@@ -284,6 +322,16 @@ grpc::Status StorageService::Commit(
         txn.status = b.status().empty() ? " " : b.status();
         txn.origin_translator = b.origin_translator();
         txn.origin_connection = b.origin_connection();
+        continue;
+      }
+      case v1::CommitRequest::kUndo: {
+        if (!begun || prepared != nullptr) {
+          return BadArgument("undo outside of a transaction's data phase");
+        }
+        TransactionOp op;
+        op.kind = TransactionOp::Kind::kUndo;
+        op.data = request.undo().undo_id();
+        txn.ops.push_back(std::move(op));
         continue;
       }
       case v1::CommitRequest::kStore:

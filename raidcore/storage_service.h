@@ -18,6 +18,8 @@ struct StorageServiceOptions {
   std::string storage_name = "1";
   // Longest time a transaction may hold the commit lock waiting for its Finish.
   absl::Duration commit_lock_timeout = absl::Seconds(30);
+  // pack runs for as long as the largest backend needs.
+  absl::Duration pack_timeout = absl::Hours(1);
 };
 
 class StorageService final : public zeoraid::v1::Storage::Service {
@@ -51,6 +53,12 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   grpc::Status GetInvalidations(grpc::ServerContext* context,
                                 const v1::GetInvalidationsRequest* request,
                                 v1::GetInvalidationsResponse* response) override;
+  grpc::Status Pack(grpc::ServerContext* context,
+                    const v1::PackRequest* request,
+                    v1::PackResponse* response) override;
+  grpc::Status UndoLog(grpc::ServerContext* context,
+                       const v1::UndoLogRequest* request,
+                       v1::UndoLogResponse* response) override;
   grpc::Status Commit(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream)

@@ -270,7 +270,8 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
   if (name == "tpc_begin") return HandleTpcBegin(message);
-  if (name == "storea" || name == "checkCurrentSerialInTransaction") {
+  if (name == "storea" || name == "checkCurrentSerialInTransaction" ||
+      name == "undoa") {
     return HandleDataCall(message);
   }
   if (name == "vote") return HandleVote(message);
@@ -396,9 +397,14 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
 absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
   const Value::Items& args = message.args.items();
   bool store = message.name == "storea";
-  size_t arity = store ? 4 : 3;
-  if (args.size() != arity || !IsTid(args[0]) || !IsTid(args[1]) ||
-      (store && !args[2].is_bytes())) {
+  bool undo = message.name == "undoa";
+  size_t arity = store ? 4 : undo ? 2 : 3;
+  bool well_formed =
+      args.size() == arity &&
+      (undo ? args[0].is_bytes()
+            : IsTid(args[0]) && IsTid(args[1]) &&
+                  (!store || args[2].is_bytes()));
+  if (!well_formed) {
     return absl::InvalidArgumentError(absl::StrCat("malformed ", message.name));
   }
   // As in ZEO, a data call outside its transaction fails, and since it is one-way
@@ -408,7 +414,9 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
         absl::StrCat(message.name, " outside of its transaction"));
   }
   v1::CommitRequest request;
-  if (store) {
+  if (undo) {
+    request.mutable_undo()->set_undo_id(args[0].string_value());
+  } else if (store) {
     v1::CommitRequest::Store* s = request.mutable_store();
     s->set_oid(args[0].string_value());
     s->set_serial(args[1].string_value());
@@ -585,6 +593,40 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     if (!response.known()) return Reply(msgid, Value());
     return Reply(msgid, Value::Tuple({Value::Bytes(response.latest_tid()),
                                       BytesList(response.oids())}));
+  }
+  if (name == "pack") {
+    if (args.empty() || !(args[0].is_float() || args[0].is_int())) {
+      return bad_args();
+    }
+    v1::PackRequest request;
+    request.set_pack_time(args[0].is_int() ? static_cast<double>(args[0].int_value())
+                                           : args[0].float_value());
+    v1::PackResponse response;
+    // Packing takes as long as it takes: no RPC deadline beyond raidcore's own.
+    grpc::ClientContext context;
+    grpc::Status status = stub_->Pack(&context, request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    return Reply(msgid, Value());
+  }
+  if (name == "undoLog" || name == "undoInfo") {
+    bool info = name == "undoInfo";
+    if (args.size() < 2 || !args[0].is_int() || !args[1].is_int()) return bad_args();
+    v1::UndoLogRequest request;
+    request.set_first(args[0].int_value());
+    request.set_last(args[1].int_value());
+    request.set_is_undo_info(info);
+    if (info && args.size() > 2 && !args[2].is_none()) {
+      request.set_specification_pickle(zeo::EncodePickle(args[2]));
+    }
+    v1::UndoLogResponse response;
+    grpc::Status status = stub_->UndoLog(NewContext().get(), request, &response);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
+    absl::StatusOr<Value> entries = zeo::DecodePickle(
+        response.entries_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+    if (!entries.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(entries.status().message())));
+    return Reply(msgid, std::move(*entries));
   }
   // Part of ZEO's method set but not served through the RAID yet.
   if (message.is_oneway()) {
