@@ -6,6 +6,7 @@
 #include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -205,9 +206,25 @@ int Run() {
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(last_tid);
 
+  // grpc.health.v1: "" is serving unless the RAID failed; each backend has its own
+  // service name, serving while optimal.
+  std::atomic<bool> stopping{false};
+  std::thread health([&] {
+    grpc::HealthCheckServiceInterface* service = server->GetHealthCheckService();
+    while (!stopping) {
+      service->SetServingStatus("", backends.raid_state() != RaidState::kFailed);
+      for (const BackendStatus& b : backends.Status()) {
+        service->SetServingStatus(b.name, b.state == BackendState::kOptimal);
+      }
+      absl::SleepFor(absl::Milliseconds(500));
+    }
+  });
+
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  stopping = true;
+  health.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }
