@@ -1,5 +1,6 @@
 #include "zeo/tid.h"
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace zeo {
