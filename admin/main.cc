@@ -62,11 +62,11 @@ std::string JsonString(const std::string& s) {
 }
 
 void PrintJson(const v1::StatusResponse& r) {
-  std::string out = absl::StrCat(
-      "{\"state\": ", JsonString(RaidStateText(r.state())),
-      ", \"storage_name\": ", JsonString(r.storage_name()),
-      ", \"last_tid\": ", JsonString(r.last_tid()),
-      ", \"commits\": ", r.commits(), ", \"backends\": [");
+  std::string out =
+      absl::StrCat("{\"state\": ", JsonString(RaidStateText(r.state())),
+                   ", \"storage_name\": ", JsonString(r.storage_name()),
+                   ", \"last_tid\": ", JsonString(r.last_tid()),
+                   ", \"commits\": ", r.commits(), ", \"backends\": [");
   for (int i = 0; i < r.backends_size(); ++i) {
     const v1::BackendStatus& b = r.backends(i);
     absl::StrAppend(&out, i ? ", " : "", "{\"name\": ", JsonString(b.name()),

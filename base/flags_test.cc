@@ -8,12 +8,13 @@ namespace {
 std::vector<std::string> Merge(std::vector<std::string> args) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
-  return MergeRepeatedFlag(static_cast<int>(argv.size()), argv.data(), "backend");
+  return MergeRepeatedFlag(static_cast<int>(argv.size()), argv.data(),
+                           "backend");
 }
 
 TEST(MergeRepeatedFlagTest, FoldsEveryOccurrence) {
-  EXPECT_EQ(Merge({"prog", "--backend", "a=h:1", "--listen=x", "--backend=b=h:2",
-                   "-backend", "c=h:3"}),
+  EXPECT_EQ(Merge({"prog", "--backend", "a=h:1", "--listen=x",
+                   "--backend=b=h:2", "-backend", "c=h:3"}),
             (std::vector<std::string>{"prog", "--backend=a=h:1,b=h:2,c=h:3",
                                       "--listen=x"}));
 }

@@ -1,8 +1,10 @@
-// Levelled, line-oriented logging to stderr: one event per line, with time and level.
+// Levelled, line-oriented logging to stderr: one event per line, with time and
+// level.
 //
 //   ZR_LOG(INFO) << "backend " << name << " degraded: " << reason;
 //
-// The level threshold is process-wide (SetLogLevel, usually from a --log_level flag).
+// The level threshold is process-wide (SetLogLevel, usually from a --log_level
+// flag).
 #ifndef ZEORAID_BASE_LOGGING_H_
 #define ZEORAID_BASE_LOGGING_H_
 
@@ -40,9 +42,9 @@ class LogLine {
 #define ZR_LOG_LEVEL_WARNING ::zeoraid::LogLevel::kWarning
 #define ZR_LOG_LEVEL_ERROR ::zeoraid::LogLevel::kError
 
-#define ZR_LOG(severity)                                        \
-  if (ZR_LOG_LEVEL_##severity < ::zeoraid::GetLogLevel()) {     \
-  } else                                                        \
+#define ZR_LOG(severity)                                    \
+  if (ZR_LOG_LEVEL_##severity < ::zeoraid::GetLogLevel()) { \
+  } else                                                    \
     ::zeoraid::LogLine(ZR_LOG_LEVEL_##severity, __FILE__, __LINE__).stream()
 
 #endif  // ZEORAID_BASE_LOGGING_H_

@@ -1,7 +1,9 @@
-// A std::mutex that clang's -Wthread-safety understands and ThreadSanitizer sees.
+// A std::mutex that clang's -Wthread-safety understands and ThreadSanitizer
+// sees.
 //
-// Debian's prebuilt Abseil is not instrumented for TSan, so absl::Mutex would make
-// correct code look racy under --config=tsan. Every lock in the project is one of these.
+// Debian's prebuilt Abseil is not instrumented for TSan, so absl::Mutex would
+// make correct code look racy under --config=tsan. Every lock in the project is
+// one of these.
 #ifndef ZEORAID_BASE_MUTEX_H_
 #define ZEORAID_BASE_MUTEX_H_
 
@@ -54,7 +56,8 @@ class CondVar {
   bool WaitUntil(Mutex* mu, std::chrono::steady_clock::time_point deadline)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     std::unique_lock<std::mutex> lock(mu->mu_, std::adopt_lock);
-    bool signalled = cv_.wait_until(lock, deadline) == std::cv_status::no_timeout;
+    bool signalled =
+        cv_.wait_until(lock, deadline) == std::cv_status::no_timeout;
     lock.release();
     return signalled;
   }

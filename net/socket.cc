@@ -101,8 +101,8 @@ absl::StatusOr<std::vector<Endpoint>> Resolve(absl::string_view address,
   int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(),
                          &hints, &result);
   if (rc != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot resolve '", address,
-                                               "': ", ::gai_strerror(rc)));
+    return absl::UnavailableError(
+        absl::StrCat("cannot resolve '", address, "': ", ::gai_strerror(rc)));
   }
   for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
     Endpoint ep;
@@ -265,9 +265,8 @@ absl::StatusOr<std::string> ReadFrame(const Socket& socket,
   size_t size = (size_t{prefix[0]} << 24) | (size_t{prefix[1]} << 16) |
                 (size_t{prefix[2]} << 8) | size_t{prefix[3]};
   if (size > max_frame_bytes) {
-    return absl::OutOfRangeError(absl::StrCat("frame of ", size,
-                                              " bytes exceeds the limit of ",
-                                              max_frame_bytes));
+    return absl::OutOfRangeError(absl::StrCat(
+        "frame of ", size, " bytes exceeds the limit of ", max_frame_bytes));
   }
   std::string payload(size, '\0');
   st = ReadFull(socket.fd(), payload.data(), size, deadline);
@@ -280,10 +279,9 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
   uint32_t n = static_cast<uint32_t>(payload.size());
-  unsigned char prefix[4] = {static_cast<unsigned char>(n >> 24),
-                             static_cast<unsigned char>(n >> 16),
-                             static_cast<unsigned char>(n >> 8),
-                             static_cast<unsigned char>(n)};
+  unsigned char prefix[4] = {
+      static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
+      static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
   struct iovec iov[2] = {{prefix, 4},
                          {const_cast<char*>(payload.data()), payload.size()}};
   size_t total = 4 + payload.size();

@@ -1,6 +1,6 @@
-// Blocking stream sockets with deadlines: TCP ("host:port") and Unix-domain ("/path")
-// endpoints, length-prefixed frame I/O. No protocol knowledge beyond ZEO's 4-byte
-// big-endian frame length.
+// Blocking stream sockets with deadlines: TCP ("host:port") and Unix-domain
+// ("/path") endpoints, length-prefixed frame I/O. No protocol knowledge beyond
+// ZEO's 4-byte big-endian frame length.
 #ifndef ZEORAID_NET_SOCKET_H_
 #define ZEORAID_NET_SOCKET_H_
 
@@ -31,8 +31,8 @@ class Socket {
     fd_ = -1;
     return fd;
   }
-  // Wakes any thread blocked reading or writing this socket (it sees EOF/an error);
-  // safe to call from another thread while the socket is in use.
+  // Wakes any thread blocked reading or writing this socket (it sees EOF/an
+  // error); safe to call from another thread while the socket is in use.
   void Shutdown();
 
  private:
@@ -42,17 +42,20 @@ class Socket {
 // "host:port" (IPv4, IPv6 in brackets, or a name) or a path containing '/'.
 bool IsUnixPath(absl::string_view address);
 
-absl::StatusOr<Socket> Connect(absl::string_view address, absl::Duration timeout);
+absl::StatusOr<Socket> Connect(absl::string_view address,
+                               absl::Duration timeout);
 // Binds and listens; for TCP, port 0 picks a free port (see LocalPort).
 absl::StatusOr<Socket> Listen(absl::string_view address);
 absl::StatusOr<int> LocalPort(const Socket& socket);
-// Waits up to `timeout` for a connection; returns DeadlineExceeded on timeout, so that
-// accept loops can check for shutdown.
+// Waits up to `timeout` for a connection; returns DeadlineExceeded on timeout,
+// so that accept loops can check for shutdown.
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);
 
-// Reads one frame payload. InfiniteDuration waits forever. Errors: Unavailable for a
-// closed peer, DeadlineExceeded, OutOfRange for a length above max_frame_bytes.
-absl::StatusOr<std::string> ReadFrame(const Socket& socket, size_t max_frame_bytes,
+// Reads one frame payload. InfiniteDuration waits forever. Errors: Unavailable
+// for a closed peer, DeadlineExceeded, OutOfRange for a length above
+// max_frame_bytes.
+absl::StatusOr<std::string> ReadFrame(const Socket& socket,
+                                      size_t max_frame_bytes,
                                       absl::Duration timeout);
 // Writes the length prefix and the payload.
 absl::Status WriteFrame(const Socket& socket, absl::string_view payload);

@@ -1,6 +1,6 @@
 // BackendConnection: one ZEO server that raidcore can call. The RAID logic
-// (BackendSet, CommitCoordinator) only sees this interface, so it is tested with fake
-// backends, under TSan, without sockets or gRPC.
+// (BackendSet, CommitCoordinator) only sees this interface, so it is tested
+// with fake backends, under TSan, without sockets or gRPC.
 #ifndef ZEORAID_RAIDCORE_BACKEND_CONNECTION_H_
 #define ZEORAID_RAIDCORE_BACKEND_CONNECTION_H_
 
@@ -14,9 +14,10 @@
 
 namespace zeoraid::raidcore {
 
-// What a ZEO server answered: a result, or an application error as ZEO encodes it
-// (class path + args tuple or state dict). An application error (ConflictError,
-// POSKeyError…) is an answer; transport failures are a non-OK Status instead.
+// What a ZEO server answered: a result, or an application error as ZEO encodes
+// it (class path + args tuple or state dict). An application error
+// (ConflictError, POSKeyError…) is an answer; transport failures are a non-OK
+// Status instead.
 struct ZeoReply {
   bool is_error = false;
   zeo::Value value;  // the result, or the error payload
@@ -44,14 +45,17 @@ class BackendConnection {
  public:
   virtual ~BackendConnection() = default;
 
-  // A synchronous ZEO call. Non-OK: the backend could not be asked or did not answer
-  // within `timeout` (Unavailable, DeadlineExceeded); the connection is then unusable.
+  // A synchronous ZEO call. Non-OK: the backend could not be asked or did not
+  // answer within `timeout` (Unavailable, DeadlineExceeded); the connection is
+  // then unusable.
   virtual absl::StatusOr<ZeoReply> Call(absl::string_view method,
                                         zeo::Value::Items args,
                                         absl::Duration timeout) = 0;
-  // A one-way ZEO call (tpc_begin, storea…): no answer; errors surface at the next
-  // synchronous call, since the server closes the connection when one fails.
-  virtual absl::Status Send(absl::string_view method, zeo::Value::Items args) = 0;
+  // A one-way ZEO call (tpc_begin, storea…): no answer; errors surface at the
+  // next synchronous call, since the server closes the connection when one
+  // fails.
+  virtual absl::Status Send(absl::string_view method,
+                            zeo::Value::Items args) = 0;
 
   // The tid the server reported at register time.
   virtual std::string registered_tid() const = 0;

@@ -129,7 +129,8 @@ RaidState BackendSet::RaidStateLocked() const {
     if (e.status.state == BackendState::kOptimal) ++optimal;
   }
   if (optimal == 0) return RaidState::kFailed;
-  return optimal == entries_.size() ? RaidState::kOptimal : RaidState::kDegraded;
+  return optimal == entries_.size() ? RaidState::kOptimal
+                                    : RaidState::kDegraded;
 }
 
 std::vector<BackendStatus> BackendSet::Status() const {

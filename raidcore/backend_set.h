@@ -1,8 +1,9 @@
 // BackendSet: the mirrors of the RAID and their states (DESIGN.md, RAID rules).
 //
-// optimal → serves reads and writes; degraded → failed or disagreed, excluded until
-// recovered; recovering → being rebuilt, no reads; disabled → taken out by an operator.
-// The RAID is optimal when every backend is, failed when none is, degraded otherwise.
+// optimal → serves reads and writes; degraded → failed or disagreed, excluded
+// until recovered; recovering → being rebuilt, no reads; disabled → taken out
+// by an operator. The RAID is optimal when every backend is, failed when none
+// is, degraded otherwise.
 #ifndef ZEORAID_RAIDCORE_BACKEND_SET_H_
 #define ZEORAID_RAIDCORE_BACKEND_SET_H_
 
@@ -43,7 +44,8 @@ class BackendSet {
   BackendSet(const BackendSet&) = delete;
   BackendSet& operator=(const BackendSet&) = delete;
 
-  // `connection` null = could not connect; the backend starts degraded with `reason`.
+  // `connection` null = could not connect; the backend starts degraded with
+  // `reason`.
   void Add(std::string name, std::string address,
            std::shared_ptr<BackendConnection> connection, std::string reason);
 
@@ -52,8 +54,9 @@ class BackendSet {
   // One optimal backend for a read, spreading reads round robin.
   absl::StatusOr<BackendMember> PickReader();
 
-  // Takes the backend out of service (closing its connection) and logs why. Only an
-  // optimal or recovering backend changes state; returns true if it did.
+  // Takes the backend out of service (closing its connection) and logs why.
+  // Only an optimal or recovering backend changes state; returns true if it
+  // did.
   bool Degrade(const std::string& name, const std::string& reason);
   void SetLastTid(const std::string& name, const std::string& tid);
 

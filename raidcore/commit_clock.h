@@ -1,10 +1,11 @@
-// CommitClock: raidcore's last committed tid plus a sequence number that is odd while
-// a transaction is being finished on the backends (a seqlock).
+// CommitClock: raidcore's last committed tid plus a sequence number that is odd
+// while a transaction is being finished on the backends (a seqlock).
 //
-// A read that saw the same even sequence before and after asking a backend reflects
-// exactly the transactions up to `last_tid` — no finish overlapped it — which is the
-// snapshot a translator needs to order the reply against invalidations. Readers never
-// block commits; a reader that raced a finish simply asks again.
+// A read that saw the same even sequence before and after asking a backend
+// reflects exactly the transactions up to `last_tid` — no finish overlapped it
+// — which is the snapshot a translator needs to order the reply against
+// invalidations. Readers never block commits; a reader that raced a finish
+// simply asks again.
 #ifndef ZEORAID_RAIDCORE_COMMIT_CLOCK_H_
 #define ZEORAID_RAIDCORE_COMMIT_CLOCK_H_
 
@@ -31,7 +32,8 @@ class CommitClock {
 
   // The commit coordinator brackets the backends' tpc_finish calls with these.
   void StartFinish();
-  void EndFinish(const std::string& committed_tid);  // empty = nothing committed
+  void EndFinish(
+      const std::string& committed_tid);  // empty = nothing committed
 
   std::string last_tid() const;
 

@@ -22,8 +22,8 @@ using zeo::Value;
 template <typename Fn>
 auto OnEach(const std::vector<BackendMember>& members, Fn fn)
     -> std::vector<decltype(fn(members[0]))> {
-  std::vector<decltype(fn(members[0]))> results(
-      members.size(), absl::UnknownError("not run"));
+  std::vector<decltype(fn(members[0]))> results(members.size(),
+                                                absl::UnknownError("not run"));
   if (members.size() == 1) {
     results[0] = fn(members[0]);
     return results;
@@ -118,10 +118,10 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
 
   auto vote_on = [&](const BackendMember& m) -> absl::StatusOr<ZeoReply> {
     BackendConnection& c = *m.connection;
-    absl::Status st = c.Send(
-        "tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
-                      Value::Bytes(txn.description), txn.extension,
-                      Value::Bytes(tid), Value::Str(txn.status)});
+    absl::Status st =
+        c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                             Value::Bytes(txn.description), txn.extension,
+                             Value::Bytes(tid), Value::Str(txn.status)});
     for (const TransactionOp& op : txn.ops) {
       if (!st.ok()) break;
       if (op.kind == TransactionOp::Kind::kStore) {
@@ -140,7 +140,8 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   };
   std::vector<absl::StatusOr<ZeoReply>> answers = OnEach(members, vote_on);
 
-  // The answer given by the most backends wins; ties go to the earliest backend.
+  // The answer given by the most backends wins; ties go to the earliest
+  // backend.
   int winner = -1;
   size_t winner_votes = 0;
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -199,10 +200,11 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
       prepared->invalidation_.oids.push_back(op.oid);
     }
   }
-  // Objects the backends changed themselves (undone, or conflicts they resolved)
-  // change for the other clients too.
+  // Objects the backends changed themselves (undone, or conflicts they
+  // resolved) change for the other clients too.
   for (const Value& oid : answer.value.items()) {
-    if (oid.is_bytes()) prepared->invalidation_.oids.push_back(oid.string_value());
+    if (oid.is_bytes())
+      prepared->invalidation_.oids.push_back(oid.string_value());
   }
   prepared->invalidation_.origin_translator = txn.origin_translator;
   prepared->invalidation_.origin_connection = txn.origin_connection;
@@ -218,8 +220,7 @@ absl::StatusOr<std::string> CommitCoordinator::Finish(
   clock_->StartFinish();
   std::vector<absl::StatusOr<ZeoReply>> answers =
       OnEach(prepared->voters_, [&](const BackendMember& m) {
-        return m.connection->Call("tpc_finish",
-                                  {Value::Int(prepared->txn_id_)},
+        return m.connection->Call("tpc_finish", {Value::Int(prepared->txn_id_)},
                                   options_.backend_timeout);
       });
   size_t committed = 0;
@@ -247,8 +248,8 @@ absl::StatusOr<std::string> CommitCoordinator::Finish(
     return absl::UnavailableError(absl::StrCat(
         "RAID failed: no backend committed transaction ", TidHex(tid)));
   }
-  // Published before the clock moves: whoever sees the new last tid can rely on the
-  // invalidation being on its way.
+  // Published before the clock moves: whoever sees the new last tid can rely on
+  // the invalidation being on its way.
   hub_->Publish(prepared->invalidation_);
   clock_->EndFinish(tid);
   {
@@ -269,8 +270,8 @@ absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
   }
   std::vector<absl::StatusOr<ZeoReply>> answers =
       OnEach(members, [&](const BackendMember& m) {
-        return m.connection->Call("pack", {Value::Float(pack_time), Value::Int(1)},
-                                  timeout);
+        return m.connection->Call(
+            "pack", {Value::Float(pack_time), Value::Int(1)}, timeout);
       });
   std::optional<ZeoReply> answer;
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -278,8 +279,9 @@ absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
       if (!answer.has_value()) answer = *answers[i];
       continue;
     }
-    backends_->Degrade(members[i].name, absl::StrCat("pack failed: ",
-                                                     answers[i].status().message()));
+    backends_->Degrade(
+        members[i].name,
+        absl::StrCat("pack failed: ", answers[i].status().message()));
   }
   if (!answer.has_value()) {
     return absl::UnavailableError("RAID failed: no backend could pack");
@@ -307,9 +309,9 @@ void CommitCoordinator::AbortOn(const std::vector<BackendMember>& members,
       });
   for (size_t i = 0; i < answers.size(); ++i) {
     if (!answers[i].ok()) {
-      backends_->Degrade(members[i].name,
-                         absl::StrCat("tpc_abort failed: ",
-                                      answers[i].status().message()));
+      backends_->Degrade(
+          members[i].name,
+          absl::StrCat("tpc_abort failed: ", answers[i].status().message()));
     }
   }
 }

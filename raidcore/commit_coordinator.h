@@ -1,14 +1,14 @@
 // CommitCoordinator: mirrored two-phase commit across the optimal backends
 // (DESIGN.md, RAID rule 2).
 //
-// raidcore holds one commit lock from vote to finish/abort. At vote it assigns the tid
-// (later than every tid it committed or any backend reported) and runs
+// raidcore holds one commit lock from vote to finish/abort. At vote it assigns
+// the tid (later than every tid it committed or any backend reported) and runs
 // tpc_begin(tid) + the buffered data calls + vote on every optimal backend in
-// parallel. Answers are compared: the answer most backends gave wins (ties go to the
-// earlier-configured backend); a backend that errs, times out or disagrees is degraded
-// and the commit goes on with the rest. tpc_finish goes to every backend that voted
-// yes; one that fails then is degraded. The transaction is committed when at least one
-// backend committed it.
+// parallel. Answers are compared: the answer most backends gave wins (ties go
+// to the earlier-configured backend); a backend that errs, times out or
+// disagrees is degraded and the commit goes on with the rest. tpc_finish goes
+// to every backend that voted yes; one that fails then is degraded. The
+// transaction is committed when at least one backend committed it.
 #ifndef ZEORAID_RAIDCORE_COMMIT_COORDINATOR_H_
 #define ZEORAID_RAIDCORE_COMMIT_COORDINATOR_H_
 
@@ -47,14 +47,16 @@ struct PendingTransaction {
 };
 
 struct CommitOptions {
-  absl::Duration backend_timeout = absl::Seconds(10);  // each vote/finish/abort call
-  absl::Duration lock_wait = absl::Seconds(60);         // waiting for the commit lock
+  absl::Duration backend_timeout =
+      absl::Seconds(10);                         // each vote/finish/abort call
+  absl::Duration lock_wait = absl::Seconds(60);  // waiting for the commit lock
 };
 
 class CommitCoordinator;
 
 // A transaction that voted yes: it holds the commit lock until Finish or Abort.
-// Destroying it without either aborts (so a vanished client never leaves the lock).
+// Destroying it without either aborts (so a vanished client never leaves the
+// lock).
 class PreparedCommit {
  public:
   ~PreparedCommit();
@@ -78,8 +80,8 @@ class PreparedCommit {
 struct VoteOutcome {
   // Set when the vote succeeded.
   std::unique_ptr<PreparedCommit> prepared;
-  // Set when the backends agreed on an application error (ConflictError…): nothing
-  // was committed and the lock is already released.
+  // Set when the backends agreed on an application error (ConflictError…):
+  // nothing was committed and the lock is already released.
   std::optional<ZeoReply> error;
 };
 
@@ -88,7 +90,8 @@ class CommitCoordinator {
   CommitCoordinator(BackendSet* backends, CommitClock* clock,
                     InvalidationHub* hub, CommitOptions options);
 
-  // Non-OK: no backend could vote (RAID failed) or the lock was not free in time.
+  // Non-OK: no backend could vote (RAID failed) or the lock was not free in
+  // time.
   absl::StatusOr<VoteOutcome> Vote(const PendingTransaction& txn);
   // Returns the committed tid. Non-OK when no backend committed.
   absl::StatusOr<std::string> Finish(std::unique_ptr<PreparedCommit> prepared);
@@ -96,9 +99,9 @@ class CommitCoordinator {
 
   uint64_t commits() const;
 
-  // pack(t) on every optimal backend at once, with the same pack time. A backend
-  // that fails for a transport reason is degraded; an application error that every
-  // backend gives is returned.
+  // pack(t) on every optimal backend at once, with the same pack time. A
+  // backend that fails for a transport reason is degraded; an application error
+  // that every backend gives is returned.
   absl::StatusOr<ZeoReply> Pack(double pack_time, absl::Duration timeout);
 
  private:

@@ -42,7 +42,8 @@ class CommitCoordinatorTest : public ::testing::Test {
     absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(txn);
     EXPECT_TRUE(vote.ok()) << vote.status();
     if (!vote.ok() || vote->prepared == nullptr) return "";
-    absl::StatusOr<std::string> tid = coordinator_.Finish(std::move(vote->prepared));
+    absl::StatusOr<std::string> tid =
+        coordinator_.Finish(std::move(vote->prepared));
     EXPECT_TRUE(tid.ok()) << tid.status();
     return tid.ok() ? *tid : "";
   }
@@ -64,12 +65,14 @@ TEST_F(CommitCoordinatorTest, MirrorsCommitWithOneTidOnEveryBackend) {
               (std::vector<std::string>{"tpc_begin", "storea", "vote",
                                         "tpc_finish"}));
     std::vector<FakeBackend::RecordedCall> calls = fake->calls();
-    EXPECT_EQ(calls[0].args[4], Value::Bytes(tid));  // explicit tid to tpc_begin
+    EXPECT_EQ(calls[0].args[4],
+              Value::Bytes(tid));  // explicit tid to tpc_begin
     EXPECT_EQ(calls[1].args[0], Value::Bytes(Oid(1)));
   }
   EXPECT_EQ(clock_.last_tid(), tid);
   EXPECT_EQ(coordinator_.commits(), 1u);
-  std::optional<InvalidationsSince> since = hub_.Since(std::string(zeo::kZeroTid));
+  std::optional<InvalidationsSince> since =
+      hub_.Since(std::string(zeo::kZeroTid));
   ASSERT_TRUE(since.has_value());
   EXPECT_EQ(since->latest_tid, tid);
   EXPECT_EQ(since->oids, std::vector<std::string>{Oid(1)});
@@ -149,7 +152,8 @@ TEST_F(CommitCoordinatorTest, NothingCommittedWhenEveryFinishFails) {
   fakes_[0]->SetFailure("tpc_finish", absl::UnavailableError("killed"));
   absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
   ASSERT_TRUE(vote.ok());
-  absl::StatusOr<std::string> tid = coordinator_.Finish(std::move(vote->prepared));
+  absl::StatusOr<std::string> tid =
+      coordinator_.Finish(std::move(vote->prepared));
   EXPECT_EQ(tid.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(clock_.last_tid(), std::string(zeo::kZeroTid));
   EXPECT_EQ(backends_.raid_state(), RaidState::kFailed);
@@ -204,8 +208,8 @@ TEST_F(CommitCoordinatorTest, ExplicitTidMustBeLater) {
   EXPECT_EQ(Commit(txn), txn.requested_tid);
 }
 
-// Many writers at once: the lock admits one transaction at a time, and tids come out
-// strictly increasing and unique. Run under --config=tsan too.
+// Many writers at once: the lock admits one transaction at a time, and tids
+// come out strictly increasing and unique. Run under --config=tsan too.
 TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
   AddBackends(2);
   std::atomic<int> in_commit{0};
@@ -216,7 +220,8 @@ TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 25; ++i) {
-        absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(t * 100 + i));
+        absl::StatusOr<VoteOutcome> vote =
+            coordinator_.Vote(StoreOne(t * 100 + i));
         ASSERT_TRUE(vote.ok());
         if (in_commit.fetch_add(1) != 0) overlap = true;
         std::string tid = vote->prepared->tid();

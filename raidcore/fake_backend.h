@@ -1,6 +1,7 @@
-// FakeBackend: an in-memory BackendConnection for unit tests of the RAID core. It
-// records every call, answers like a well-behaved ZEO server by default (tpc_finish
-// returns the tid given to tpc_begin), and can be told to fail or answer otherwise.
+// FakeBackend: an in-memory BackendConnection for unit tests of the RAID core.
+// It records every call, answers like a well-behaved ZEO server by default
+// (tpc_finish returns the tid given to tpc_begin), and can be told to fail or
+// answer otherwise.
 #ifndef ZEORAID_RAIDCORE_FAKE_BACKEND_H_
 #define ZEORAID_RAIDCORE_FAKE_BACKEND_H_
 

@@ -1,7 +1,7 @@
-// InvalidationHub: publishes every committed transaction (tid, oids, origin) to the
-// translators watching raidcore, in tid order, and keeps a bounded queue of recent
-// transactions to answer getInvalidations for reconnecting clients (ZEO's
-// invalidation-queue-size).
+// InvalidationHub: publishes every committed transaction (tid, oids, origin) to
+// the translators watching raidcore, in tid order, and keeps a bounded queue of
+// recent transactions to answer getInvalidations for reconnecting clients
+// (ZEO's invalidation-queue-size).
 #ifndef ZEORAID_RAIDCORE_INVALIDATION_HUB_H_
 #define ZEORAID_RAIDCORE_INVALIDATION_HUB_H_
 
@@ -32,13 +32,14 @@ struct InvalidationsSince {
 
 class InvalidationHub {
  public:
-  // One watcher's queue. A watcher that falls more than `max_backlog` events behind
-  // is cut off (Next returns false for good): its translator must reconnect and its
-  // clients re-verify, rather than raidcore buffering without bound.
+  // One watcher's queue. A watcher that falls more than `max_backlog` events
+  // behind is cut off (Next returns false for good): its translator must
+  // reconnect and its clients re-verify, rather than raidcore buffering without
+  // bound.
   class Subscription {
    public:
-    // Waits up to `timeout` for the next event. Returns false when there is none
-    // yet (check closed()) or the subscription was cut off.
+    // Waits up to `timeout` for the next event. Returns false when there is
+    // none yet (check closed()) or the subscription was cut off.
     bool Next(InvalidationEvent* event, absl::Duration timeout);
     bool closed() const;
     // raidcore's last published tid when the subscription started.
@@ -64,10 +65,12 @@ class InvalidationHub {
 
   std::shared_ptr<Subscription> Subscribe();
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
-  // REQUIRES: tids strictly increase between calls (the commit lock ensures it).
+  // REQUIRES: tids strictly increase between calls (the commit lock ensures
+  // it).
   void Publish(const InvalidationEvent& event);
 
-  // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent queue.
+  // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
+  // queue.
   std::optional<InvalidationsSince> Since(const std::string& tid) const;
   std::string last_tid() const;
 
@@ -76,8 +79,8 @@ class InvalidationHub {
   const size_t max_backlog_;
   mutable Mutex mu_;
   std::string last_tid_ ABSL_GUARDED_BY(mu_);
-  // Oldest first. `floor_tid_` is the newest tid that fell out of the queue (or the
-  // start tid): every transaction after it is in `recent_`.
+  // Oldest first. `floor_tid_` is the newest tid that fell out of the queue (or
+  // the start tid): every transaction after it is in `recent_`.
   std::deque<InvalidationEvent> recent_ ABSL_GUARDED_BY(mu_);
   std::string floor_tid_ ABSL_GUARDED_BY(mu_);
   std::set<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,7 @@
-// zeoraid-raidcore: the RAID controller. Talks the ZEO client protocol to the backend
-// ZEO servers, mirrors every commit on all optimal backends with the same tid, and
-// serves zeoraid.v1.Storage (for translators) and zeoraid.v1.Admin (for operators).
+// zeoraid-raidcore: the RAID controller. Talks the ZEO client protocol to the
+// backend ZEO servers, mirrors every commit on all optimal backends with the
+// same tid, and serves zeoraid.v1.Storage (for translators) and
+// zeoraid.v1.Admin (for operators).
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
@@ -24,17 +25,19 @@
 #include "raidcore/commit_clock.h"
 #include "raidcore/commit_coordinator.h"
 #include "raidcore/invalidation_hub.h"
+#include "raidcore/iterator_registry.h"
 #include "raidcore/oid_allocator.h"
 #include "raidcore/read_router.h"
 #include "raidcore/storage_service.h"
-#include "zeo/tid.h"
 #include "raidcore/zeo_client.h"
+#include "zeo/tid.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8200",
           "Address (HOST:PORT) of the gRPC Storage and Admin services.");
-ABSL_FLAG(std::vector<std::string>, backend, {},
-          "A backend ZEO server as NAME=HOST:PORT (or NAME=/unix/socket). Repeat "
-          "the flag, or separate with commas, for each mirror.");
+ABSL_FLAG(
+    std::vector<std::string>, backend, {},
+    "A backend ZEO server as NAME=HOST:PORT (or NAME=/unix/socket). Repeat "
+    "the flag, or separate with commas, for each mirror.");
 ABSL_FLAG(std::string, storage, "1",
           "Storage name on the backends, and the name clients register with.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
@@ -42,18 +45,21 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
 ABSL_FLAG(absl::Duration, startup_wait, absl::Seconds(15),
           "At start-up, how long to keep retrying a backend that is not "
           "reachable yet before starting without it (degraded).");
-ABSL_FLAG(absl::Duration, backend_timeout, absl::Seconds(10),
-          "Longest wait for any one backend call; a backend that does not answer "
-          "in time is degraded.");
+ABSL_FLAG(
+    absl::Duration, backend_timeout, absl::Seconds(10),
+    "Longest wait for any one backend call; a backend that does not answer "
+    "in time is degraded.");
 ABSL_FLAG(absl::Duration, lock_wait_timeout, absl::Seconds(60),
           "Longest time a vote waits for the commit lock held by another "
           "transaction.");
-ABSL_FLAG(absl::Duration, commit_lock_timeout, absl::Seconds(30),
-          "Longest time a transaction may hold the commit lock between vote and "
-          "finish; past it the transaction is aborted.");
-ABSL_FLAG(int, invalidation_queue_size, 1000,
-          "Recent transactions kept to answer getInvalidations for reconnecting "
-          "clients.");
+ABSL_FLAG(
+    absl::Duration, commit_lock_timeout, absl::Seconds(30),
+    "Longest time a transaction may hold the commit lock between vote and "
+    "finish; past it the transaction is aborted.");
+ABSL_FLAG(
+    int, invalidation_queue_size, 1000,
+    "Recent transactions kept to answer getInvalidations for reconnecting "
+    "clients.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
@@ -113,7 +119,8 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   BackendSet backends;
-  std::vector<std::pair<BackendFlag, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
+  std::vector<
+      std::pair<BackendFlag, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
       connected;
   for (const BackendFlag& b : *flags) {
     connected.emplace_back(b, absl::UnknownError("not connected"));
@@ -142,12 +149,13 @@ int Run() {
     });
   }
   for (std::thread& t : connectors) t.join();
-  // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest tid are
-  // the truth; one that is behind would serve stale data and is degraded.
+  // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest
+  // tid are the truth; one that is behind would serve stale data and is
+  // degraded.
   std::string last_tid(kZeroTid);
   for (auto& [b, client] : connected) {
-    if (client.ok() && TidToUint64((*client)->registered_tid()) >
-                           TidToUint64(last_tid)) {
+    if (client.ok() &&
+        TidToUint64((*client)->registered_tid()) > TidToUint64(last_tid)) {
       last_tid = (*client)->registered_tid();
     }
   }
@@ -175,15 +183,18 @@ int Run() {
                       /*max_backlog=*/100000);
   ReadRouter reads(&backends, &clock, absl::GetFlag(FLAGS_backend_timeout));
   OidAllocator oids(&reads);
+  IteratorRegistry iterators(&backends, absl::GetFlag(FLAGS_backend_timeout),
+                             /*max_iterators=*/10000);
   CommitOptions commit_options;
   commit_options.backend_timeout = absl::GetFlag(FLAGS_backend_timeout);
   commit_options.lock_wait = absl::GetFlag(FLAGS_lock_wait_timeout);
   CommitCoordinator commits(&backends, &clock, &hub, commit_options);
   StorageServiceOptions storage_options;
   storage_options.storage_name = storage;
-  storage_options.commit_lock_timeout = absl::GetFlag(FLAGS_commit_lock_timeout);
+  storage_options.commit_lock_timeout =
+      absl::GetFlag(FLAGS_commit_lock_timeout);
   StorageService storage_service(storage_options, &backends, &reads, &oids,
-                                 &commits, &clock, &hub);
+                                 &iterators, &commits, &clock, &hub);
   AdminService admin_service(storage, &backends, &clock, &commits);
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -206,13 +217,15 @@ int Run() {
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(last_tid);
 
-  // grpc.health.v1: "" is serving unless the RAID failed; each backend has its own
-  // service name, serving while optimal.
+  // grpc.health.v1: "" is serving unless the RAID failed; each backend has its
+  // own service name, serving while optimal.
   std::atomic<bool> stopping{false};
   std::thread health([&] {
-    grpc::HealthCheckServiceInterface* service = server->GetHealthCheckService();
+    grpc::HealthCheckServiceInterface* service =
+        server->GetHealthCheckService();
     while (!stopping) {
-      service->SetServingStatus("", backends.raid_state() != RaidState::kFailed);
+      service->SetServingStatus("",
+                                backends.raid_state() != RaidState::kFailed);
       for (const BackendStatus& b : backends.Status()) {
         service->SetServingStatus(b.name, b.state == BackendState::kOptimal);
       }
@@ -244,7 +257,8 @@ int main(int argc, char** argv) {
   std::vector<char*> arg_ptrs;
   for (std::string& a : args) arg_ptrs.push_back(a.data());
   absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
-  absl::Status level = zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
+  absl::Status level =
+      zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
     ZR_LOG(ERROR) << level.message();
     return 2;

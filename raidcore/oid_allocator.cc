@@ -14,7 +14,8 @@ absl::StatusOr<ZeoReply> OidAllocator::NewOids(int count) {
   if (count > 100) count = 100;
   MutexLock lock(&mu_);
   zeo::Value::Items fresh;
-  // Bounded: a backend that keeps handing out stale oids is not worth looping on.
+  // Bounded: a backend that keeps handing out stale oids is not worth looping
+  // on.
   for (int round = 0; round < 100 && fresh.empty(); ++round) {
     absl::StatusOr<ZeoReply> reply =
         router_->Read("new_oids", {zeo::Value::Int(count)});

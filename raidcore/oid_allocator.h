@@ -1,8 +1,10 @@
-// OidAllocator: hands out new oids from an optimal backend, never the same oid twice.
+// OidAllocator: hands out new oids from an optimal backend, never the same oid
+// twice.
 //
-// Each backend counts oids on its own; after a failover the next backend may not know
-// oids its predecessor handed out but nobody stored yet. Remembering the highest oid
-// handed out and skipping anything not above it keeps oids unique across failovers.
+// Each backend counts oids on its own; after a failover the next backend may
+// not know oids its predecessor handed out but nobody stored yet. Remembering
+// the highest oid handed out and skipping anything not above it keeps oids
+// unique across failovers.
 #ifndef ZEORAID_RAIDCORE_OID_ALLOCATOR_H_
 #define ZEORAID_RAIDCORE_OID_ALLOCATOR_H_
 
@@ -20,8 +22,8 @@ class OidAllocator {
  public:
   explicit OidAllocator(ReadRouter* router) : router_(router) {}
 
-  // ZEO new_oids(count): count in [1, 100]. An application error from the backend
-  // (e.g. ReadOnlyError) comes back as the ZeoReply.
+  // ZEO new_oids(count): count in [1, 100]. An application error from the
+  // backend (e.g. ReadOnlyError) comes back as the ZeoReply.
   absl::StatusOr<ZeoReply> NewOids(int count);
 
  private:

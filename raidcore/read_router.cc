@@ -12,8 +12,9 @@ absl::StatusOr<ZeoReply> ReadRouter::Read(absl::string_view method,
     absl::StatusOr<ZeoReply> reply =
         member->connection->Call(method, args, timeout_);
     if (reply.ok()) return reply;
-    backends_->Degrade(member->name, absl::StrCat(method, " failed: ",
-                                                  reply.status().message()));
+    backends_->Degrade(
+        member->name,
+        absl::StrCat(method, " failed: ", reply.status().message()));
   }
 }
 
@@ -26,7 +27,8 @@ absl::StatusOr<SnapshotReply> ReadRouter::ReadAtSnapshot(
     if (clock_->Unchanged(stamp)) {
       return SnapshotReply{std::move(*reply), std::move(stamp.last_tid)};
     }
-    // A finish overlapped the read: the answer may or may not include it. Ask again.
+    // A finish overlapped the read: the answer may or may not include it. Ask
+    // again.
   }
 }
 

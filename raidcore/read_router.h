@@ -1,7 +1,8 @@
-// ReadRouter: sends a read (loadBefore, history, get_info…) to one optimal backend,
-// spreading reads across them. A backend that fails for a transport reason is
-// degraded and the read is retried on another, so the application sees no error
-// while one optimal backend remains. An application error (POSKeyError) is an answer.
+// ReadRouter: sends a read (loadBefore, history, get_info…) to one optimal
+// backend, spreading reads across them. A backend that fails for a transport
+// reason is degraded and the read is retried on another, so the application
+// sees no error while one optimal backend remains. An application error
+// (POSKeyError) is an answer.
 #ifndef ZEORAID_RAIDCORE_READ_ROUTER_H_
 #define ZEORAID_RAIDCORE_READ_ROUTER_H_
 

@@ -37,8 +37,8 @@ TEST_F(ReadRouterTest, TransportFailureDegradesAndRetriesElsewhere) {
 
 TEST_F(ReadRouterTest, ApplicationErrorIsAnAnswer) {
   for (auto& f : fakes_) {
-    f->SetReply("loadBefore",
-                ZeoReply::Error("ZODB.POSException.POSKeyError", Value::Tuple({})));
+    f->SetReply("loadBefore", ZeoReply::Error("ZODB.POSException.POSKeyError",
+                                              Value::Tuple({})));
   }
   absl::StatusOr<ZeoReply> reply = router_.Read("loadBefore", {});
   ASSERT_TRUE(reply.ok());
@@ -56,7 +56,8 @@ TEST_F(ReadRouterTest, FailsWhenNoBackendAnswers) {
 TEST_F(ReadRouterTest, SnapshotNamesTheLastCommittedTid) {
   clock_.StartFinish();
   clock_.EndFinish(zeo::TidFromUint64(42));
-  absl::StatusOr<SnapshotReply> reply = router_.ReadAtSnapshot("loadBefore", {});
+  absl::StatusOr<SnapshotReply> reply =
+      router_.ReadAtSnapshot("loadBefore", {});
   ASSERT_TRUE(reply.ok());
   EXPECT_EQ(reply->snapshot_tid, zeo::TidFromUint64(42));
 }

@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/mutex.h"
-#include "zeo/tid.h"
 #include "zeo/pickle.h"
+#include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
 
@@ -47,12 +47,12 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
-// The backend's get_info dict, narrowed to what the RAID serves: a client declares
-// the interfaces it is told about and would then use blobs, undo or iteration, which
-// the translator does not carry yet.
+// The backend's get_info dict, narrowed to what the RAID serves: a client
+// declares the interfaces it is told about and would then use blobs, undo or
+// iteration, which the translator does not carry yet.
 Value RaidInfo(const Value& backend_info) {
   static const char* const kServed[] = {"IStorage", "IStorageUndoable",
-                                        "Interface"};
+                                        "IStorageIteration", "Interface"};
   Value::DictItems out;
   for (const auto& [key, value] : backend_info.dict_items()) {
     if (key == Value::Str("supports_record_iternext")) {
@@ -77,8 +77,8 @@ grpc::Status BadArgument(absl::string_view what) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(what));
 }
 
-// Cancels a Commit stream whose transaction holds the commit lock for too long, so
-// that a stalled client cannot block every other writer.
+// Cancels a Commit stream whose transaction holds the commit lock for too long,
+// so that a stalled client cannot block every other writer.
 class LockWatchdog {
  public:
   LockWatchdog(grpc::ServerContext* context, absl::Duration limit,
@@ -118,12 +118,14 @@ class LockWatchdog {
 
 StorageService::StorageService(StorageServiceOptions options,
                                BackendSet* backends, ReadRouter* reads,
-                               OidAllocator* oids, CommitCoordinator* commits,
-                               CommitClock* clock, InvalidationHub* hub)
+                               OidAllocator* oids, IteratorRegistry* iterators,
+                               CommitCoordinator* commits, CommitClock* clock,
+                               InvalidationHub* hub)
     : options_(std::move(options)),
       backends_(backends),
       reads_(reads),
       oids_(oids),
+      iterators_(iterators),
       commits_(commits),
       clock_(clock),
       hub_(hub) {}
@@ -132,10 +134,11 @@ grpc::Status StorageService::Register(grpc::ServerContext*,
                                       const v1::RegisterRequest* request,
                                       v1::RegisterResponse* response) {
   if (request->storage_name() != options_.storage_name) {
-    SetError(ZeoReply::Error("builtins.ValueError",
-                             Value::Tuple({Value::Str(absl::StrCat(
-                                 "unknown storage: ", request->storage_name()))})),
-             response->mutable_error());
+    SetError(
+        ZeoReply::Error("builtins.ValueError",
+                        Value::Tuple({Value::Str(absl::StrCat(
+                            "unknown storage: ", request->storage_name()))})),
+        response->mutable_error());
     return grpc::Status::OK;
   }
   if (backends_->raid_state() == RaidState::kFailed) {
@@ -186,9 +189,9 @@ grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
   const Value::Items& parts = reply.value.items();
   if (!reply.value.is_sequence() || parts.size() != 3 || !parts[0].is_bytes() ||
       !parts[1].is_bytes()) {
-    return grpc::Status(grpc::StatusCode::INTERNAL,
-                        "backend answered loadBefore with " +
-                            reply.value.DebugString());
+    return grpc::Status(
+        grpc::StatusCode::INTERNAL,
+        "backend answered loadBefore with " + reply.value.DebugString());
   }
   response->set_found(true);
   response->set_data(parts[0].string_value());
@@ -231,9 +234,8 @@ grpc::Status StorageService::NewOids(grpc::ServerContext*,
 grpc::Status StorageService::History(grpc::ServerContext*,
                                      const v1::HistoryRequest* request,
                                      v1::HistoryResponse* response) {
-  absl::StatusOr<ZeoReply> reply =
-      reads_->Read("history", {Value::Bytes(request->oid()),
-                               Value::Int(request->size())});
+  absl::StatusOr<ZeoReply> reply = reads_->Read(
+      "history", {Value::Bytes(request->oid()), Value::Int(request->size())});
   if (!reply.ok()) return ToGrpc(reply.status());
   if (reply->is_error) {
     SetError(*reply, response->mutable_error());
@@ -293,6 +295,41 @@ grpc::Status StorageService::UndoLog(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status StorageService::Iterate(grpc::ServerContext*,
+                                     const v1::IterateRequest* request,
+                                     v1::IterateResponse* response) {
+  absl::StatusOr<ZeoReply> reply;
+  switch (request->op_case()) {
+    case v1::IterateRequest::kStart:
+      reply =
+          iterators_->Start(request->start().start(), request->start().stop());
+      break;
+    case v1::IterateRequest::kNext:
+      reply = iterators_->Next(request->next());
+      break;
+    case v1::IterateRequest::kRecordStart:
+      reply = iterators_->RecordStart(request->record_start().id(),
+                                      request->record_start().tid());
+      break;
+    case v1::IterateRequest::kRecordNext:
+      reply = iterators_->RecordNext(request->record_next());
+      break;
+    case v1::IterateRequest::kForget:
+      iterators_->Forget(
+          {request->forget().ids().begin(), request->forget().ids().end()});
+      return grpc::Status::OK;
+    default:
+      return BadArgument("empty IterateRequest");
+  }
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+  } else {
+    response->set_result_pickle(zeo::EncodePickle(reply->value));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status StorageService::Commit(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
@@ -313,7 +350,8 @@ grpc::Status StorageService::Commit(
         if (!b.extension_pickle().empty()) {
           absl::StatusOr<Value> ext = zeo::DecodePickle(b.extension_pickle());
           if (!ext.ok()) {
-            return BadArgument(absl::StrCat("extension: ", ext.status().message()));
+            return BadArgument(
+                absl::StrCat("extension: ", ext.status().message()));
           }
           txn.extension = std::move(*ext);
         }
@@ -357,7 +395,8 @@ grpc::Status StorageService::Commit(
         continue;
       }
       case v1::CommitRequest::kVote: {
-        if (!begun || prepared != nullptr) return BadArgument("unexpected Vote");
+        if (!begun || prepared != nullptr)
+          return BadArgument("unexpected Vote");
         absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());
         if (outcome->error.has_value()) {
@@ -374,7 +413,8 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kFinish: {
         // Without a successful vote ZEO's tpc_finish answers None: empty tid.
         if (prepared != nullptr) {
-          absl::StatusOr<std::string> tid = commits_->Finish(std::move(prepared));
+          absl::StatusOr<std::string> tid =
+              commits_->Finish(std::move(prepared));
           watchdog.reset();
           if (!tid.ok()) return ToGrpc(tid.status());
           response.set_tid(*tid);
@@ -391,8 +431,8 @@ grpc::Status StorageService::Commit(
     }
     if (!stream->Write(response)) break;
   }
-  // Stream ended or was cancelled: a transaction still holding the lock is aborted
-  // on every backend by PreparedCommit's destructor.
+  // Stream ended or was cancelled: a transaction still holding the lock is
+  // aborted on every backend by PreparedCommit's destructor.
   if (prepared != nullptr) {
     ZR_LOG(WARNING) << "commit stream from " << context->peer()
                     << " ended between vote and finish of "

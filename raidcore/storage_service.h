@@ -1,6 +1,7 @@
-// StorageService: zeoraid.v1.Storage, the data path translators use. A thin layer:
-// it turns RPCs into ZEO calls through ReadRouter (reads) and CommitCoordinator
-// (transactions) and back; RAID decisions live in those classes.
+// StorageService: zeoraid.v1.Storage, the data path translators use. A thin
+// layer: it turns RPCs into ZEO calls through ReadRouter (reads) and
+// CommitCoordinator (transactions) and back; RAID decisions live in those
+// classes.
 #ifndef ZEORAID_RAIDCORE_STORAGE_SERVICE_H_
 #define ZEORAID_RAIDCORE_STORAGE_SERVICE_H_
 
@@ -8,6 +9,7 @@
 
 #include "raidcore/commit_coordinator.h"
 #include "raidcore/invalidation_hub.h"
+#include "raidcore/iterator_registry.h"
 #include "raidcore/oid_allocator.h"
 #include "raidcore/read_router.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
@@ -26,8 +28,8 @@ class StorageService final : public zeoraid::v1::Storage::Service {
  public:
   StorageService(StorageServiceOptions options, BackendSet* backends,
                  ReadRouter* reads, OidAllocator* oids,
-                 CommitCoordinator* commits, CommitClock* clock,
-                 InvalidationHub* hub);
+                 IteratorRegistry* iterators, CommitCoordinator* commits,
+                 CommitClock* clock, InvalidationHub* hub);
 
   grpc::Status Register(grpc::ServerContext* context,
                         const v1::RegisterRequest* request,
@@ -50,15 +52,18 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   grpc::Status History(grpc::ServerContext* context,
                        const v1::HistoryRequest* request,
                        v1::HistoryResponse* response) override;
-  grpc::Status GetInvalidations(grpc::ServerContext* context,
-                                const v1::GetInvalidationsRequest* request,
-                                v1::GetInvalidationsResponse* response) override;
+  grpc::Status GetInvalidations(
+      grpc::ServerContext* context, const v1::GetInvalidationsRequest* request,
+      v1::GetInvalidationsResponse* response) override;
   grpc::Status Pack(grpc::ServerContext* context,
                     const v1::PackRequest* request,
                     v1::PackResponse* response) override;
   grpc::Status UndoLog(grpc::ServerContext* context,
                        const v1::UndoLogRequest* request,
                        v1::UndoLogResponse* response) override;
+  grpc::Status Iterate(grpc::ServerContext* context,
+                       const v1::IterateRequest* request,
+                       v1::IterateResponse* response) override;
   grpc::Status Commit(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream)
@@ -73,6 +78,7 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   BackendSet* const backends_;
   ReadRouter* const reads_;
   OidAllocator* const oids_;
+  IteratorRegistry* const iterators_;
   CommitCoordinator* const commits_;
   CommitClock* const clock_;
   InvalidationHub* const hub_;

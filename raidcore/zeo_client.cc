@@ -31,8 +31,7 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
   absl::Status st = net::WriteFrame(*socket, "Z5");
   if (!st.ok()) return st;
 
-  std::unique_ptr<ZeoClient> client(
-      new ZeoClient(options, std::move(*socket)));
+  std::unique_ptr<ZeoClient> client(new ZeoClient(options, std::move(*socket)));
   client->reader_ = std::thread([c = client.get()] { c->ReadLoop(); });
 
   absl::StatusOr<ZeoReply> reg = client->Call(
@@ -40,15 +39,14 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
       options.connect_timeout);
   if (!reg.ok()) return reg.status();
   if (reg->is_error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("backend ", options.address, " refused register('",
-                     options.storage, "'): ", reg->error_class, " ",
-                     reg->value.DebugString()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backend ", options.address, " refused register('", options.storage,
+        "'): ", reg->error_class, " ", reg->value.DebugString()));
   }
   if (!reg->value.is_bytes() || reg->value.string_value().size() != 8) {
     return absl::FailedPreconditionError(
-        absl::StrCat("backend ", options.address,
-                     " answered register with ", reg->value.DebugString()));
+        absl::StrCat("backend ", options.address, " answered register with ",
+                     reg->value.DebugString()));
   }
   client->registered_tid_ = reg->value.string_value();
   return client;
@@ -96,8 +94,8 @@ void ZeoClient::ReadLoop() {
     absl::StatusOr<std::string> frame = net::ReadFrame(
         socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
     if (!frame.ok()) {
-      Fail(absl::UnavailableError(absl::StrCat("backend ", options_.label,
-                                               ": ", frame.status().message())));
+      Fail(absl::UnavailableError(absl::StrCat("backend ", options_.label, ": ",
+                                               frame.status().message())));
       return;
     }
     absl::StatusOr<zeo::Message> message =
@@ -107,14 +105,14 @@ void ZeoClient::ReadLoop() {
       // A reply we cannot read would leave its caller waiting: fail everything.
       ZR_LOG(ERROR) << "backend " << options_.label
                     << " sent an undecodable frame: " << message.status();
-      Fail(absl::DataLossError(absl::StrCat("backend ", options_.label,
-                                            " sent an undecodable frame: ",
-                                            message.status().message())));
+      Fail(absl::DataLossError(absl::StrCat(
+          "backend ", options_.label,
+          " sent an undecodable frame: ", message.status().message())));
       return;
     }
     if (!message->is_reply()) {
-      // invalidateTransaction/info callbacks: raidcore is the only writer, so the
-      // backends have nothing to tell it.
+      // invalidateTransaction/info callbacks: raidcore is the only writer, so
+      // the backends have nothing to tell it.
       ZR_LOG(DEBUG) << "backend " << options_.label << " callback "
                     << message->name;
       continue;
@@ -130,7 +128,8 @@ void ZeoClient::ReadLoop() {
       const zeo::Value& args = message->args;
       if (args.is_sequence() && args.items().size() == 2 &&
           args.items()[0].is_str()) {
-        reply = ZeoReply::Error(args.items()[0].string_value(), args.items()[1]);
+        reply =
+            ZeoReply::Error(args.items()[0].string_value(), args.items()[1]);
       } else {
         reply = ZeoReply::Error("builtins.Exception", args);
       }
@@ -160,13 +159,13 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
     msgid = next_msgid_++;
     pending_[msgid] = &pending;
   }
-  absl::Status st =
-      Write(zeo::EncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
-                                             std::string(method),
-                                             std::move(args)),
-                               zeo::Encoding::kPickle));
+  absl::Status st = Write(
+      zeo::EncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
+                                       std::string(method), std::move(args)),
+                         zeo::Encoding::kPickle));
   if (!st.ok()) Fail(st);
-  // An "infinite" timeout is capped at a day: chrono arithmetic must not overflow.
+  // An "infinite" timeout is capped at a day: chrono arithmetic must not
+  // overflow.
   auto deadline = std::chrono::steady_clock::now() +
                   absl::ToChronoNanoseconds(std::min(timeout, absl::Hours(24)));
   bool timed_out = false;
@@ -181,8 +180,8 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
     }
   }
   if (timed_out) {
-    // The server may still act on the call (a vote may still lock): the only safe
-    // state is a closed connection, which makes the server abort.
+    // The server may still act on the call (a vote may still lock): the only
+    // safe state is a closed connection, which makes the server abort.
     absl::Status err = absl::DeadlineExceededError(
         absl::StrCat("backend ", options_.label, ": ", method,
                      " did not answer within ", absl::FormatDuration(timeout)));
@@ -197,9 +196,9 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
   }
-  absl::Status st = Write(zeo::EncodeMessage(
-      zeo::MakeOneway(std::string(method), std::move(args)),
-      zeo::Encoding::kPickle));
+  absl::Status st = Write(
+      zeo::EncodeMessage(zeo::MakeOneway(std::string(method), std::move(args)),
+                         zeo::Encoding::kPickle));
   if (!st.ok()) Fail(st);
   return st;
 }

@@ -1,6 +1,7 @@
-// ZeoClient: raidcore's connection to one real ZEO server, speaking the ZEO 5 client
-// protocol (handshake, register, pipelined synchronous calls matched by msgid,
-// one-way calls, and the server's one-way callbacks, which raidcore ignores).
+// ZeoClient: raidcore's connection to one real ZEO server, speaking the ZEO 5
+// client protocol (handshake, register, pipelined synchronous calls matched by
+// msgid, one-way calls, and the server's one-way callbacks, which raidcore
+// ignores).
 #ifndef ZEORAID_RAIDCORE_ZEO_CLIENT_H_
 #define ZEORAID_RAIDCORE_ZEO_CLIENT_H_
 
@@ -33,7 +34,8 @@ class ZeoClient final : public BackendConnection {
       const ZeoClientOptions& options);
   ~ZeoClient() override;
 
-  absl::StatusOr<ZeoReply> Call(absl::string_view method, zeo::Value::Items args,
+  absl::StatusOr<ZeoReply> Call(absl::string_view method,
+                                zeo::Value::Items args,
                                 absl::Duration timeout) override;
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
   std::string registered_tid() const override { return registered_tid_; }

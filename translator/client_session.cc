@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
@@ -13,25 +14,53 @@ namespace {
 
 using zeo::Value;
 
-// ZEO's server method set (zeo-protocol.md section 6): a name outside it closes the
-// connection, as ZEO does ("Invalid method").
+// ZEO's server method set (zeo-protocol.md section 6): a name outside it closes
+// the connection, as ZEO does ("Invalid method").
 bool IsZeoMethod(const std::string& name) {
-  static const char* const kMethods[] = {
-      "get_info", "lastTransaction", "getInvalidations", "new_oids", "pack",
-      "loadBefore", "storea", "checkCurrentSerialInTransaction", "restorea",
-      "storeBlobStart", "storeBlobChunk", "storeBlobEnd", "storeBlobShared",
-      "deleteObject", "tpc_begin", "vote", "tpc_finish", "tpc_abort", "history",
-      "record_iternext", "sendBlob", "getTid", "loadSerial", "new_oid", "undoa",
-      "undoLog", "undoInfo", "iterator_start", "iterator_next",
-      "iterator_record_start", "iterator_record_next", "iterator_gc",
-      "server_status", "set_client_label", "ping"};
+  static const char* const kMethods[] = {"get_info",
+                                         "lastTransaction",
+                                         "getInvalidations",
+                                         "new_oids",
+                                         "pack",
+                                         "loadBefore",
+                                         "storea",
+                                         "checkCurrentSerialInTransaction",
+                                         "restorea",
+                                         "storeBlobStart",
+                                         "storeBlobChunk",
+                                         "storeBlobEnd",
+                                         "storeBlobShared",
+                                         "deleteObject",
+                                         "tpc_begin",
+                                         "vote",
+                                         "tpc_finish",
+                                         "tpc_abort",
+                                         "history",
+                                         "record_iternext",
+                                         "sendBlob",
+                                         "getTid",
+                                         "loadSerial",
+                                         "new_oid",
+                                         "undoa",
+                                         "undoLog",
+                                         "undoInfo",
+                                         "iterator_start",
+                                         "iterator_next",
+                                         "iterator_record_start",
+                                         "iterator_record_next",
+                                         "iterator_gc",
+                                         "server_status",
+                                         "set_client_label",
+                                         "ping"};
   for (const char* m : kMethods) {
     if (name == m) return true;
   }
   return false;
 }
 
-bool IsTid(const Value& v) { return v.is_bytes() && v.string_value().size() == 8; }
+bool IsTid(const Value& v) {
+  return v.is_bytes() && v.string_value().size() == 8;
+}
 
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
@@ -47,15 +76,16 @@ struct ClientSession::Transaction {
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>
       stream;
-  // The stream broke while the client was sending one-way calls; reported at vote.
+  // The stream broke while the client was sending one-way calls; reported at
+  // vote.
   bool broken = false;
 
   bool Send(const v1::CommitRequest& request) {
     if (!broken && !stream->Write(request)) broken = true;
     return !broken;
   }
-  // Sends `request` and reads raidcore's answer; on failure returns the stream's
-  // final status.
+  // Sends `request` and reads raidcore's answer; on failure returns the
+  // stream's final status.
   grpc::Status Ask(const v1::CommitRequest& request,
                    v1::CommitResponse* response) {
     if (Send(request) && stream->Read(response)) return grpc::Status::OK;
@@ -77,7 +107,8 @@ struct ClientSession::Transaction {
 };
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
-                             v1::Storage::Stub* stub, InvalidationFanout* fanout,
+                             v1::Storage::Stub* stub,
+                             InvalidationFanout* fanout,
                              const SessionOptions& options)
     : id_(id),
       socket_(std::move(socket)),
@@ -104,12 +135,13 @@ void ClientSession::Serve() {
   absl::StatusOr<std::string> hello;
   if (st.ok()) hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
   if (!st.ok() || !hello.ok()) {
-    ZR_LOG(INFO) << "connection " << id_ << " from " << peer_
-                 << " closed during handshake: "
-                 << (st.ok() ? hello.status() : st);
+    // Port probes (readiness checks, monitoring) look like this.
+    ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_
+                  << " closed during handshake: "
+                  << (st.ok() ? hello.status() : st);
   } else if (*hello != "Z5") {
-    // msgpack (M5) and the ruok probe are not served yet; ZEO 5 clients answer our
-    // Z5 with Z5.
+    // msgpack (M5) and the ruok probe are not served yet; ZEO 5 clients answer
+    // our Z5 with Z5.
     ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
                     << " sent unsupported handshake '" << *hello
                     << "'; closing";
@@ -145,6 +177,12 @@ void ClientSession::Serve() {
   }
   fanout_->Remove(id_);
   AbortTransaction();
+  if (!iterators_.empty()) {
+    v1::IterateRequest forget;
+    for (uint64_t iid : iterators_) forget.mutable_forget()->add_ids(iid);
+    v1::IterateResponse ignored;
+    stub_->Iterate(NewContext().get(), forget, &ignored);
+  }
   {
     MutexLock lock(&write_mu_);
     closed_ = true;
@@ -156,7 +194,8 @@ void ClientSession::Serve() {
 
 void ClientSession::AbortTransaction() {
   if (txn_ == nullptr) return;
-  // Cancelling the stream makes raidcore abort on every backend and free its lock.
+  // Cancelling the stream makes raidcore abort on every backend and free its
+  // lock.
   txn_->context->TryCancel();
   txn_->stream->Finish();
   txn_.reset();
@@ -200,6 +239,19 @@ absl::Status ClientSession::ReplyZeoError(const Value& msgid,
   return ReplyError(msgid, error.class_path(), std::move(*payload));
 }
 
+absl::Status ClientSession::ReplyPickled(const Value& msgid,
+                                         const std::string& pickle) {
+  absl::StatusOr<Value> value =
+      zeo::DecodePickle(pickle, options_.limits, zeo::GlobalPolicy::kClient);
+  if (!value.ok()) {
+    return ReplyError(msgid, "ZODB.POSException.StorageError",
+                      Value::Tuple({Value::Str(absl::StrCat(
+                          "zeoraid: unreadable answer from raidcore: ",
+                          value.status().message()))}));
+  }
+  return Reply(msgid, std::move(*value));
+}
+
 absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
                                             const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
@@ -222,14 +274,15 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
   oid_values.reserve(oids.size());
   for (const std::string& oid : oids) oid_values.push_back(Value::Bytes(oid));
   MutexLock lock(&write_mu_);
-  // Never a tid the client already knows (its own commit, or its register reply).
+  // Never a tid the client already knows (its own commit, or its register
+  // reply).
   if (closed_ || t <= delivered_) return;
   absl::Status st = net::WriteFrame(
       socket_,
-      zeo::EncodeMessage(
-          zeo::MakeOneway("invalidateTransaction",
-                          {Value::Bytes(tid), Value::List(std::move(oid_values))}),
-          zeo::Encoding::kPickle));
+      zeo::EncodeMessage(zeo::MakeOneway("invalidateTransaction",
+                                         {Value::Bytes(tid),
+                                          Value::List(std::move(oid_values))}),
+                         zeo::Encoding::kPickle));
   delivered_ = t;
   if (!st.ok()) socket_.Shutdown();
 }
@@ -266,7 +319,8 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
     return HandleRegister(message);
   }
   if (!IsZeoMethod(name)) {
-    return absl::InvalidArgumentError(absl::StrCat("invalid method '", name, "'"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid method '", name, "'"));
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
   if (name == "tpc_begin") return HandleTpcBegin(message);
@@ -277,6 +331,8 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
   if (name == "vote") return HandleVote(message);
   if (name == "tpc_finish") return HandleFinish(message);
   if (name == "tpc_abort") return HandleAbort(message);
+  if (name == "ping") return HandlePing(message);
+  if (name.rfind("iterator_", 0) == 0) return HandleIterator(message);
   return HandleSimpleCall(message);
 }
 
@@ -301,13 +357,14 @@ absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
     return ReplyZeoError(message.msgid, response.error());
   }
   if (!fanout_->WaitProcessed(response.last_tid(), options_.ordering_timeout)) {
-    return absl::UnavailableError("invalidations from raidcore are not flowing");
+    return absl::UnavailableError(
+        "invalidations from raidcore are not flowing");
   }
   registered_ = true;
   MutexLock lock(&write_mu_);
   if (closed_) return absl::UnavailableError("connection closed");
-  // Everything up to the tid we answer is reflected in what the client will read;
-  // everything after it will reach it as an invalidation.
+  // Everything up to the tid we answer is reflected in what the client will
+  // read; everything after it will reach it as an invalidation.
   delivered_ = std::max(delivered_, zeo::TidToUint64(response.last_tid()));
   ZR_LOG(DEBUG) << "connection " << id_ << " registered at "
                 << zeo::TidHex(zeo::TidFromUint64(delivered_));
@@ -344,17 +401,16 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
     }
     bool current = response.found() && response.end_tid().empty();
     if (response.found()) {
-      result = Value::Tuple({Value::Bytes(response.data()),
-                             Value::Bytes(response.start_tid()),
-                             current ? Value::None()
-                                     : Value::Bytes(response.end_tid())});
+      result = Value::Tuple(
+          {Value::Bytes(response.data()), Value::Bytes(response.start_tid()),
+           current ? Value::None() : Value::Bytes(response.end_tid())});
     }
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
-    if (current &&
-        delivered_ > zeo::TidToUint64(response.snapshot_tid())) {
-      // The client already knows of a later transaction, which may have replaced
-      // this revision: a "current" answer from before it could be stale.
+    if (current && delivered_ > zeo::TidToUint64(response.snapshot_tid())) {
+      // The client already knows of a later transaction, which may have
+      // replaced this revision: a "current" answer from before it could be
+      // stale.
       continue;
     }
     return net::WriteFrame(
@@ -370,7 +426,8 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
     return absl::InvalidArgumentError("malformed tpc_begin");
   }
   if (txn_ != nullptr) {
-    if (txn_->txn_id == args[0]) return absl::OkStatus();  // ZEO ignores a repeat
+    if (txn_->txn_id == args[0])
+      return absl::OkStatus();  // ZEO ignores a repeat
     return absl::FailedPreconditionError(
         "tpc_begin while another transaction is in progress");
   }
@@ -380,7 +437,8 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
   begin->set_description(args[2].string_value());
   begin->set_extension_pickle(zeo::EncodePickle(args[3]));
   if (args.size() > 4 && IsTid(args[4])) begin->set_tid(args[4].string_value());
-  if (args.size() > 5 && args[5].is_str()) begin->set_status(args[5].string_value());
+  if (args.size() > 5 && args[5].is_str())
+    begin->set_status(args[5].string_value());
   begin->set_origin_connection(id_);
   begin->set_origin_translator(fanout_->translator_id());
 
@@ -400,15 +458,14 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
   bool undo = message.name == "undoa";
   size_t arity = store ? 4 : undo ? 2 : 3;
   bool well_formed =
-      args.size() == arity &&
-      (undo ? args[0].is_bytes()
-            : IsTid(args[0]) && IsTid(args[1]) &&
-                  (!store || args[2].is_bytes()));
+      args.size() == arity && (undo ? args[0].is_bytes()
+                                    : IsTid(args[0]) && IsTid(args[1]) &&
+                                          (!store || args[2].is_bytes()));
   if (!well_formed) {
     return absl::InvalidArgumentError(absl::StrCat("malformed ", message.name));
   }
-  // As in ZEO, a data call outside its transaction fails, and since it is one-way
-  // the only possible answer is closing the connection.
+  // As in ZEO, a data call outside its transaction fails, and since it is
+  // one-way the only possible answer is closing the connection.
   if (txn_ == nullptr || txn_->txn_id != args.back()) {
     return absl::FailedPreconditionError(
         absl::StrCat(message.name, " outside of its transaction"));
@@ -450,21 +507,14 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   if (response.has_error()) {
     return ReplyZeoError(message.msgid, response.error());
   }
-  absl::StatusOr<Value> result =
-      zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
-                        zeo::GlobalPolicy::kClient);
-  if (!result.ok()) {
-    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
-                      Value::Tuple({Value::Str(absl::StrCat(
-                          "zeoraid: bad vote result: ", result.status().message()))}));
-  }
-  return Reply(message.msgid, std::move(*result));
+  return ReplyPickled(message.msgid, response.vote_result_pickle());
 }
 
 absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   const Value::Items& args = message.args.items();
   Value id = args.empty() ? Value() : args[0];
-  if (txn_ == nullptr || txn_->txn_id != id) return Reply(message.msgid, Value());
+  if (txn_ == nullptr || txn_->txn_id != id)
+    return Reply(message.msgid, Value());
   v1::CommitRequest request;
   request.mutable_finish();
   v1::CommitResponse response;
@@ -476,8 +526,9 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   txn_->Close();
   txn_.reset();
   if (response.tid().empty()) return Reply(message.msgid, Value());
-  // Everything before our transaction must reach the client first, and nothing after
-  // it: the fan-out holds later invalidations until this reply is written.
+  // Everything before our transaction must reach the client first, and nothing
+  // after it: the fan-out holds later invalidations until this reply is
+  // written.
   if (!fanout_->WaitReached(response.tid(), options_.ordering_timeout)) {
     ZR_LOG(WARNING) << "connection " << id_ << ": invalidations before "
                     << zeo::TidHex(response.tid()) << " did not arrive in time";
@@ -487,9 +538,10 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
     st = net::WriteFrame(
-        socket_, zeo::EncodeMessage(
-                     zeo::MakeReply(message.msgid, Value::Bytes(response.tid())),
-                     zeo::Encoding::kPickle));
+        socket_,
+        zeo::EncodeMessage(
+            zeo::MakeReply(message.msgid, Value::Bytes(response.tid())),
+            zeo::Encoding::kPickle));
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
   }
   delivered_cv_.SignalAll();
@@ -509,32 +561,104 @@ absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
   return Reply(message.msgid, Value());
 }
 
+absl::Status ClientSession::HandlePing(const zeo::Message& message) {
+  // A client pings (server_sync) to see every transaction committed before the
+  // ping: answer only once the invalidations up to raidcore's last tid are
+  // written.
+  v1::LastTransactionResponse response;
+  grpc::Status status = stub_->LastTransaction(
+      NewContext().get(), v1::LastTransactionRequest(), &response);
+  if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+  if (!fanout_->WaitProcessed(response.tid(), options_.ordering_timeout)) {
+    return absl::UnavailableError(
+        "invalidations from raidcore are not flowing");
+  }
+  return Reply(message.msgid, Value());
+}
+
+absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
+  auto id_arg = [&](size_t i) -> std::optional<uint64_t> {
+    if (i >= args.size() || !args[i].is_int() || args[i].int_value() < 0) {
+      return std::nullopt;
+    }
+    return static_cast<uint64_t>(args[i].int_value());
+  };
+  v1::IterateRequest request;
+  if (name == "iterator_gc") {
+    if (args.empty() || !args[0].is_sequence()) {
+      return absl::InvalidArgumentError("malformed iterator_gc");
+    }
+    for (const Value& v : args[0].items()) {
+      if (!v.is_int() || iterators_.erase(v.int_value()) == 0) continue;
+      request.mutable_forget()->add_ids(v.int_value());
+    }
+    if (request.forget().ids_size() == 0) return absl::OkStatus();
+    v1::IterateResponse ignored;
+    stub_->Iterate(NewContext().get(), request, &ignored);
+    return absl::OkStatus();  // one-way
+  }
+  auto tid_or_empty = [](const Value& v) {
+    return v.is_bytes() ? v.string_value() : std::string();
+  };
+  if (name == "iterator_start") {
+    request.mutable_start()->set_start(args.size() > 0 ? tid_or_empty(args[0])
+                                                       : "");
+    request.mutable_start()->set_stop(args.size() > 1 ? tid_or_empty(args[1])
+                                                      : "");
+  } else if (name == "iterator_next" && id_arg(0)) {
+    request.set_next(*id_arg(0));
+  } else if (name == "iterator_record_start" && id_arg(0) && args.size() == 2 &&
+             IsTid(args[1])) {
+    request.mutable_record_start()->set_id(*id_arg(0));
+    request.mutable_record_start()->set_tid(args[1].string_value());
+  } else if (name == "iterator_record_next" && id_arg(0)) {
+    request.set_record_next(*id_arg(0));
+  } else {
+    return ReplyError(
+        message.msgid, "builtins.TypeError",
+        Value::Tuple({Value::Str(absl::StrCat("bad arguments for ", name))}));
+  }
+  v1::IterateResponse response;
+  grpc::Status status = stub_->Iterate(NewContext().get(), request, &response);
+  if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+  if (response.has_error())
+    return ReplyZeoError(message.msgid, response.error());
+  absl::StatusOr<Value> result = zeo::DecodePickle(
+      response.result_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+  if (result.ok() && result->is_int() &&
+      (name == "iterator_start" || name == "iterator_record_start")) {
+    iterators_.insert(result->int_value());
+  }
+  if (result.ok() && result->is_none() &&
+      (name == "iterator_next" || name == "iterator_record_next")) {
+    iterators_.erase(*id_arg(0));  // exhausted: raidcore forgot it
+  }
+  return ReplyPickled(message.msgid, response.result_pickle());
+}
+
 absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
   const std::string& name = message.name;
   const Value::Items& args = message.args.items();
   const Value& msgid = message.msgid;
   auto bad_args = [&] {
-    return ReplyError(msgid, "builtins.TypeError",
-                      Value::Tuple({Value::Str(absl::StrCat(
-                          "bad arguments for ", name))}));
+    return ReplyError(
+        msgid, "builtins.TypeError",
+        Value::Tuple({Value::Str(absl::StrCat("bad arguments for ", name))}));
   };
-  if (name == "ping") return Reply(msgid, Value());
   if (name == "set_client_label") {
     if (!args.empty() && args[0].is_str()) label_ = args[0].string_value();
     ZR_LOG(DEBUG) << "connection " << id_ << " is labelled '" << label_ << "'";
     return absl::OkStatus();
   }
-  if (name == "iterator_gc") return absl::OkStatus();  // no iterators served yet
   if (name == "get_info") {
     v1::GetInfoResponse response;
     grpc::Status status =
         stub_->GetInfo(NewContext().get(), v1::GetInfoRequest(), &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    absl::StatusOr<Value> info = zeo::DecodePickle(
-        response.info_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
-    if (!info.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(info.status().message())));
-    return Reply(msgid, std::move(*info));
+    return ReplyPickled(msgid, response.info_pickle());
   }
   if (name == "lastTransaction") {
     v1::LastTransactionResponse response;
@@ -544,7 +668,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     return Reply(msgid, Value::Bytes(response.tid()));
   }
   if (name == "loadSerial") {
-    if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) return bad_args();
+    if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1]))
+      return bad_args();
     v1::LoadSerialRequest request;
     request.set_oid(args[0].string_value());
     request.set_serial(args[1].string_value());
@@ -563,7 +688,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
           std::clamp<int64_t>(args[0].int_value(), 1, 100)));
     }
     v1::NewOidsResponse response;
-    grpc::Status status = stub_->NewOids(NewContext().get(), request, &response);
+    grpc::Status status =
+        stub_->NewOids(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
     return Reply(msgid, BytesList(response.oids()));
@@ -572,15 +698,14 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     if (args.empty() || !IsTid(args[0])) return bad_args();
     v1::HistoryRequest request;
     request.set_oid(args[0].string_value());
-    request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value() : 1);
+    request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value()
+                                                         : 1);
     v1::HistoryResponse response;
-    grpc::Status status = stub_->History(NewContext().get(), request, &response);
+    grpc::Status status =
+        stub_->History(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    absl::StatusOr<Value> entries = zeo::DecodePickle(
-        response.entries_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
-    if (!entries.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(entries.status().message())));
-    return Reply(msgid, std::move(*entries));
+    return ReplyPickled(msgid, response.entries_pickle());
   }
   if (name == "getInvalidations") {
     if (args.size() != 1 || !IsTid(args[0])) return bad_args();
@@ -599,8 +724,9 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
       return bad_args();
     }
     v1::PackRequest request;
-    request.set_pack_time(args[0].is_int() ? static_cast<double>(args[0].int_value())
-                                           : args[0].float_value());
+    request.set_pack_time(args[0].is_int()
+                              ? static_cast<double>(args[0].int_value())
+                              : args[0].float_value());
     v1::PackResponse response;
     // Packing takes as long as it takes: no RPC deadline beyond raidcore's own.
     grpc::ClientContext context;
@@ -611,7 +737,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
   }
   if (name == "undoLog" || name == "undoInfo") {
     bool info = name == "undoInfo";
-    if (args.size() < 2 || !args[0].is_int() || !args[1].is_int()) return bad_args();
+    if (args.size() < 2 || !args[0].is_int() || !args[1].is_int())
+      return bad_args();
     v1::UndoLogRequest request;
     request.set_first(args[0].int_value());
     request.set_last(args[1].int_value());
@@ -620,13 +747,11 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
       request.set_specification_pickle(zeo::EncodePickle(args[2]));
     }
     v1::UndoLogResponse response;
-    grpc::Status status = stub_->UndoLog(NewContext().get(), request, &response);
+    grpc::Status status =
+        stub_->UndoLog(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    absl::StatusOr<Value> entries = zeo::DecodePickle(
-        response.entries_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
-    if (!entries.ok()) return ReplyRpcFailure(msgid, grpc::Status(grpc::StatusCode::INTERNAL, std::string(entries.status().message())));
-    return Reply(msgid, std::move(*entries));
+    return ReplyPickled(msgid, response.entries_pickle());
   }
   // Part of ZEO's method set but not served through the RAID yet.
   if (message.is_oneway()) {

@@ -1,11 +1,13 @@
-// ClientSession: one ZEO client connection to the translator. Speaks the server side
-// of the ZEO 5 protocol (handshake, register, calls, one-way calls) and maps each
-// call onto a zeoraid.v1.Storage RPC; one transaction at a time rides a Commit stream.
+// ClientSession: one ZEO client connection to the translator. Speaks the server
+// side of the ZEO 5 protocol (handshake, register, calls, one-way calls) and
+// maps each call onto a zeoraid.v1.Storage RPC; one transaction at a time rides
+// a Commit stream.
 #ifndef ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
 #define ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
 
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/status/status.h"
@@ -34,8 +36,8 @@ class ClientSession final : public ClientSink,
                 const SessionOptions& options);
   ~ClientSession() override;
 
-  // Serves the connection until the client leaves or misbehaves. Call once, from the
-  // connection's own thread.
+  // Serves the connection until the client leaves or misbehaves. Call once,
+  // from the connection's own thread.
   void Serve();
 
   // ClientSink.
@@ -58,13 +60,19 @@ class ClientSession final : public ClientSink,
   absl::Status HandleFinish(const zeo::Message& message);
   absl::Status HandleAbort(const zeo::Message& message);
   absl::Status HandleSimpleCall(const zeo::Message& message);
+  absl::Status HandleIterator(const zeo::Message& message);
+  absl::Status HandlePing(const zeo::Message& message);
 
   absl::Status Reply(const zeo::Value& msgid, zeo::Value result);
-  absl::Status ReplyError(const zeo::Value& msgid, const std::string& class_path,
-                          zeo::Value payload);
-  absl::Status ReplyZeoError(const zeo::Value& msgid, const v1::ZeoError& error);
+  absl::Status ReplyError(const zeo::Value& msgid,
+                          const std::string& class_path, zeo::Value payload);
+  absl::Status ReplyZeoError(const zeo::Value& msgid,
+                             const v1::ZeoError& error);
+  // Replies with a value raidcore sent pickled.
+  absl::Status ReplyPickled(const zeo::Value& msgid, const std::string& pickle);
   // Reports a raidcore that could not be asked as a StorageError to the client.
-  absl::Status ReplyRpcFailure(const zeo::Value& msgid, const grpc::Status& status);
+  absl::Status ReplyRpcFailure(const zeo::Value& msgid,
+                               const grpc::Status& status);
   absl::Status Write(const zeo::Message& message);
   void AbortTransaction();
   std::unique_ptr<grpc::ClientContext> NewContext() const;
@@ -80,6 +88,8 @@ class ClientSession final : public ClientSink,
   bool registered_ = false;
   std::string label_;
   std::unique_ptr<Transaction> txn_;
+  // raidcore iterator ids this client holds; forgotten when it leaves.
+  std::set<uint64_t> iterators_;
 
   Mutex write_mu_;  // one frame at a time; guards the delivery order below
   CondVar delivered_cv_;

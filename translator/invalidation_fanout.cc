@@ -17,8 +17,8 @@ std::chrono::steady_clock::time_point DeadlineAfter(absl::Duration d) {
   return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(d);
 }
 
-// How long the fan-out waits at a committer's own transaction for its tpc_finish
-// reply before moving on (the reply is normally microseconds away).
+// How long the fan-out waits at a committer's own transaction for its
+// tpc_finish reply before moving on (the reply is normally microseconds away).
 constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
 
 }  // namespace
@@ -154,8 +154,8 @@ void InvalidationFanout::WatchOnce() {
   }
   cv_.SignalAll();
   if (stopping) return;
-  std::string reason = absl::StrCat("invalidation watch lost: ",
-                                    status.error_message());
+  std::string reason =
+      absl::StrCat("invalidation watch lost: ", status.error_message());
   if (synced) {
     ZR_LOG(WARNING) << reason << "; disconnecting clients so they re-verify";
   } else {

@@ -1,16 +1,19 @@
-// InvalidationFanout: one WatchInvalidations stream from raidcore per translator,
-// turned into invalidateTransaction callbacks for every registered client connection
-// (except the one that committed), in tid order.
+// InvalidationFanout: one WatchInvalidations stream from raidcore per
+// translator, turned into invalidateTransaction callbacks for every registered
+// client connection (except the one that committed), in tid order.
 //
-// It also keeps the ZEO ordering rules (zeo-protocol.md 10.5) across the two paths a
-// client sees — replies from RPCs and invalidations from the watch:
+// It also keeps the ZEO ordering rules (zeo-protocol.md 10.5) across the two
+// paths a client sees — replies from RPCs and invalidations from the watch:
 //  * a reply that reflects the state at snapshot S is written only after every
-//    invalidation up to S (WaitProcessed), and is re-read if a later invalidation was
-//    already written to that client (ClientSink::WriteAtSnapshot);
-//  * a committer's tpc_finish reply for T is written before any invalidation after T
-//    reaches it: the fan-out waits at T for the committer's reply (AwaitOwnCommit).
-// If the watch breaks, every client is disconnected: they reconnect and verify their
-// caches with getInvalidations, exactly as after a ZEO server restart.
+//    invalidation up to S (WaitProcessed), and is re-read if a later
+//    invalidation was already written to that client
+//    (ClientSink::WriteAtSnapshot);
+//  * a committer's tpc_finish reply for T is written before any invalidation
+//  after T
+//    reaches it: the fan-out waits at T for the committer's reply
+//    (AwaitOwnCommit).
+// If the watch breaks, every client is disconnected: they reconnect and verify
+// their caches with getInvalidations, exactly as after a ZEO server restart.
 #ifndef ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
 #define ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
 
@@ -36,7 +39,8 @@ class ClientSink {
   virtual void DeliverInvalidation(const std::string& tid,
                                    const std::vector<std::string>& oids) = 0;
   // Waits until this connection's own tpc_finish reply for `tid` was written.
-  virtual void AwaitOwnCommit(const std::string& tid, absl::Duration timeout) = 0;
+  virtual void AwaitOwnCommit(const std::string& tid,
+                              absl::Duration timeout) = 0;
   // Closes the connection (the client will reconnect).
   virtual void Disconnect(const std::string& reason) = 0;
 };
@@ -57,8 +61,9 @@ class InvalidationFanout {
   // Waits until every invalidation up to `tid` was written to every connection.
   // False on timeout or while the watch is down.
   bool WaitProcessed(const std::string& tid, absl::Duration timeout);
-  // Waits until the fan-out has reached `tid` (it is being processed or done), so
-  // everything before `tid` is written. Used by the committer before its reply.
+  // Waits until the fan-out has reached `tid` (it is being processed or done),
+  // so everything before `tid` is written. Used by the committer before its
+  // reply.
   bool WaitReached(const std::string& tid, absl::Duration timeout);
 
   const std::string& translator_id() const { return translator_id_; }

@@ -1,6 +1,6 @@
-// zeoraid-translator: a ZEO server front end. Unmodified ZEO ClientStorage clients
-// connect to it; every call is forwarded to raidcore over gRPC, and raidcore's
-// invalidations are passed on to the clients.
+// zeoraid-translator: a ZEO server front end. Unmodified ZEO ClientStorage
+// clients connect to it; every call is forwarded to raidcore over gRPC, and
+// raidcore's invalidations are passed on to the clients.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <unistd.h>
@@ -22,8 +22,9 @@ ABSL_FLAG(std::string, raidcore, "127.0.0.1:8200",
           "Address of raidcore's gRPC Storage service.");
 ABSL_FLAG(std::string, name, "translator",
           "Name of this translator in raidcore's logs.");
-ABSL_FLAG(absl::Duration, rpc_timeout, absl::Seconds(90),
-          "Deadline of each call to raidcore (longer than raidcore's lock wait).");
+ABSL_FLAG(
+    absl::Duration, rpc_timeout, absl::Seconds(90),
+    "Deadline of each call to raidcore (longer than raidcore's lock wait).");
 ABSL_FLAG(absl::Duration, ordering_timeout, absl::Seconds(30),
           "Longest a reply waits for the invalidations it must follow; past it "
           "the client is disconnected and re-verifies its cache.");
@@ -86,7 +87,8 @@ int Run() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "ZEO server front end of ZEORaid.\n\n"
-      "  zeoraid-translator --listen 127.0.0.1:8100 --raidcore 127.0.0.1:8200\n\n"
+      "  zeoraid-translator --listen 127.0.0.1:8100 --raidcore "
+      "127.0.0.1:8200\n\n"
       "ZODB applications connect with ClientStorage(('127.0.0.1', 8100)) and\n"
       "change nothing else.");
   absl::ParseCommandLine(argc, argv);

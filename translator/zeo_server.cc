@@ -26,12 +26,12 @@ void ZeoServer::Run() {
       continue;
     }
     uint64_t id = next_id_++;
-    auto session = std::make_shared<ClientSession>(
-        id, std::move(*socket), absl::StrCat("client#", id), stub_, fanout_,
-        options_);
+    auto session = std::make_shared<ClientSession>(id, std::move(*socket),
+                                                   absl::StrCat("client#", id),
+                                                   stub_, fanout_, options_);
     ZR_LOG(DEBUG) << "connection " << id << " accepted";
-    // The session owns itself while its thread runs; the fan-out holds it too once
-    // registered.
+    // The session owns itself while its thread runs; the fan-out holds it too
+    // once registered.
     std::thread([session] { session->Serve(); }).detach();
   }
 }

@@ -1,5 +1,5 @@
-// ZeoServer: accepts ZEO client connections (TCP or Unix socket) and serves each on
-// its own thread with a ClientSession.
+// ZeoServer: accepts ZEO client connections (TCP or Unix socket) and serves
+// each on its own thread with a ClientSession.
 #ifndef ZEORAID_TRANSLATOR_ZEO_SERVER_H_
 #define ZEORAID_TRANSLATOR_ZEO_SERVER_H_
 
