@@ -8,11 +8,10 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/flags.h"
 #include "zeoraid/v1/admin.grpc.pb.h"
 
 ABSL_FLAG(std::string, raidcore, "127.0.0.1:8200",
@@ -24,17 +23,15 @@ ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
 namespace zeoraid::admin {
 namespace {
 
-std::string Lower(const std::string& enum_name, const std::string& prefix) {
-  std::string s = enum_name.substr(enum_name.rfind('_') + 1);
-  (void)prefix;
-  return absl::AsciiStrToLower(s);
+// RAID_OPTIMAL → "optimal", BACKEND_DEGRADED → "degraded".
+std::string StateText(const std::string& enum_name) {
+  return absl::AsciiStrToLower(enum_name.substr(enum_name.rfind('_') + 1));
 }
-
 std::string RaidStateText(v1::RaidState s) {
-  return Lower(v1::RaidState_Name(s), "RAID_");
+  return StateText(v1::RaidState_Name(s));
 }
 std::string BackendStateText(v1::BackendState s) {
-  return Lower(v1::BackendState_Name(s), "BACKEND_");
+  return StateText(v1::BackendState_Name(s));
 }
 
 std::string JsonString(const std::string& s) {
@@ -117,12 +114,12 @@ int Status(v1::Admin::Stub* stub) {
 }  // namespace zeoraid::admin
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  std::vector<std::string> rest = zeoraid::InitMain(
+      argc, argv,
       "Operator command line for ZEORaid.\n\n"
       "  zeoraid-admin [--raidcore HOST:PORT] [--json] status\n\n"
       "Commands:\n"
       "  status   RAID state, last tid, and each backend's state and reason.");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   if (rest.size() != 2) {
     std::fprintf(stderr, "usage: zeoraid-admin [flags] status (see --help)\n");
     return 2;

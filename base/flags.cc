@@ -1,8 +1,19 @@
 #include "base/flags.h"
 
+#include <cstdlib>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/logging.h"
+
+ABSL_FLAG(std::string, log_level, "info",
+          "Least severe log lines written to stderr: debug, info, warning or "
+          "error.");
 
 namespace zeoraid {
 
@@ -37,6 +48,35 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
                absl::StrCat(dashed, "=", absl::StrJoin(values, ",")));
   }
   return out;
+}
+
+std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
+                                  absl::string_view repeated) {
+  absl::SetProgramUsageMessage(usage);
+  // --help lists the project's own flags (Abseil's default only looks for a source
+  // file named after the program).
+  absl::FlagsUsageConfig config;
+  config.contains_help_flags = [](absl::string_view file) {
+    return !absl::StrContains(file, "absl/");
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  std::vector<std::string> args;
+  if (repeated.empty()) {
+    args.assign(argv, argv + argc);
+  } else {
+    args = MergeRepeatedFlag(argc, argv, repeated);
+  }
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  std::vector<char*> positional = absl::ParseCommandLine(
+      static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
+  absl::Status level = SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
+  if (!level.ok()) {
+    ZR_LOG(ERROR) << level.message();
+    std::exit(2);
+  }
+  return std::vector<std::string>(positional.begin(), positional.end());
 }
 
 }  // namespace zeoraid

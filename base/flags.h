@@ -17,6 +17,13 @@ namespace zeoraid {
 std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
                                            absl::string_view name);
 
+// The start of every main(): sets the --help text, parses the command line
+// (folding every occurrence of the list flag `repeated`, if given) and applies
+// --log_level. Returns the positional arguments, program name first. Exits with
+// status 2 on a bad --log_level, as Abseil does for any other bad flag.
+std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
+                                  absl::string_view repeated = "");
+
 }  // namespace zeoraid
 
 #endif  // ZEORAID_BASE_FLAGS_H_

@@ -7,11 +7,13 @@
 #ifndef ZEORAID_BASE_MUTEX_H_
 #define ZEORAID_BASE_MUTEX_H_
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/time/time.h"
 
 namespace zeoraid {
 
@@ -61,6 +63,14 @@ class CondVar {
     lock.release();
     return signalled;
   }
+  // A steady-clock deadline `timeout` from now, capped at a day so that
+  // "infinite" timeouts cannot overflow chrono arithmetic.
+  static std::chrono::steady_clock::time_point DeadlineAfter(
+      absl::Duration timeout) {
+    return std::chrono::steady_clock::now() +
+           absl::ToChronoNanoseconds(std::min(timeout, absl::Hours(24)));
+  }
+
   void Signal() { cv_.notify_one(); }
   void SignalAll() { cv_.notify_all(); }
 

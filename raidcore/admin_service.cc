@@ -4,10 +4,7 @@
 
 namespace zeoraid::raidcore {
 
-using zeo::kZeroTid;
-using zeo::NextTid;
 using zeo::TidHex;
-using zeo::TidToUint64;
 namespace {
 
 v1::RaidState ToProto(RaidState state) {

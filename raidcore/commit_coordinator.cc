@@ -10,7 +10,6 @@
 
 namespace zeoraid::raidcore {
 
-using zeo::kZeroTid;
 using zeo::NextTid;
 using zeo::TidHex;
 using zeo::TidToUint64;
@@ -56,8 +55,7 @@ CommitCoordinator::CommitCoordinator(BackendSet* backends, CommitClock* clock,
     : backends_(backends), clock_(clock), hub_(hub), options_(options) {}
 
 absl::Status CommitCoordinator::AcquireLock() {
-  auto deadline = std::chrono::steady_clock::now() +
-                  absl::ToChronoNanoseconds(options_.lock_wait);
+  auto deadline = CondVar::DeadlineAfter(options_.lock_wait);
   MutexLock lock(&mu_);
   while (locked_) {
     if (!lock_cv_.WaitUntil(&mu_, deadline) && locked_) {

@@ -8,15 +8,11 @@
 
 namespace zeoraid::raidcore {
 
-using zeo::kZeroTid;
-using zeo::NextTid;
-using zeo::TidHex;
 using zeo::TidToUint64;
 
 bool InvalidationHub::Subscription::Next(InvalidationEvent* event,
                                          absl::Duration timeout) {
-  auto deadline =
-      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
   while (queue_.empty() && !closed_) {
     if (!cv_.WaitUntil(&mu_, deadline)) break;

@@ -14,8 +14,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
@@ -63,12 +61,10 @@ ABSL_FLAG(
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace zeoraid::raidcore {
 
 using zeo::kZeroTid;
-using zeo::NextTid;
 using zeo::TidHex;
 using zeo::TidToUint64;
 namespace {
@@ -246,22 +242,13 @@ int Run() {
 }  // namespace zeoraid::raidcore
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  zeoraid::InitMain(
+      argc, argv,
       "RAID-1 controller for ZEO servers.\n\n"
       "  zeoraid-raidcore --listen 127.0.0.1:8200 \\\n"
       "      --backend a=127.0.0.1:8101 --backend b=127.0.0.1:8102\n\n"
       "Every commit is mirrored on all optimal backends with the same tid; a\n"
-      "backend that fails is degraded and the clients never notice.");
-  std::vector<std::string> args =
-      zeoraid::MergeRepeatedFlag(argc, argv, "backend");
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  absl::ParseCommandLine(static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
-  absl::Status level =
-      zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) {
-    ZR_LOG(ERROR) << level.message();
-    return 2;
-  }
+      "backend that fails is degraded and the clients never notice.",
+      "backend");
   return zeoraid::raidcore::Run();
 }

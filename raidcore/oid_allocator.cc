@@ -4,9 +4,6 @@
 
 namespace zeoraid::raidcore {
 
-using zeo::kZeroTid;
-using zeo::NextTid;
-using zeo::TidHex;
 using zeo::TidToUint64;
 
 absl::StatusOr<ZeoReply> OidAllocator::NewOids(int count) {

@@ -10,10 +10,7 @@
 
 namespace zeoraid::raidcore {
 
-using zeo::kZeroTid;
-using zeo::NextTid;
 using zeo::TidHex;
-using zeo::TidToUint64;
 namespace {
 
 using zeo::Value;
@@ -73,6 +70,20 @@ Value RaidInfo(const Value& backend_info) {
   return Value::Dict(std::move(out));
 }
 
+// Fills `response` from a backend's answer: its error, or its value pickled by
+// `set_pickle`.
+template <typename Response, typename SetPickle>
+grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply, Response* response,
+                    SetPickle set_pickle) {
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+  } else {
+    set_pickle(zeo::EncodePickle(reply->value));
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status BadArgument(absl::string_view what) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(what));
 }
@@ -84,8 +95,7 @@ class LockWatchdog {
   LockWatchdog(grpc::ServerContext* context, absl::Duration limit,
                std::string tid)
       : thread_([this, context, limit, tid] {
-          auto deadline = std::chrono::steady_clock::now() +
-                          absl::ToChronoNanoseconds(limit);
+          auto deadline = CondVar::DeadlineAfter(limit);
           MutexLock lock(&mu_);
           while (!done_) {
             if (!cv_.WaitUntil(&mu_, deadline) && !done_) {
@@ -153,13 +163,10 @@ grpc::Status StorageService::GetInfo(grpc::ServerContext*,
                                      const v1::GetInfoRequest*,
                                      v1::GetInfoResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read("get_info", {});
-  if (!reply.ok()) return ToGrpc(reply.status());
-  if (reply->is_error) {
-    SetError(*reply, response->mutable_error());
-  } else {
-    response->set_info_pickle(zeo::EncodePickle(RaidInfo(reply->value)));
-  }
-  return grpc::Status::OK;
+  if (reply.ok() && !reply->is_error) reply->value = RaidInfo(reply->value);
+  return Answer(reply, response, [&](std::string p) {
+    response->set_info_pickle(std::move(p));
+  });
 }
 
 grpc::Status StorageService::LastTransaction(
@@ -236,13 +243,9 @@ grpc::Status StorageService::History(grpc::ServerContext*,
                                      v1::HistoryResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read(
       "history", {Value::Bytes(request->oid()), Value::Int(request->size())});
-  if (!reply.ok()) return ToGrpc(reply.status());
-  if (reply->is_error) {
-    SetError(*reply, response->mutable_error());
-  } else {
-    response->set_entries_pickle(zeo::EncodePickle(reply->value));
-  }
-  return grpc::Status::OK;
+  return Answer(reply, response, [&](std::string p) {
+    response->set_entries_pickle(std::move(p));
+  });
 }
 
 grpc::Status StorageService::GetInvalidations(
@@ -286,13 +289,9 @@ grpc::Status StorageService::UndoLog(grpc::ServerContext*,
   }
   absl::StatusOr<ZeoReply> reply =
       reads_->Read(request->is_undo_info() ? "undoInfo" : "undoLog", args);
-  if (!reply.ok()) return ToGrpc(reply.status());
-  if (reply->is_error) {
-    SetError(*reply, response->mutable_error());
-  } else {
-    response->set_entries_pickle(zeo::EncodePickle(reply->value));
-  }
-  return grpc::Status::OK;
+  return Answer(reply, response, [&](std::string p) {
+    response->set_entries_pickle(std::move(p));
+  });
 }
 
 grpc::Status StorageService::Iterate(grpc::ServerContext*,
@@ -321,13 +320,9 @@ grpc::Status StorageService::Iterate(grpc::ServerContext*,
     default:
       return BadArgument("empty IterateRequest");
   }
-  if (!reply.ok()) return ToGrpc(reply.status());
-  if (reply->is_error) {
-    SetError(*reply, response->mutable_error());
-  } else {
-    response->set_result_pickle(zeo::EncodePickle(reply->value));
-  }
-  return grpc::Status::OK;
+  return Answer(reply, response, [&](std::string p) {
+    response->set_result_pickle(std::move(p));
+  });
 }
 
 grpc::Status StorageService::Commit(

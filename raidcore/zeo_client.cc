@@ -166,8 +166,7 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
   if (!st.ok()) Fail(st);
   // An "infinite" timeout is capped at a day: chrono arithmetic must not
   // overflow.
-  auto deadline = std::chrono::steady_clock::now() +
-                  absl::ToChronoNanoseconds(std::min(timeout, absl::Hours(24)));
+  auto deadline = CondVar::DeadlineAfter(timeout);
   bool timed_out = false;
   {
     MutexLock lock(&mu_);

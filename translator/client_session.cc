@@ -290,8 +290,7 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
 void ClientSession::AwaitOwnCommit(const std::string& tid,
                                    absl::Duration timeout) {
   uint64_t t = zeo::TidToUint64(tid);
-  auto deadline =
-      std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+  auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&write_mu_);
   while (!closed_ && delivered_ < t) {
     if (!delivered_cv_.WaitUntil(&write_mu_, deadline)) {

@@ -13,10 +13,6 @@ using zeo::TidFromUint64;
 using zeo::TidHex;
 using zeo::TidToUint64;
 
-std::chrono::steady_clock::time_point DeadlineAfter(absl::Duration d) {
-  return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(d);
-}
-
 // How long the fan-out waits at a committer's own transaction for its
 // tpc_finish reply before moving on (the reply is normally microseconds away).
 constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
@@ -56,24 +52,26 @@ void InvalidationFanout::Remove(uint64_t connection_id) {
 
 bool InvalidationFanout::WaitProcessed(const std::string& tid,
                                        absl::Duration timeout) {
-  uint64_t want = TidToUint64(tid);
-  auto deadline = DeadlineAfter(timeout);
-  MutexLock lock(&mu_);
-  while (healthy_ && processed_ < want) {
-    if (!cv_.WaitUntil(&mu_, deadline)) break;
-  }
-  return healthy_ && processed_ >= want;
+  return WaitFor(tid, timeout, /*until_processed=*/true);
 }
 
 bool InvalidationFanout::WaitReached(const std::string& tid,
                                      absl::Duration timeout) {
+  return WaitFor(tid, timeout, /*until_processed=*/false);
+}
+
+bool InvalidationFanout::WaitFor(const std::string& tid, absl::Duration timeout,
+                                 bool until_processed) {
   uint64_t want = TidToUint64(tid);
-  auto deadline = DeadlineAfter(timeout);
+  auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
-  while (healthy_ && reached_ < want) {
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (until_processed ? processed_ : reached_) >= want;
+  };
+  while (healthy_ && !done()) {
     if (!cv_.WaitUntil(&mu_, deadline)) break;
   }
-  return healthy_ && reached_ >= want;
+  return healthy_ && done();
 }
 
 void InvalidationFanout::Run() {
@@ -87,7 +85,7 @@ void InvalidationFanout::Run() {
     {
       MutexLock lock(&mu_);
       if (stopping_) return;
-      cv_.WaitUntil(&mu_, DeadlineAfter(backoff));
+      cv_.WaitUntil(&mu_, CondVar::DeadlineAfter(backoff));
     }
     backoff = std::min(backoff * 2, absl::Seconds(2));
   }

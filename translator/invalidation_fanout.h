@@ -69,6 +69,8 @@ class InvalidationFanout {
   const std::string& translator_id() const { return translator_id_; }
 
  private:
+  bool WaitFor(const std::string& tid, absl::Duration timeout,
+               bool until_processed);
   void Run();
   // Processes one watch stream until it breaks.
   void WatchOnce();

@@ -9,9 +9,8 @@
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "base/flags.h"
 #include "base/logging.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/zeo_server.h"
@@ -30,7 +29,6 @@ ABSL_FLAG(absl::Duration, ordering_timeout, absl::Seconds(30),
           "the client is disconnected and re-verifies its cache.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
-ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
 
 namespace zeoraid::translator {
 namespace {
@@ -85,18 +83,12 @@ int Run() {
 }  // namespace zeoraid::translator
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  zeoraid::InitMain(
+      argc, argv,
       "ZEO server front end of ZEORaid.\n\n"
       "  zeoraid-translator --listen 127.0.0.1:8100 --raidcore "
       "127.0.0.1:8200\n\n"
       "ZODB applications connect with ClientStorage(('127.0.0.1', 8100)) and\n"
       "change nothing else.");
-  absl::ParseCommandLine(argc, argv);
-  absl::Status level =
-      zeoraid::SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
-  if (!level.ok()) {
-    ZR_LOG(ERROR) << level.message();
-    return 2;
-  }
   return zeoraid::translator::Run();
 }
