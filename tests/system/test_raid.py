@@ -261,3 +261,29 @@ def test_pack_and_undo_keep_mirrors_identical(make_cluster):
     assert len(after["backend1"]) < 4, "pack removed old transactions on every mirror"
     tm.begin()
     assert conn.root()["x"]["v"] == 1
+
+
+def test_stalled_client_loses_the_commit_lock(make_cluster):
+    """A client that votes and then stops answering (SIGSTOP: its connection stays
+    open) holds the commit lock only for --commit_lock_timeout."""
+    cluster = make_cluster(n_backends=2, raidcore_args=["--commit_lock_timeout", "2s"])
+    proc = subprocess.Popen([sys.executable, "-c", voting_client_script(cluster.addr)],
+                            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    try:
+        oid = bytes.fromhex(proc.stdout.readline().decode().strip())
+        os.kill(proc.pid, signal.SIGSTOP)
+        t0 = time.monotonic()
+        db = cluster.db()
+        tm = transaction.TransactionManager()
+        conn = db.open(transaction_manager=tm)
+        conn.root()["after"] = 1
+        tm.commit()
+        waited = time.monotonic() - t0
+        log.info("commit went through %.2fs after the stalled client voted", waited)
+        assert waited >= 1.5, "the stalled transaction's lock was not held at all?"
+    finally:
+        proc.kill()
+        proc.wait()
+    for name, history in cluster.backend_histories().items():
+        assert all(oid not in t.oids for t in history), f"{name} holds the aborted store"
+    assert cluster.raidcore.status()["state"] == "optimal"
