@@ -43,6 +43,32 @@ std::string Describe(const ZeoReply& reply) {
   return reply.value.DebugString();
 }
 
+// Replays one buffered data call on a backend.
+absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
+                    int64_t txn_id) {
+  Value oid = Value::Bytes(op.oid);
+  Value serial = Value::Bytes(op.serial);
+  switch (op.kind) {
+    case TransactionOp::Kind::kStore:
+      return c.Send("storea",
+                    {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+    case TransactionOp::Kind::kCheckCurrentSerial:
+      return c.Send("checkCurrentSerialInTransaction",
+                    {oid, serial, Value::Int(txn_id)});
+    case TransactionOp::Kind::kUndo:
+      return c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
+    case TransactionOp::Kind::kRestore:
+      return c.Send(
+          "restorea",
+          {oid, serial, op.has_data ? Value::Bytes(op.data) : Value::None(),
+           op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
+           Value::Int(txn_id)});
+    case TransactionOp::Kind::kDelete:
+      return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
+  }
+  return absl::InternalError("unknown transaction op");
+}
+
 }  // namespace
 
 PreparedCommit::~PreparedCommit() {
@@ -122,16 +148,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
                              Value::Bytes(tid), Value::Str(txn.status)});
     for (const TransactionOp& op : txn.ops) {
       if (!st.ok()) break;
-      if (op.kind == TransactionOp::Kind::kStore) {
-        st = c.Send("storea", {Value::Bytes(op.oid), Value::Bytes(op.serial),
-                               Value::Bytes(op.data), Value::Int(txn_id)});
-      } else if (op.kind == TransactionOp::Kind::kUndo) {
-        st = c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
-      } else {
-        st = c.Send("checkCurrentSerialInTransaction",
-                    {Value::Bytes(op.oid), Value::Bytes(op.serial),
-                     Value::Int(txn_id)});
-      }
+      st = SendOp(c, op, txn_id);
     }
     if (!st.ok()) return st;
     return c.Call("vote", {Value::Int(txn_id)}, options_.backend_timeout);
@@ -183,6 +200,18 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     ReleaseLock();
     VoteOutcome outcome;
     outcome.error = answer;
+    return outcome;
+  }
+
+  bool client_resolves = false;
+  for (const Value& item : answer.value.items()) {
+    if (item.is_dict()) client_resolves = true;
+  }
+  if (client_resolves) {
+    AbortOn(agreeing, txn_id);
+    ReleaseLock();
+    VoteOutcome outcome;
+    outcome.conflicts = answer.value;
     return outcome;
   }
 

@@ -28,11 +28,13 @@ namespace zeoraid::raidcore {
 
 // One data call of a transaction, replayed on each backend at vote.
 struct TransactionOp {
-  enum class Kind { kStore, kCheckCurrentSerial, kUndo };
+  enum class Kind { kStore, kCheckCurrentSerial, kUndo, kRestore, kDelete };
   Kind kind = Kind::kStore;
   std::string oid;
   std::string serial;
-  std::string data;  // kStore: the record; kUndo: the undo id
+  std::string data;      // kStore, kRestore: the record; kUndo: the undo id
+  bool has_data = true;  // kRestore: false = None
+  std::string prev_txn;  // kRestore: empty = None
 };
 
 struct PendingTransaction {
@@ -83,6 +85,11 @@ struct VoteOutcome {
   // Set when the backends agreed on an application error (ConflictError…):
   // nothing was committed and the lock is already released.
   std::optional<ZeoReply> error;
+  // Set when backends that leave conflict resolution to clients returned
+  // conflict dicts: the backends' transactions are aborted and the lock
+  // released; the client resolves, adds stores and votes again, and the whole
+  // transaction is replayed.
+  std::optional<zeo::Value> conflicts;
 };
 
 class CommitCoordinator {

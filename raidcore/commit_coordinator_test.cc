@@ -127,6 +127,30 @@ TEST_F(CommitCoordinatorTest, ConflictOnAllBackendsGoesToTheClient) {
   EXPECT_EQ(clock_.last_tid(), hub_.last_tid());
 }
 
+TEST_F(CommitCoordinatorTest, ClientResolvedConflictsReleaseTheLock) {
+  AddBackends(2);
+  Value conflict = Value::Dict({{Value::Str("oid"), Value::Bytes(Oid(1))},
+                                {Value::Str("serials"), Value::Tuple({})},
+                                {Value::Str("data"), Value::Bytes("d")}});
+  for (auto& f : fakes_) {
+    f->SetReply("vote", ZeoReply::Result(Value::List({conflict})));
+  }
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  ASSERT_TRUE(vote->conflicts.has_value());
+  EXPECT_EQ(vote->prepared, nullptr);
+  for (auto& f : fakes_) EXPECT_EQ(f->methods().back(), "tpc_abort");
+  // The client resolved and votes again: the whole transaction is replayed.
+  for (auto& f : fakes_) f->SetReply("vote", ZeoReply::Result(Value::List({})));
+  PendingTransaction txn = StoreOne(1);
+  txn.ops.push_back({TransactionOp::Kind::kStore, Oid(1),
+                     std::string(zeo::kZeroTid), "resolved"});
+  EXPECT_FALSE(Commit(txn).empty());
+  std::vector<std::string> m = fakes_[0]->methods();
+  EXPECT_EQ(std::count(m.begin(), m.end(), "tpc_begin"), 2);
+  EXPECT_EQ(std::count(m.begin(), m.end(), "storea"), 3);
+}
+
 TEST_F(CommitCoordinatorTest, BackendThatDisagreesIsDegraded) {
   AddBackends(3);
   fakes_[0]->SetReply("vote", ZeoReply::Error("ZODB.POSException.ConflictError",

@@ -2,6 +2,7 @@
 
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/mutex.h"
@@ -44,42 +45,34 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
-// The backend's get_info dict, narrowed to what the RAID serves: a client
-// declares the interfaces it is told about and would then use blobs, undo or
-// iteration, which the translator does not carry yet.
+// The backend's get_info dict, without the blob interfaces: a client declares
+// the interfaces it is told about, and the RAID does not carry blobs yet.
 Value RaidInfo(const Value& backend_info) {
-  static const char* const kServed[] = {"IStorage", "IStorageUndoable",
-                                        "IStorageIteration", "Interface"};
   Value::DictItems out;
   for (const auto& [key, value] : backend_info.dict_items()) {
-    if (key == Value::Str("supports_record_iternext")) {
-      out.emplace_back(key, Value::Bool(false));
-    } else if (key == Value::Str("interfaces")) {
-      Value::Items kept;
-      for (const Value& iface : value.items()) {
-        if (iface.items().size() != 2) continue;
-        for (const char* served : kServed) {
-          if (iface.items()[1] == Value::Str(served)) kept.push_back(iface);
-        }
-      }
-      out.emplace_back(key, Value::Tuple(std::move(kept)));
-    } else {
+    if (key != Value::Str("interfaces")) {
       out.emplace_back(key, value);
+      continue;
     }
+    Value::Items kept;
+    for (const Value& iface : value.items()) {
+      bool blob = iface.items().size() == 2 &&
+                  absl::StrContains(iface.items()[1].string_value(), "Blob");
+      if (!blob) kept.push_back(iface);
+    }
+    out.emplace_back(key, Value::Tuple(std::move(kept)));
   }
   return Value::Dict(std::move(out));
 }
 
-// Fills `response` from a backend's answer: its error, or its value pickled by
-// `set_pickle`.
-template <typename Response, typename SetPickle>
-grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply, Response* response,
-                    SetPickle set_pickle) {
+// Fills `response` from a backend's answer: its error, or its value pickled.
+grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply,
+                    v1::PickledResponse* response) {
   if (!reply.ok()) return ToGrpc(reply.status());
   if (reply->is_error) {
     SetError(*reply, response->mutable_error());
   } else {
-    set_pickle(zeo::EncodePickle(reply->value));
+    response->set_result_pickle(zeo::EncodePickle(reply->value));
   }
   return grpc::Status::OK;
 }
@@ -161,12 +154,10 @@ grpc::Status StorageService::Register(grpc::ServerContext*,
 
 grpc::Status StorageService::GetInfo(grpc::ServerContext*,
                                      const v1::GetInfoRequest*,
-                                     v1::GetInfoResponse* response) {
+                                     v1::PickledResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read("get_info", {});
   if (reply.ok() && !reply->is_error) reply->value = RaidInfo(reply->value);
-  return Answer(reply, response, [&](std::string p) {
-    response->set_info_pickle(std::move(p));
-  });
+  return Answer(reply, response);
 }
 
 grpc::Status StorageService::LastTransaction(
@@ -240,12 +231,10 @@ grpc::Status StorageService::NewOids(grpc::ServerContext*,
 
 grpc::Status StorageService::History(grpc::ServerContext*,
                                      const v1::HistoryRequest* request,
-                                     v1::HistoryResponse* response) {
+                                     v1::PickledResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read(
       "history", {Value::Bytes(request->oid()), Value::Int(request->size())});
-  return Answer(reply, response, [&](std::string p) {
-    response->set_entries_pickle(std::move(p));
-  });
+  return Answer(reply, response);
 }
 
 grpc::Status StorageService::GetInvalidations(
@@ -271,7 +260,7 @@ grpc::Status StorageService::Pack(grpc::ServerContext*,
 
 grpc::Status StorageService::UndoLog(grpc::ServerContext*,
                                      const v1::UndoLogRequest* request,
-                                     v1::UndoLogResponse* response) {
+                                     v1::PickledResponse* response) {
   Value::Items args = {Value::Int(request->first()),
                        Value::Int(request->last())};
   if (request->is_undo_info()) {
@@ -289,14 +278,12 @@ grpc::Status StorageService::UndoLog(grpc::ServerContext*,
   }
   absl::StatusOr<ZeoReply> reply =
       reads_->Read(request->is_undo_info() ? "undoInfo" : "undoLog", args);
-  return Answer(reply, response, [&](std::string p) {
-    response->set_entries_pickle(std::move(p));
-  });
+  return Answer(reply, response);
 }
 
 grpc::Status StorageService::Iterate(grpc::ServerContext*,
                                      const v1::IterateRequest* request,
-                                     v1::IterateResponse* response) {
+                                     v1::PickledResponse* response) {
   absl::StatusOr<ZeoReply> reply;
   switch (request->op_case()) {
     case v1::IterateRequest::kStart:
@@ -320,9 +307,33 @@ grpc::Status StorageService::Iterate(grpc::ServerContext*,
     default:
       return BadArgument("empty IterateRequest");
   }
-  return Answer(reply, response, [&](std::string p) {
-    response->set_result_pickle(std::move(p));
-  });
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::RecordIternext(
+    grpc::ServerContext*, const v1::RecordIternextRequest* request,
+    v1::PickledResponse* response) {
+  Value next =
+      request->next().empty() ? Value::None() : Value::Bytes(request->next());
+  return Answer(reads_->Read("record_iternext", {next}), response);
+}
+
+grpc::Status StorageService::GetTid(grpc::ServerContext*,
+                                    const v1::GetTidRequest* request,
+                                    v1::PickledResponse* response) {
+  return Answer(reads_->Read("getTid", {Value::Bytes(request->oid())}),
+                response);
+}
+
+grpc::Status StorageService::ServerStatus(
+    grpc::ServerContext*, const v1::ServerStatusRequest* request,
+    v1::PickledResponse* response) {
+  absl::StatusOr<ZeoReply> reply = reads_->Read("server_status", {});
+  if (request->keyed_by_storage() && reply.ok() && !reply->is_error) {
+    reply->value = Value::Dict(
+        {{Value::Str(options_.storage_name), std::move(reply->value)}});
+  }
+  return Answer(reply, response);
 }
 
 grpc::Status StorageService::Commit(
@@ -368,7 +379,9 @@ grpc::Status StorageService::Commit(
         continue;
       }
       case v1::CommitRequest::kStore:
-      case v1::CommitRequest::kCheckCurrentSerial: {
+      case v1::CommitRequest::kCheckCurrentSerial:
+      case v1::CommitRequest::kRestore:
+      case v1::CommitRequest::kDelete: {
         if (!begun || prepared != nullptr) {
           return BadArgument("data call outside of a transaction's data phase");
         }
@@ -378,6 +391,21 @@ grpc::Status StorageService::Commit(
           op.oid = request.store().oid();
           op.serial = request.store().serial();
           op.data = request.store().data();
+        } else if (request.has_restore()) {
+          const auto& r = request.restore();
+          op.kind = TransactionOp::Kind::kRestore;
+          op.oid = r.oid();
+          op.serial = r.serial();
+          op.data = r.data();
+          op.has_data = r.has_data();
+          op.prev_txn = r.prev_txn();
+          if (!op.prev_txn.empty() && !IsTid(op.prev_txn)) {
+            return BadArgument("prev_txn must be 8 bytes");
+          }
+        } else if (request.has_delete_()) {
+          op.kind = TransactionOp::Kind::kDelete;
+          op.oid = request.delete_().oid();
+          op.serial = request.delete_().serial();
         } else {
           op.kind = TransactionOp::Kind::kCheckCurrentSerial;
           op.oid = request.check_current_serial().oid();
@@ -396,6 +424,9 @@ grpc::Status StorageService::Commit(
         if (!outcome.ok()) return ToGrpc(outcome.status());
         if (outcome->error.has_value()) {
           SetError(*outcome->error, response.mutable_error());
+        } else if (outcome->conflicts.has_value()) {
+          response.set_vote_result_pickle(
+              zeo::EncodePickle(*outcome->conflicts));
         } else {
           prepared = std::move(outcome->prepared);
           response.set_vote_result_pickle(

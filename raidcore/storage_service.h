@@ -36,7 +36,7 @@ class StorageService final : public zeoraid::v1::Storage::Service {
                         v1::RegisterResponse* response) override;
   grpc::Status GetInfo(grpc::ServerContext* context,
                        const v1::GetInfoRequest* request,
-                       v1::GetInfoResponse* response) override;
+                       v1::PickledResponse* response) override;
   grpc::Status LastTransaction(grpc::ServerContext* context,
                                const v1::LastTransactionRequest* request,
                                v1::LastTransactionResponse* response) override;
@@ -51,7 +51,7 @@ class StorageService final : public zeoraid::v1::Storage::Service {
                        v1::NewOidsResponse* response) override;
   grpc::Status History(grpc::ServerContext* context,
                        const v1::HistoryRequest* request,
-                       v1::HistoryResponse* response) override;
+                       v1::PickledResponse* response) override;
   grpc::Status GetInvalidations(
       grpc::ServerContext* context, const v1::GetInvalidationsRequest* request,
       v1::GetInvalidationsResponse* response) override;
@@ -60,10 +60,19 @@ class StorageService final : public zeoraid::v1::Storage::Service {
                     v1::PackResponse* response) override;
   grpc::Status UndoLog(grpc::ServerContext* context,
                        const v1::UndoLogRequest* request,
-                       v1::UndoLogResponse* response) override;
+                       v1::PickledResponse* response) override;
   grpc::Status Iterate(grpc::ServerContext* context,
                        const v1::IterateRequest* request,
-                       v1::IterateResponse* response) override;
+                       v1::PickledResponse* response) override;
+  grpc::Status RecordIternext(grpc::ServerContext* context,
+                              const v1::RecordIternextRequest* request,
+                              v1::PickledResponse* response) override;
+  grpc::Status GetTid(grpc::ServerContext* context,
+                      const v1::GetTidRequest* request,
+                      v1::PickledResponse* response) override;
+  grpc::Status ServerStatus(grpc::ServerContext* context,
+                            const v1::ServerStatusRequest* request,
+                            v1::PickledResponse* response) override;
   grpc::Status Commit(
       grpc::ServerContext* context,
       grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream)

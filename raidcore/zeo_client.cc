@@ -23,15 +23,19 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
                         absl::StrCat("handshake from ", options.address, ": ",
                                      hello.status().message()));
   }
-  if (*hello != "Z5") {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "backend ", options.address, " announced protocol '", *hello,
-        "'; only pickle ZEO 5 (Z5) backends are supported"));
+  // As ZEO 5.4+ clients: protocol 5 only, answered with the server's letter,
+  // whose encoding both sides then use.
+  if (*hello != "Z5" && *hello != "M5") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", options.address, " announced protocol '",
+                     *hello, "'; only ZEO 5 (Z5 or M5) is spoken"));
   }
-  absl::Status st = net::WriteFrame(*socket, "Z5");
+  absl::Status st = net::WriteFrame(*socket, *hello);
   if (!st.ok()) return st;
 
-  std::unique_ptr<ZeoClient> client(new ZeoClient(options, std::move(*socket)));
+  std::unique_ptr<ZeoClient> client(new ZeoClient(
+      options, std::move(*socket),
+      *hello == "M5" ? zeo::Encoding::kMsgpack : zeo::Encoding::kPickle));
   client->reader_ = std::thread([c = client.get()] { c->ReadLoop(); });
 
   absl::StatusOr<ZeoReply> reg = client->Call(
@@ -52,8 +56,11 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
   return client;
 }
 
-ZeoClient::ZeoClient(ZeoClientOptions options, net::Socket socket)
-    : options_(std::move(options)), socket_(std::move(socket)) {}
+ZeoClient::ZeoClient(ZeoClientOptions options, net::Socket socket,
+                     zeo::Encoding encoding)
+    : options_(std::move(options)),
+      socket_(std::move(socket)),
+      encoding_(encoding) {}
 
 ZeoClient::~ZeoClient() {
   Close();
@@ -98,9 +105,8 @@ void ZeoClient::ReadLoop() {
                                                frame.status().message())));
       return;
     }
-    absl::StatusOr<zeo::Message> message =
-        zeo::DecodeMessage(*frame, zeo::Encoding::kPickle, options_.limits,
-                           zeo::GlobalPolicy::kClient);
+    absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
+        *frame, encoding_, options_.limits, zeo::GlobalPolicy::kClient);
     if (!message.ok()) {
       // A reply we cannot read would leave its caller waiting: fail everything.
       ZR_LOG(ERROR) << "backend " << options_.label
@@ -162,7 +168,7 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
   absl::Status st = Write(
       zeo::EncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
                                        std::string(method), std::move(args)),
-                         zeo::Encoding::kPickle));
+                         encoding_));
   if (!st.ok()) Fail(st);
   // An "infinite" timeout is capped at a day: chrono arithmetic must not
   // overflow.
@@ -195,9 +201,8 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
   }
-  absl::Status st = Write(
-      zeo::EncodeMessage(zeo::MakeOneway(std::string(method), std::move(args)),
-                         zeo::Encoding::kPickle));
+  absl::Status st = Write(zeo::EncodeMessage(
+      zeo::MakeOneway(std::string(method), std::move(args)), encoding_));
   if (!st.ok()) Fail(st);
   return st;
 }

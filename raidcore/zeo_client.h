@@ -15,6 +15,7 @@
 #include "net/socket.h"
 #include "raidcore/backend_connection.h"
 #include "zeo/limits.h"
+#include "zeo/message.h"
 
 namespace zeoraid::raidcore {
 
@@ -43,7 +44,8 @@ class ZeoClient final : public BackendConnection {
   void Close() override;
 
  private:
-  explicit ZeoClient(ZeoClientOptions options, net::Socket socket);
+  ZeoClient(ZeoClientOptions options, net::Socket socket,
+            zeo::Encoding encoding);
   void ReadLoop();
   void Fail(const absl::Status& status);
   absl::Status Write(const std::string& payload);
@@ -55,6 +57,7 @@ class ZeoClient final : public BackendConnection {
 
   const ZeoClientOptions options_;
   net::Socket socket_;
+  const zeo::Encoding encoding_;
   std::string registered_tid_;
   std::thread reader_;
 

@@ -62,6 +62,40 @@ bool IsTid(const Value& v) {
   return v.is_bytes() && v.string_value().size() == 8;
 }
 
+// JSON for the ruok probe: the status dict holds str keys and numbers, str,
+// bool and None values; anything else is written as its repr string.
+std::string JsonOf(const Value& v) {
+  switch (v.kind()) {
+    case Value::Kind::kNone:
+      return "null";
+    case Value::Kind::kBool:
+      return v.bool_value() ? "true" : "false";
+    case Value::Kind::kInt:
+      return absl::StrCat(v.int_value());
+    case Value::Kind::kFloat:
+      return absl::StrCat(v.float_value());
+    case Value::Kind::kDict: {
+      std::string out = "{";
+      for (const auto& [key, value] : v.dict_items()) {
+        if (out.size() > 1) out += ", ";
+        out += JsonOf(key.is_str() ? key : Value::Str(key.DebugString()));
+        out += ": " + JsonOf(value);
+      }
+      return out + "}";
+    }
+    default: {
+      std::string text = v.is_str() ? v.string_value() : v.DebugString();
+      std::string out = "\"";
+      for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+      }
+      return out + "\"";
+    }
+  }
+}
+
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
   for (const std::string& s : items) out.push_back(Value::Bytes(s));
@@ -130,7 +164,7 @@ void ClientSession::Serve() {
   absl::Status st;
   {
     MutexLock lock(&write_mu_);
-    st = net::WriteFrame(socket_, "Z5");
+    st = net::WriteFrame(socket_, options_.msgpack ? "M5" : "Z5");
   }
   absl::StatusOr<std::string> hello;
   if (st.ok()) hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
@@ -139,13 +173,17 @@ void ClientSession::Serve() {
     ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_
                   << " closed during handshake: "
                   << (st.ok() ? hello.status() : st);
-  } else if (*hello != "Z5") {
-    // msgpack (M5) and the ruok probe are not served yet; ZEO 5 clients answer
-    // our Z5 with Z5.
+  } else if (*hello == "ruok") {
+    AnswerStatusProbe();
+  } else if (hello->size() != 2 || (*hello)[1] != '5') {
+    // As ZEO: any version but 5 is closed without a word.
     ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
                     << " sent unsupported handshake '" << *hello
                     << "'; closing";
   } else {
+    // As ZEO's server: the client's letter chooses the encoding.
+    encoding_ =
+        (*hello)[0] == 'M' ? zeo::Encoding::kMsgpack : zeo::Encoding::kPickle;
     while (true) {
       absl::StatusOr<std::string> frame = net::ReadFrame(
           socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
@@ -156,9 +194,8 @@ void ClientSession::Serve() {
         }
         break;
       }
-      absl::StatusOr<zeo::Message> message =
-          zeo::DecodeMessage(*frame, zeo::Encoding::kPickle, options_.limits,
-                             zeo::GlobalPolicy::kServer);
+      absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
+          *frame, encoding_, options_.limits, zeo::GlobalPolicy::kServer);
       if (!message.ok()) {
         ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
                         << " sent a bad frame (" << message.status().message()
@@ -180,7 +217,7 @@ void ClientSession::Serve() {
   if (!iterators_.empty()) {
     v1::IterateRequest forget;
     for (uint64_t iid : iterators_) forget.mutable_forget()->add_ids(iid);
-    v1::IterateResponse ignored;
+    v1::PickledResponse ignored;
     stub_->Iterate(NewContext().get(), forget, &ignored);
   }
   {
@@ -215,8 +252,24 @@ void ClientSession::Disconnect(const std::string& reason) {
 absl::Status ClientSession::Write(const zeo::Message& message) {
   MutexLock lock(&write_mu_);
   if (closed_) return absl::UnavailableError("connection closed");
-  return net::WriteFrame(socket_,
-                         zeo::EncodeMessage(message, zeo::Encoding::kPickle));
+  return WriteLocked(message);
+}
+
+absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
+  absl::StatusOr<std::string> payload =
+      zeo::TryEncodeMessage(message, encoding_);
+  if (!payload.ok()) {
+    // What ZEO answers when a result cannot be encoded (e.g. an object in an
+    // extension dict over msgpack).
+    ZR_LOG(WARNING) << "connection " << id_ << ": cannot encode "
+                    << message.name << ": " << payload.status().message();
+    payload = zeo::EncodeMessage(
+        zeo::MakeErrorReply(
+            message.msgid, "builtins.ValueError",
+            Value::Tuple({Value::Str("Couldn't pickle response")})),
+        encoding_);
+  }
+  return net::WriteFrame(socket_, *payload);
 }
 
 absl::Status ClientSession::Reply(const Value& msgid, Value result) {
@@ -237,6 +290,14 @@ absl::Status ClientSession::ReplyZeoError(const Value& msgid,
     payload = Value::Tuple({Value::Str(error.message())});
   }
   return ReplyError(msgid, error.class_path(), std::move(*payload));
+}
+
+absl::Status ClientSession::ReplyFrom(const Value& msgid,
+                                      const grpc::Status& status,
+                                      const v1::PickledResponse& response) {
+  if (!status.ok()) return ReplyRpcFailure(msgid, status);
+  if (response.has_error()) return ReplyZeoError(msgid, response.error());
+  return ReplyPickled(msgid, response.result_pickle());
 }
 
 absl::Status ClientSession::ReplyPickled(const Value& msgid,
@@ -277,12 +338,9 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
   // Never a tid the client already knows (its own commit, or its register
   // reply).
   if (closed_ || t <= delivered_) return;
-  absl::Status st = net::WriteFrame(
-      socket_,
-      zeo::EncodeMessage(zeo::MakeOneway("invalidateTransaction",
-                                         {Value::Bytes(tid),
-                                          Value::List(std::move(oid_values))}),
-                         zeo::Encoding::kPickle));
+  absl::Status st = WriteLocked(
+      zeo::MakeOneway("invalidateTransaction",
+                      {Value::Bytes(tid), Value::List(std::move(oid_values))}));
   delivered_ = t;
   if (!st.ok()) socket_.Shutdown();
 }
@@ -324,7 +382,7 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
   if (name == "loadBefore") return HandleLoadBefore(message);
   if (name == "tpc_begin") return HandleTpcBegin(message);
   if (name == "storea" || name == "checkCurrentSerialInTransaction" ||
-      name == "undoa") {
+      name == "undoa" || name == "restorea" || name == "deleteObject") {
     return HandleDataCall(message);
   }
   if (name == "vote") return HandleVote(message);
@@ -367,11 +425,8 @@ absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
   delivered_ = std::max(delivered_, zeo::TidToUint64(response.last_tid()));
   ZR_LOG(DEBUG) << "connection " << id_ << " registered at "
                 << zeo::TidHex(zeo::TidFromUint64(delivered_));
-  return net::WriteFrame(
-      socket_, zeo::EncodeMessage(
-                   zeo::MakeReply(message.msgid,
-                                  Value::Bytes(zeo::TidFromUint64(delivered_))),
-                   zeo::Encoding::kPickle));
+  return WriteLocked(zeo::MakeReply(
+      message.msgid, Value::Bytes(zeo::TidFromUint64(delivered_))));
 }
 
 absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
@@ -412,9 +467,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
       // stale.
       continue;
     }
-    return net::WriteFrame(
-        socket_, zeo::EncodeMessage(zeo::MakeReply(message.msgid, result),
-                                    zeo::Encoding::kPickle));
+    return WriteLocked(zeo::MakeReply(message.msgid, result));
   }
   return absl::UnavailableError("loadBefore kept racing newer commits");
 }
@@ -452,36 +505,54 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
 }
 
 absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
+  const std::string& name = message.name;
   const Value::Items& args = message.args.items();
-  bool store = message.name == "storea";
-  bool undo = message.name == "undoa";
-  size_t arity = store ? 4 : undo ? 2 : 3;
-  bool well_formed =
-      args.size() == arity && (undo ? args[0].is_bytes()
-                                    : IsTid(args[0]) && IsTid(args[1]) &&
-                                          (!store || args[2].is_bytes()));
-  if (!well_formed) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", message.name));
-  }
+  auto malformed = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("malformed ", name));
+  };
+  // Every data call ends with the transaction id.
+  if (args.size() < 2) return malformed();
   // As in ZEO, a data call outside its transaction fails, and since it is
   // one-way the only possible answer is closing the connection.
   if (txn_ == nullptr || txn_->txn_id != args.back()) {
     return absl::FailedPreconditionError(
-        absl::StrCat(message.name, " outside of its transaction"));
+        absl::StrCat(name, " outside of its transaction"));
   }
   v1::CommitRequest request;
-  if (undo) {
+  if (name == "undoa") {
+    if (args.size() != 2 || !args[0].is_bytes()) return malformed();
     request.mutable_undo()->set_undo_id(args[0].string_value());
-  } else if (store) {
-    v1::CommitRequest::Store* s = request.mutable_store();
-    s->set_oid(args[0].string_value());
-    s->set_serial(args[1].string_value());
-    s->set_data(args[2].string_value());
   } else {
-    v1::CommitRequest::CheckCurrentSerial* c =
-        request.mutable_check_current_serial();
-    c->set_oid(args[0].string_value());
-    c->set_serial(args[1].string_value());
+    // Every other data call starts with (oid, serial).
+    if (!IsTid(args[0]) || !IsTid(args[1])) return malformed();
+    const std::string& oid = args[0].string_value();
+    const std::string& serial = args[1].string_value();
+    if (name == "storea") {
+      if (args.size() != 4 || !args[2].is_bytes()) return malformed();
+      v1::CommitRequest::Store* store = request.mutable_store();
+      store->set_oid(oid);
+      store->set_serial(serial);
+      store->set_data(args[2].string_value());
+    } else if (name == "restorea") {
+      if (args.size() != 5 || !(args[2].is_bytes() || args[2].is_none()) ||
+          !(IsTid(args[3]) || args[3].is_none())) {
+        return malformed();
+      }
+      v1::CommitRequest::Restore* restore = request.mutable_restore();
+      restore->set_oid(oid);
+      restore->set_serial(serial);
+      restore->set_has_data(args[2].is_bytes());
+      restore->set_data(args[2].string_value());
+      if (args[3].is_bytes()) restore->set_prev_txn(args[3].string_value());
+    } else if (name == "deleteObject") {
+      if (args.size() != 3) return malformed();
+      request.mutable_delete_()->set_oid(oid);
+      request.mutable_delete_()->set_serial(serial);
+    } else {  // checkCurrentSerialInTransaction
+      if (args.size() != 3) return malformed();
+      request.mutable_check_current_serial()->set_oid(oid);
+      request.mutable_check_current_serial()->set_serial(serial);
+    }
   }
   txn_->Send(request);
   return absl::OkStatus();
@@ -536,11 +607,8 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
-    st = net::WriteFrame(
-        socket_,
-        zeo::EncodeMessage(
-            zeo::MakeReply(message.msgid, Value::Bytes(response.tid())),
-            zeo::Encoding::kPickle));
+    st = WriteLocked(
+        zeo::MakeReply(message.msgid, Value::Bytes(response.tid())));
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
   }
   delivered_cv_.SignalAll();
@@ -558,6 +626,23 @@ absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
     txn_.reset();
   }
   return Reply(message.msgid, Value());
+}
+
+void ClientSession::AnswerStatusProbe() {
+  // The "ruok" probe (zeo-nagios): {storage name: server_status dict} as JSON.
+  v1::ServerStatusRequest request;
+  request.set_keyed_by_storage(true);
+  v1::PickledResponse response;
+  grpc::Status status =
+      stub_->ServerStatus(NewContext().get(), request, &response);
+  absl::StatusOr<Value> value =
+      status.ok() && !response.has_error()
+          ? zeo::DecodePickle(response.result_pickle(), options_.limits,
+                              zeo::GlobalPolicy::kClient)
+          : absl::UnavailableError(status.error_message());
+  std::string json = value.ok() ? JsonOf(*value) : "{}";
+  MutexLock lock(&write_mu_);
+  net::WriteFrame(socket_, json).IgnoreError();
 }
 
 absl::Status ClientSession::HandlePing(const zeo::Message& message) {
@@ -594,7 +679,7 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
       request.mutable_forget()->add_ids(v.int_value());
     }
     if (request.forget().ids_size() == 0) return absl::OkStatus();
-    v1::IterateResponse ignored;
+    v1::PickledResponse ignored;
     stub_->Iterate(NewContext().get(), request, &ignored);
     return absl::OkStatus();  // one-way
   }
@@ -619,22 +704,21 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
         message.msgid, "builtins.TypeError",
         Value::Tuple({Value::Str(absl::StrCat("bad arguments for ", name))}));
   }
-  v1::IterateResponse response;
+  v1::PickledResponse response;
   grpc::Status status = stub_->Iterate(NewContext().get(), request, &response);
-  if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
-  if (response.has_error())
-    return ReplyZeoError(message.msgid, response.error());
-  absl::StatusOr<Value> result = zeo::DecodePickle(
-      response.result_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
-  if (result.ok() && result->is_int() &&
-      (name == "iterator_start" || name == "iterator_record_start")) {
-    iterators_.insert(result->int_value());
+  if (status.ok() && !response.has_error()) {
+    absl::StatusOr<Value> result = zeo::DecodePickle(
+        response.result_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+    if (result.ok() && result->is_int() &&
+        (name == "iterator_start" || name == "iterator_record_start")) {
+      iterators_.insert(result->int_value());
+    }
+    if (result.ok() && result->is_none() &&
+        (name == "iterator_next" || name == "iterator_record_next")) {
+      iterators_.erase(*id_arg(0));  // exhausted: raidcore forgot it
+    }
   }
-  if (result.ok() && result->is_none() &&
-      (name == "iterator_next" || name == "iterator_record_next")) {
-    iterators_.erase(*id_arg(0));  // exhausted: raidcore forgot it
-  }
-  return ReplyPickled(message.msgid, response.result_pickle());
+  return ReplyFrom(message.msgid, status, response);
 }
 
 absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
@@ -652,12 +736,38 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     return absl::OkStatus();
   }
   if (name == "get_info") {
-    v1::GetInfoResponse response;
+    v1::PickledResponse response;
     grpc::Status status =
         stub_->GetInfo(NewContext().get(), v1::GetInfoRequest(), &response);
-    if (!status.ok()) return ReplyRpcFailure(msgid, status);
-    if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    return ReplyPickled(msgid, response.info_pickle());
+    return ReplyFrom(msgid, status, response);
+  }
+  if (name == "server_status") {
+    v1::PickledResponse response;
+    grpc::Status status = stub_->ServerStatus(
+        NewContext().get(), v1::ServerStatusRequest(), &response);
+    return ReplyFrom(msgid, status, response);
+  }
+  if (name == "getTid") {
+    if (args.size() != 1 || !IsTid(args[0])) return bad_args();
+    v1::GetTidRequest request;
+    request.set_oid(args[0].string_value());
+    v1::PickledResponse response;
+    grpc::Status status = stub_->GetTid(NewContext().get(), request, &response);
+    return ReplyFrom(msgid, status, response);
+  }
+  if (name == "record_iternext") {
+    v1::RecordIternextRequest request;
+    if (!args.empty() && IsTid(args[0]))
+      request.set_next(args[0].string_value());
+    v1::PickledResponse response;
+    grpc::Status status =
+        stub_->RecordIternext(NewContext().get(), request, &response);
+    return ReplyFrom(msgid, status, response);
+  }
+  if (name == "new_oid") {
+    // Listed by ZEO's server but never implemented there: the same answer.
+    return ReplyError(msgid, "builtins.AttributeError",
+                      Value::Tuple({Value::Str("new_oid")}));
   }
   if (name == "lastTransaction") {
     v1::LastTransactionResponse response;
@@ -699,12 +809,10 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     request.set_oid(args[0].string_value());
     request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value()
                                                          : 1);
-    v1::HistoryResponse response;
+    v1::PickledResponse response;
     grpc::Status status =
         stub_->History(NewContext().get(), request, &response);
-    if (!status.ok()) return ReplyRpcFailure(msgid, status);
-    if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    return ReplyPickled(msgid, response.entries_pickle());
+    return ReplyFrom(msgid, status, response);
   }
   if (name == "getInvalidations") {
     if (args.size() != 1 || !IsTid(args[0])) return bad_args();
@@ -745,12 +853,10 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     if (info && args.size() > 2 && !args[2].is_none()) {
       request.set_specification_pickle(zeo::EncodePickle(args[2]));
     }
-    v1::UndoLogResponse response;
+    v1::PickledResponse response;
     grpc::Status status =
         stub_->UndoLog(NewContext().get(), request, &response);
-    if (!status.ok()) return ReplyRpcFailure(msgid, status);
-    if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    return ReplyPickled(msgid, response.entries_pickle());
+    return ReplyFrom(msgid, status, response);
   }
   // Part of ZEO's method set but not served through the RAID yet.
   if (message.is_oneway()) {

@@ -22,6 +22,8 @@ namespace zeoraid::translator {
 
 struct SessionOptions {
   zeo::DecodeLimits limits;
+  // Announce msgpack (M5) instead of pickle (Z5), like ZEO's `msgpack true`.
+  bool msgpack = false;
   // Deadline of each unary RPC to raidcore.
   absl::Duration rpc_timeout = absl::Seconds(90);
   // How long a reply may wait for the invalidations it must follow.
@@ -68,12 +70,19 @@ class ClientSession final : public ClientSink,
                           const std::string& class_path, zeo::Value payload);
   absl::Status ReplyZeoError(const zeo::Value& msgid,
                              const v1::ZeoError& error);
+  // Replies with raidcore's answer: the RPC failure, the ZEO error, or the
+  // value.
+  absl::Status ReplyFrom(const zeo::Value& msgid, const grpc::Status& status,
+                         const v1::PickledResponse& response);
   // Replies with a value raidcore sent pickled.
   absl::Status ReplyPickled(const zeo::Value& msgid, const std::string& pickle);
   // Reports a raidcore that could not be asked as a StorageError to the client.
   absl::Status ReplyRpcFailure(const zeo::Value& msgid,
                                const grpc::Status& status);
   absl::Status Write(const zeo::Message& message);
+  absl::Status WriteLocked(const zeo::Message& message)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void AnswerStatusProbe();
   void AbortTransaction();
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
@@ -84,7 +93,8 @@ class ClientSession final : public ClientSink,
   InvalidationFanout* const fanout_;
   const SessionOptions options_;
 
-  // Owned by the Serve thread.
+  // Owned by the Serve thread (set before the session is shared).
+  zeo::Encoding encoding_ = zeo::Encoding::kPickle;
   bool registered_ = false;
   std::string label_;
   std::unique_ptr<Transaction> txn_;

@@ -27,6 +27,10 @@ ABSL_FLAG(
 ABSL_FLAG(absl::Duration, ordering_timeout, absl::Seconds(30),
           "Longest a reply waits for the invalidations it must follow; past it "
           "the client is disconnected and re-verifies its cache.");
+ABSL_FLAG(
+    bool, msgpack, false,
+    "Announce the msgpack encoding (M5) to clients instead of pickle (Z5), "
+    "like ZEO's `msgpack true`.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
 
@@ -57,6 +61,7 @@ int Run() {
   options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.limits.max_string_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
+  options.msgpack = absl::GetFlag(FLAGS_msgpack);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   ZeoServer server(stub.get(), &fanout, options);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
