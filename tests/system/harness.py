@@ -487,9 +487,11 @@ class Raidcore(Service):
 
 class Translator(Service):
     def __init__(self, supervisor: Supervisor, raidcore: Raidcore,
-                 name: str = "translator", listen: Optional[str] = None):
+                 name: str = "translator", listen: Optional[str] = None,
+                 extra_args: Sequence[str] = ()):
         super().__init__(supervisor, name)
         self.raidcore = raidcore
+        self.extra_args = list(extra_args)
         if listen is not None:  # unix socket path
             self.addr = listen
 
@@ -498,7 +500,8 @@ class Translator(Service):
                 "--listen", format_addr(self.addr),
                 "--raidcore", format_addr(self.raidcore.addr),
                 "--name", self.name,
-                "--log_level", os.environ.get("ZEORAID_LOG_LEVEL", "info")]
+                "--log_level", os.environ.get("ZEORAID_LOG_LEVEL", "info"),
+                *self.extra_args]
 
 
 # ------------------------------------------------------------------------- history
@@ -579,11 +582,20 @@ def tid_repr(tid: Optional[bytes]) -> str:
 # ------------------------------------------------------------------------- cluster
 
 
+def _conf_lines(text: str) -> str:
+    """Extra ``<zeo>`` lines, indented, each ending in a newline."""
+    return "".join(f"  {line.strip()}\n" for line in text.splitlines() if line.strip())
+
+
 class Cluster:
     """What a test talks to: the RAID (or a plain ZEO server) plus its clients."""
 
     def __init__(self, workdir: Path, kind: Optional[str] = None, n_backends: int = 2,
-                 unix_socket: bool = False, raidcore_args: Sequence[str] = ()):
+                 unix_socket: bool = False, raidcore_args: Sequence[str] = (),
+                 zeo_conf: str = "", translator_args: Sequence[str] = ()):
+        """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
+        ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
+        ``translator_args``: extra command-line flags of the translator."""
         self.kind = kind or target_kind()
         self.workdir = workdir
         self.supervisor = Supervisor(workdir)
@@ -593,12 +605,14 @@ class Cluster:
         self._clients: list = []  # DBs and ClientStorages to close, in order
         n = n_backends if self.kind == "raid" else 1
         for i in range(1, n + 1):
-            self.backends.append(ZeoBackend(self.supervisor, f"backend{i}"))
+            self.backends.append(ZeoBackend(self.supervisor, f"backend{i}",
+                                            extra_zeo_conf=_conf_lines(zeo_conf)))
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
                                      extra_args=raidcore_args)
             sock = str(workdir / "translator.sock") if unix_socket else None
-            self.translator = Translator(self.supervisor, self.raidcore, listen=sock)
+            self.translator = Translator(self.supervisor, self.raidcore, listen=sock,
+                                         extra_args=translator_args)
         elif unix_socket:
             self.backends[0].addr = str(workdir / "zeo.sock")
 
