@@ -234,6 +234,15 @@ absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
   return sock;
 }
 
+absl::Status SetSendTimeout(const Socket& socket, absl::Duration timeout) {
+  struct timeval tv = absl::ToTimeval(timeout);
+  if (::setsockopt(socket.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) !=
+      0) {
+    return Errno("setsockopt(SO_SNDTIMEO)");
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
@@ -307,7 +316,12 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload) {
     msg.msg_iovlen = count;
     ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL);
     if (w < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Only with SetSendTimeout: the peer stopped reading.
+        return absl::DeadlineExceededError(
+            "send timed out: the peer is not reading");
+      }
       return Errno("send");
     }
     sent += static_cast<size_t>(w);

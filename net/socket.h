@@ -51,6 +51,10 @@ absl::StatusOr<int> LocalPort(const Socket& socket);
 // so that accept loops can check for shutdown.
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);
 
+// Bounds how long one write may block on a full socket buffer (a peer that
+// stopped reading); past it WriteFrame fails with DeadlineExceeded.
+absl::Status SetSendTimeout(const Socket& socket, absl::Duration timeout);
+
 // Reads one frame payload. InfiniteDuration waits forever. Errors: Unavailable
 // for a closed peer, DeadlineExceeded, OutOfRange for a length above
 // max_frame_bytes.

@@ -131,6 +131,7 @@ int Run() {
       options.address = b.address;
       options.storage = storage;
       options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
+      options.call_timeout = absl::GetFlag(FLAGS_backend_timeout);
       options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
       options.label = b.name;
       absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_startup_wait);

@@ -30,7 +30,10 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
         absl::StrCat("backend ", options.address, " announced protocol '",
                      *hello, "'; only ZEO 5 (Z5 or M5) is spoken"));
   }
-  absl::Status st = net::WriteFrame(*socket, *hello);
+  // A backend that stops reading (SIGSTOP, overload) must not block a writer
+  // forever: writes time out like calls do.
+  absl::Status st = net::SetSendTimeout(*socket, options.call_timeout);
+  if (st.ok()) st = net::WriteFrame(*socket, *hello);
   if (!st.ok()) return st;
 
   std::unique_ptr<ZeoClient> client(new ZeoClient(

@@ -23,6 +23,8 @@ struct ZeoClientOptions {
   std::string address;  // host:port or unix socket path
   std::string storage = "1";
   absl::Duration connect_timeout = absl::Seconds(5);
+  // Longest a write to the backend may block.
+  absl::Duration call_timeout = absl::Seconds(10);
   zeo::DecodeLimits limits;
   std::string label;  // for logs: the backend name
 };

@@ -342,7 +342,14 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
       zeo::MakeOneway("invalidateTransaction",
                       {Value::Bytes(tid), Value::List(std::move(oid_values))}));
   delivered_ = t;
-  if (!st.ok()) socket_.Shutdown();
+  if (!st.ok()) {
+    // Half a frame may be out: the stream is unusable. The client reconnects.
+    ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
+                    << ": invalidation not delivered (" << st.message()
+                    << "); disconnecting it";
+    closed_ = true;
+    socket_.Shutdown();
+  }
 }
 
 void ClientSession::AwaitOwnCommit(const std::string& tid,

@@ -26,6 +26,8 @@ struct SessionOptions {
   bool msgpack = false;
   // Deadline of each unary RPC to raidcore.
   absl::Duration rpc_timeout = absl::Seconds(90);
+  // Longest a write to a client may block (a client that stopped reading).
+  absl::Duration write_timeout = absl::Seconds(30);
   // How long a reply may wait for the invalidations it must follow.
   absl::Duration ordering_timeout = absl::Seconds(30);
 };

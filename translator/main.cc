@@ -31,6 +31,9 @@ ABSL_FLAG(
     bool, msgpack, false,
     "Announce the msgpack encoding (M5) to clients instead of pickle (Z5), "
     "like ZEO's `msgpack true`.");
+ABSL_FLAG(absl::Duration, client_write_timeout, absl::Seconds(30),
+          "Longest a write to a client may block; a client that stops reading "
+          "for longer is disconnected, so it cannot stall the others.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
 
@@ -62,6 +65,7 @@ int Run() {
   options.limits.max_string_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   options.msgpack = absl::GetFlag(FLAGS_msgpack);
+  options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   ZeoServer server(stub.get(), &fanout, options);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
