@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
@@ -22,6 +23,7 @@
 #include "raidcore/backend_set.h"
 #include "raidcore/commit_clock.h"
 #include "raidcore/commit_coordinator.h"
+#include "raidcore/config.h"
 #include "raidcore/invalidation_hub.h"
 #include "raidcore/iterator_registry.h"
 #include "raidcore/oid_allocator.h"
@@ -30,6 +32,11 @@
 #include "raidcore/zeo_client.h"
 #include "zeo/tid.h"
 
+ABSL_FLAG(
+    std::string, config, "",
+    "Configuration file (zeoraid.v1.RaidcoreConfig, protobuf text format; "
+    "see proto/zeoraid/v1/config.proto). Flags set to other than their "
+    "defaults override it; --backend flags add to its backends.");
 ABSL_FLAG(std::string, listen, "127.0.0.1:8200",
           "Address (HOST:PORT) of the gRPC Storage and Admin services.");
 ABSL_FLAG(
@@ -69,43 +76,91 @@ using zeo::TidHex;
 using zeo::TidToUint64;
 namespace {
 
-struct BackendFlag {
-  std::string name;
-  std::string address;
-};
+// A flag overrides the config file when it is set to something other than its
+// default (this Abseil cannot tell whether it was given at all).
+bool Specified(absl::string_view flag) {
+  const absl::CommandLineFlag* f = absl::FindCommandLineFlag(flag);
+  return f != nullptr && f->CurrentValue() != f->DefaultValue();
+}
 
-absl::StatusOr<std::vector<BackendFlag>> ParseBackends(
-    const std::vector<std::string>& values) {
-  std::vector<BackendFlag> out;
-  for (const std::string& v : values) {
+// The settings in force: the config file, with the flags given on the command
+// line (and the defaults of those it leaves unset) on top.
+absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
+  v1::RaidcoreConfig config;
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    absl::StatusOr<v1::RaidcoreConfig> file =
+        LoadConfig(absl::GetFlag(FLAGS_config));
+    if (!file.ok()) return file.status();
+    config = std::move(*file);
+  }
+  if (Specified("listen") || config.listen().empty()) {
+    config.set_listen(absl::GetFlag(FLAGS_listen));
+  }
+  if (Specified("storage") || config.storage().empty()) {
+    config.set_storage(absl::GetFlag(FLAGS_storage));
+  }
+  auto seconds = [](absl::string_view flag, const absl::Flag<absl::Duration>& f,
+                    double from_file) {
+    return Specified(flag) || from_file == 0
+               ? absl::ToDoubleSeconds(absl::GetFlag(f))
+               : from_file;
+  };
+  config.set_connect_timeout_seconds(seconds("connect_timeout",
+                                             FLAGS_connect_timeout,
+                                             config.connect_timeout_seconds()));
+  config.set_startup_wait_seconds(seconds("startup_wait", FLAGS_startup_wait,
+                                          config.startup_wait_seconds()));
+  config.set_backend_timeout_seconds(seconds("backend_timeout",
+                                             FLAGS_backend_timeout,
+                                             config.backend_timeout_seconds()));
+  config.set_lock_wait_timeout_seconds(
+      seconds("lock_wait_timeout", FLAGS_lock_wait_timeout,
+              config.lock_wait_timeout_seconds()));
+  config.set_commit_lock_timeout_seconds(
+      seconds("commit_lock_timeout", FLAGS_commit_lock_timeout,
+              config.commit_lock_timeout_seconds()));
+  if (Specified("invalidation_queue_size") ||
+      config.invalidation_queue_size() == 0) {
+    config.set_invalidation_queue_size(
+        absl::GetFlag(FLAGS_invalidation_queue_size));
+  }
+  if (Specified("max_message_bytes") || config.max_message_bytes() == 0) {
+    config.set_max_message_bytes(absl::GetFlag(FLAGS_max_message_bytes));
+  }
+  for (const std::string& v : absl::GetFlag(FLAGS_backend)) {
     std::vector<std::string> parts = absl::StrSplit(v, absl::MaxSplits('=', 1));
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--backend '", v, "' is not NAME=HOST:PORT"));
     }
-    for (const BackendFlag& b : out) {
-      if (b.name == parts[0]) {
+    for (const v1::BackendConfig& b : config.backend()) {
+      if (b.name() == parts[0]) {
         return absl::InvalidArgumentError(
-            absl::StrCat("--backend name '", parts[0], "' used twice"));
+            absl::StrCat("backend name '", parts[0], "' used twice"));
       }
     }
-    out.push_back({parts[0], parts[1]});
+    v1::BackendConfig* b = config.add_backend();
+    b->set_name(parts[0]);
+    b->set_address(parts[1]);
   }
-  if (out.empty()) {
+  if (config.backend().empty()) {
     return absl::InvalidArgumentError(
-        "at least one --backend NAME=HOST:PORT is required");
+        "no backend: give --backend NAME=HOST:PORT or a config file with "
+        "backend { name: … address: … }");
   }
-  return out;
+  return config;
 }
 
 int Run() {
-  absl::StatusOr<std::vector<BackendFlag>> flags =
-      ParseBackends(absl::GetFlag(FLAGS_backend));
-  if (!flags.ok()) {
-    ZR_LOG(ERROR) << flags.status().message();
+  absl::StatusOr<v1::RaidcoreConfig> settings = EffectiveConfig();
+  if (!settings.ok()) {
+    ZR_LOG(ERROR) << settings.status().message();
     return 2;
   }
-  const std::string storage = absl::GetFlag(FLAGS_storage);
+  const v1::RaidcoreConfig& cfg = *settings;
+  const std::string storage = cfg.storage();
+  const absl::Duration backend_timeout =
+      absl::Seconds(cfg.backend_timeout_seconds());
 
   // Block termination signals in every thread; main waits for them below.
   sigset_t signals;
@@ -116,25 +171,26 @@ int Run() {
 
   BackendSet backends;
   std::vector<
-      std::pair<BackendFlag, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
+      std::pair<v1::BackendConfig, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
       connected;
-  for (const BackendFlag& b : *flags) {
+  for (const v1::BackendConfig& b : cfg.backend()) {
     connected.emplace_back(b, absl::UnknownError("not connected"));
   }
   // Backends are usually started together with raidcore: give slow starters a
   // moment, all in parallel, before deciding who is missing.
   std::vector<std::thread> connectors;
   for (auto& entry : connected) {
-    connectors.emplace_back([&entry, &storage] {
-      const BackendFlag& b = entry.first;
+    connectors.emplace_back([&entry, &cfg, backend_timeout] {
+      const v1::BackendConfig& b = entry.first;
       ZeoClientOptions options;
-      options.address = b.address;
-      options.storage = storage;
-      options.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
-      options.call_timeout = absl::GetFlag(FLAGS_backend_timeout);
-      options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
-      options.label = b.name;
-      absl::Time give_up = absl::Now() + absl::GetFlag(FLAGS_startup_wait);
+      options.address = b.address();
+      options.storage = cfg.storage();
+      options.connect_timeout = absl::Seconds(cfg.connect_timeout_seconds());
+      options.call_timeout = backend_timeout;
+      options.limits.max_frame_bytes = cfg.max_message_bytes();
+      options.label = b.name();
+      absl::Time give_up =
+          absl::Now() + absl::Seconds(cfg.startup_wait_seconds());
       while (true) {
         entry.second = ZeoClient::Connect(options);
         if (entry.second.ok() || absl::Now() >= give_up ||
@@ -158,38 +214,38 @@ int Run() {
   }
   for (auto& [b, client] : connected) {
     if (!client.ok()) {
-      backends.Add(b.name, b.address, nullptr,
+      backends.Add(b.name(), b.address(), nullptr,
                    absl::StrCat("cannot connect: ", client.status().message()));
       continue;
     }
     std::string tid = (*client)->registered_tid();
     if (tid != last_tid) {
       (*client)->Close();
-      backends.Add(b.name, b.address, nullptr,
+      backends.Add(b.name(), b.address(), nullptr,
                    absl::StrCat("behind: last tid ", TidHex(tid),
                                 " is older than ", TidHex(last_tid)));
       continue;
     }
-    ZR_LOG(INFO) << "backend " << b.name << " (" << b.address
+    ZR_LOG(INFO) << "backend " << b.name() << " (" << b.address()
                  << ") optimal at tid " << TidHex(tid);
-    backends.Add(b.name, b.address, std::move(*client), "");
+    backends.Add(b.name(), b.address(), std::move(*client), "");
   }
 
   CommitClock clock(last_tid);
-  InvalidationHub hub(last_tid, absl::GetFlag(FLAGS_invalidation_queue_size),
+  InvalidationHub hub(last_tid, cfg.invalidation_queue_size(),
                       /*max_backlog=*/100000);
-  ReadRouter reads(&backends, &clock, absl::GetFlag(FLAGS_backend_timeout));
+  ReadRouter reads(&backends, &clock, backend_timeout);
   OidAllocator oids(&reads);
-  IteratorRegistry iterators(&backends, absl::GetFlag(FLAGS_backend_timeout),
+  IteratorRegistry iterators(&backends, backend_timeout,
                              /*max_iterators=*/10000);
   CommitOptions commit_options;
-  commit_options.backend_timeout = absl::GetFlag(FLAGS_backend_timeout);
-  commit_options.lock_wait = absl::GetFlag(FLAGS_lock_wait_timeout);
+  commit_options.backend_timeout = backend_timeout;
+  commit_options.lock_wait = absl::Seconds(cfg.lock_wait_timeout_seconds());
   CommitCoordinator commits(&backends, &clock, &hub, commit_options);
   StorageServiceOptions storage_options;
   storage_options.storage_name = storage;
   storage_options.commit_lock_timeout =
-      absl::GetFlag(FLAGS_commit_lock_timeout);
+      absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,
                                  &iterators, &commits, &clock, &hub);
   AdminService admin_service(storage, &backends, &clock, &commits);
@@ -198,19 +254,19 @@ int Run() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_listen),
-                           grpc::InsecureServerCredentials(), &port);
-  builder.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
-  builder.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  builder.AddListeningPort(cfg.listen(), grpc::InsecureServerCredentials(),
+                           &port);
+  builder.SetMaxReceiveMessageSize(cfg.max_message_bytes());
+  builder.SetMaxSendMessageSize(cfg.max_message_bytes());
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    ZR_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen);
+    ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
     return 1;
   }
   ZR_LOG(INFO) << "raidcore serving storage '" << storage << "' on "
-               << absl::GetFlag(FLAGS_listen) << " with " << flags->size()
+               << cfg.listen() << " with " << cfg.backend_size()
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(last_tid);
 

@@ -321,3 +321,26 @@ def test_client_cache_stays_correct_across_translator_restart(make_cluster, tmp_
     # The reconnect was answered from raidcore's queue (getInvalidations gave the
     # changed oids), not by dropping the whole cache.
     assert cached.storage._server.client.verify_result == "quick verification"
+
+
+def test_raidcore_reads_its_config_file(make_cluster, tmp_path):
+    from harness import Raidcore, binary
+    cluster = make_cluster(n_backends=2)
+    bad = tmp_path / "bad.conf"
+    bad.write_text('storage: "1"\nbackend { name: "a" adress: "x:1" }\n')
+    result = subprocess.run([str(binary("raidcore", "zeoraid-raidcore")),
+                             "--config", str(bad)], capture_output=True, text=True,
+                            timeout=30, stdin=subprocess.DEVNULL)
+    assert result.returncode == 2
+    assert f"{bad}:2:" in result.stderr and "adress" in result.stderr, result.stderr
+
+    good = tmp_path / "raid.conf"
+    lines = [f'backend {{ name: "{b.name}-conf" address: "{format_addr(b.addr)}" }}'
+             for b in cluster.backends]
+    good.write_text('storage: "1"\nbackend_timeout_seconds: 3\n' + "\n".join(lines))
+    second = Raidcore(cluster.supervisor, [], name="raidcore-conf",
+                      extra_args=["--config", str(good)])
+    second.start()
+    status = second.status()
+    assert [b["name"] for b in status["backends"]] == ["backend1-conf", "backend2-conf"]
+    assert status["state"] == "optimal"
