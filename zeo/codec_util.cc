@@ -44,7 +44,7 @@ std::string Int64ToTwosComplement(int64_t v) {
   return out;
 }
 
-bool IsValidUtf8(absl::string_view s) {
+bool IsValidUtf8(absl::string_view s, bool allow_surrogates) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const uint8_t* end = p + s.size();
   while (p < end) {
@@ -59,8 +59,8 @@ bool IsValidUtf8(absl::string_view s) {
       len = 2;
     } else if (c >= 0xe0 && c <= 0xef) {
       len = 3;
-      if (c == 0xe0) lo = 0xa0;  // overlong
-      if (c == 0xed) hi = 0x9f;  // surrogates
+      if (c == 0xe0) lo = 0xa0;                       // overlong
+      if (c == 0xed && !allow_surrogates) hi = 0x9f;  // surrogates
     } else if (c >= 0xf0 && c <= 0xf4) {
       len = 4;
       if (c == 0xf0) lo = 0x90;  // overlong

@@ -24,8 +24,9 @@ bool TwosComplementToInt64(absl::string_view le, int64_t* value);
 std::string Int64ToTwosComplement(int64_t v);
 
 // Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above
-// U+10FFFF. This is what Python's str.decode("utf-8") accepts.
-bool IsValidUtf8(absl::string_view s);
+// U+10FFFF. This is what Python's str.decode("utf-8") accepts; with
+// allow_surrogates, what decode("utf-8", "surrogatepass") accepts (pickle).
+bool IsValidUtf8(absl::string_view s, bool allow_surrogates = false);
 
 }  // namespace internal
 }  // namespace zeo

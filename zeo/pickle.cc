@@ -210,7 +210,13 @@ class Encoder {
       Put(kSetItem);
       return;
     }
-    for (size_t start = 0; start < items.size(); start += kBatchSize) {
+    // The C pickler's loop for dicts (not lists) runs again after every full
+    // batch, so a dict of exactly k*1000 items ends with an empty MARK
+    // SETITEMS.
+    if (items.empty()) return;
+    size_t start = 0;
+    size_t batch;
+    do {
       const size_t end = std::min(items.size(), start + kBatchSize);
       Put(kMark);
       for (size_t i = start; i < end; ++i) {
@@ -218,7 +224,9 @@ class Encoder {
         Save(items[i].second);
       }
       Put(kSetItems);
-    }
+      batch = end - start;
+      start = end;
+    } while (batch == kBatchSize);
   }
 
   // What CPython writes for a plain class instance (copyreg.__newobj__), e.g.
@@ -509,7 +517,9 @@ class Decoder {
     node.kind = kind;
     status = TakeString(length, &node.text);
     if (!status.ok()) return status;
-    if (kind == Value::Kind::kStr && !internal::IsValidUtf8(node.text)) {
+    // Python pickles str with "surrogatepass": lone surrogates are legal here.
+    if (kind == Value::Kind::kStr &&
+        !internal::IsValidUtf8(node.text, /*allow_surrogates=*/true)) {
       return Error("invalid UTF-8 in str");
     }
     return Push(std::move(node));

@@ -293,9 +293,12 @@ def run_session(name: str, encoding: str, out: Path, work: Path) -> dict:
 
         step("relay drops both connections; both clients reconnect (register, "
              "lastTransaction/getInvalidations), then client1 commits")
-        relay.drop_connections()
-        wait_until(lambda: not cs1.is_connected() or not cs2.is_connected(), WAIT, "disconnect noticed")
-        wait_until(lambda: cs1.is_connected() and cs2.is_connected(), WAIT, "reconnection")
+        accepted = relay.accepted
+        relay.name_next("reconnect")
+        relay.name_next("reconnect")
+        assert relay.drop_connections() == 2
+        wait_until(lambda: relay.accepted >= accepted + 2 and cs1.is_connected() and cs2.is_connected(),
+                   WAIT, "reconnection of both clients")
         tm1.begin()
         c1.root()["obj"]["v"] = 5
         tm1.commit()

@@ -394,6 +394,12 @@ class RecordingRelay:
         with self._lock:
             return len(self._conns)
 
+    @property
+    def accepted(self) -> int:
+        """Connections accepted so far (reconnections included)."""
+        with self._lock:
+            return self._nconn
+
     # -- threads -------------------------------------------------------------
 
     def _accept_loop(self) -> None:
