@@ -224,6 +224,27 @@ absl::StatusOr<int> LocalPort(const Socket& socket) {
   return absl::FailedPreconditionError("not a TCP socket");
 }
 
+std::string PeerAddress(const Socket& socket) {
+  sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  if (::getpeername(socket.fd(), reinterpret_cast<sockaddr*>(&addr), &len) !=
+      0) {
+    return "unknown";
+  }
+  char host[INET6_ADDRSTRLEN] = "";
+  if (addr.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    return absl::StrCat(host, ":", ntohs(in->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    return absl::StrCat("[", host, "]:", ntohs(in6->sin6_port));
+  }
+  return "unix";
+}
+
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
   absl::Status ready = WaitFor(listener.fd(), POLLIN, DeadlineFor(timeout));
   if (!ready.ok()) return ready;

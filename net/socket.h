@@ -47,6 +47,8 @@ absl::StatusOr<Socket> Connect(absl::string_view address,
 // Binds and listens; for TCP, port 0 picks a free port (see LocalPort).
 absl::StatusOr<Socket> Listen(absl::string_view address);
 absl::StatusOr<int> LocalPort(const Socket& socket);
+// The peer as "host:port" (for logs); "unix" for a Unix-domain peer.
+std::string PeerAddress(const Socket& socket);
 // Waits up to `timeout` for a connection; returns DeadlineExceeded on timeout,
 // so that accept loops can check for shutdown.
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);

@@ -57,6 +57,11 @@ class BackendConnection {
   virtual absl::Status Send(absl::string_view method,
                             zeo::Value::Items args) = 0;
 
+  // The last storage statistics ({length, size}) the server sent with its
+  // `info` callback (after a commit on this connection, or a pack); None before
+  // any.
+  virtual zeo::Value last_info() const = 0;
+
   // The tid the server reported at register time.
   virtual std::string registered_tid() const = 0;
   virtual bool alive() const = 0;

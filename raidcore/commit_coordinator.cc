@@ -240,7 +240,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   return outcome;
 }
 
-absl::StatusOr<std::string> CommitCoordinator::Finish(
+absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
     std::unique_ptr<PreparedCommit> prepared) {
   prepared->done_ = true;
   const std::string& tid = prepared->tid_;
@@ -251,11 +251,12 @@ absl::StatusOr<std::string> CommitCoordinator::Finish(
                                   options_.backend_timeout);
       });
   size_t committed = 0;
+  Value info;
   for (size_t i = 0; i < answers.size(); ++i) {
     const std::string& name = prepared->voters_[i].name;
     if (answers[i].ok() && !answers[i]->is_error &&
         answers[i]->value == Value::Bytes(tid)) {
-      ++committed;
+      if (committed++ == 0) info = prepared->voters_[i].connection->last_info();
       backends_->SetLastTid(name, tid);
       continue;
     }
@@ -286,7 +287,7 @@ absl::StatusOr<std::string> CommitCoordinator::Finish(
   ReleaseLock();
   ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
                 << " backend(s)";
-  return tid;
+  return Committed{tid, std::move(info)};
 }
 
 absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
@@ -312,6 +313,13 @@ absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
   }
   if (!answer.has_value()) {
     return absl::UnavailableError("RAID failed: no backend could pack");
+  }
+  // Every client learns the new storage statistics, as from ZEO after a pack.
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].ok() && !answers[i]->is_error) {
+      hub_->PublishInfo(members[i].connection->last_info());
+      break;
+    }
   }
   return *answer;
 }

@@ -100,8 +100,14 @@ class CommitCoordinator {
   // Non-OK: no backend could vote (RAID failed) or the lock was not free in
   // time.
   absl::StatusOr<VoteOutcome> Vote(const PendingTransaction& txn);
-  // Returns the committed tid. Non-OK when no backend committed.
-  absl::StatusOr<std::string> Finish(std::unique_ptr<PreparedCommit> prepared);
+  struct Committed {
+    std::string tid;
+    // The storage statistics a backend sent with its tpc_finish ({length,
+    // size}), for the committing client's info callback; None if none came.
+    zeo::Value info;
+  };
+  // Non-OK when no backend committed.
+  absl::StatusOr<Committed> Finish(std::unique_ptr<PreparedCommit> prepared);
   void Abort(std::unique_ptr<PreparedCommit> prepared);
 
   uint64_t commits() const;

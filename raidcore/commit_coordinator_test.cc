@@ -42,10 +42,13 @@ class CommitCoordinatorTest : public ::testing::Test {
     absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(txn);
     EXPECT_TRUE(vote.ok()) << vote.status();
     if (!vote.ok() || vote->prepared == nullptr) return "";
-    absl::StatusOr<std::string> tid =
+    absl::StatusOr<CommitCoordinator::Committed> committed =
         coordinator_.Finish(std::move(vote->prepared));
-    EXPECT_TRUE(tid.ok()) << tid.status();
-    return tid.ok() ? *tid : "";
+    EXPECT_TRUE(committed.ok()) << committed.status();
+    if (!committed.ok()) return "";
+    // The committer's info callback carries what the backend reported.
+    EXPECT_EQ(*committed->info.Find("size"), Value::Int(100));
+    return committed->tid;
   }
 
   BackendSet backends_;
@@ -58,6 +61,7 @@ class CommitCoordinatorTest : public ::testing::Test {
 
 TEST_F(CommitCoordinatorTest, MirrorsCommitWithOneTidOnEveryBackend) {
   AddBackends(3);
+  auto watcher = hub_.Subscribe();
   std::string tid = Commit(StoreOne(1));
   ASSERT_EQ(tid.size(), 8u);
   for (const auto& fake : fakes_) {
@@ -71,11 +75,10 @@ TEST_F(CommitCoordinatorTest, MirrorsCommitWithOneTidOnEveryBackend) {
   }
   EXPECT_EQ(clock_.last_tid(), tid);
   EXPECT_EQ(coordinator_.commits(), 1u);
-  std::optional<InvalidationsSince> since =
-      hub_.Since(std::string(zeo::kZeroTid));
-  ASSERT_TRUE(since.has_value());
-  EXPECT_EQ(since->latest_tid, tid);
-  EXPECT_EQ(since->oids, std::vector<std::string>{Oid(1)});
+  InvalidationEvent published;
+  ASSERT_TRUE(watcher->Next(&published, absl::Seconds(1)));
+  EXPECT_EQ(published.tid, tid);
+  EXPECT_EQ(published.oids, std::vector<std::string>{Oid(1)});
 }
 
 TEST_F(CommitCoordinatorTest, TidsStrictlyIncreaseEvenWhenClockIsBehind) {
@@ -176,9 +179,9 @@ TEST_F(CommitCoordinatorTest, NothingCommittedWhenEveryFinishFails) {
   fakes_[0]->SetFailure("tpc_finish", absl::UnavailableError("killed"));
   absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
   ASSERT_TRUE(vote.ok());
-  absl::StatusOr<std::string> tid =
+  absl::StatusOr<CommitCoordinator::Committed> committed =
       coordinator_.Finish(std::move(vote->prepared));
-  EXPECT_EQ(tid.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(committed.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(clock_.last_tid(), std::string(zeo::kZeroTid));
   EXPECT_EQ(backends_.raid_state(), RaidState::kFailed);
 }
@@ -250,11 +253,11 @@ TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
         if (in_commit.fetch_add(1) != 0) overlap = true;
         std::string tid = vote->prepared->tid();
         in_commit.fetch_sub(1);
-        absl::StatusOr<std::string> done =
+        absl::StatusOr<CommitCoordinator::Committed> done =
             coordinator_.Finish(std::move(vote->prepared));
         ASSERT_TRUE(done.ok());
         MutexLock lock(&mu);
-        tids.push_back(*done);
+        tids.push_back(done->tid);
       }
     });
   }

@@ -85,6 +85,10 @@ class FakeBackend : public BackendConnection {
     return tid_;
   }
   bool alive() const override { return !closed(); }
+  zeo::Value last_info() const override {
+    return zeo::Value::Dict({{zeo::Value::Str("length"), zeo::Value::Int(1)},
+                             {zeo::Value::Str("size"), zeo::Value::Int(100)}});
+  }
   void Close() override {
     MutexLock lock(&mu_);
     closed_ = true;

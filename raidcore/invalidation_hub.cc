@@ -56,8 +56,13 @@ InvalidationHub::InvalidationHub(std::string last_tid, size_t recent_capacity,
                                  size_t max_backlog)
     : recent_capacity_(recent_capacity),
       max_backlog_(max_backlog),
-      last_tid_(last_tid),
-      floor_tid_(last_tid) {}
+      last_tid_(last_tid) {
+  if (last_tid != zeo::kZeroTid) {
+    InvalidationEvent start;
+    start.tid = std::move(last_tid);
+    recent_.push_back(std::move(start));
+  }
+}
 
 std::shared_ptr<InvalidationHub::Subscription> InvalidationHub::Subscribe() {
   MutexLock lock(&mu_);
@@ -77,17 +82,23 @@ void InvalidationHub::Publish(const InvalidationEvent& event) {
   MutexLock lock(&mu_);
   last_tid_ = event.tid;
   recent_.push_back(event);
-  while (recent_.size() > recent_capacity_) {
-    floor_tid_ = recent_.front().tid;
-    recent_.pop_front();
-  }
+  while (recent_.size() > recent_capacity_) recent_.pop_front();
+  for (const auto& sub : subscribers_) sub->Push(event);
+}
+
+void InvalidationHub::PublishInfo(const zeo::Value& info) {
+  InvalidationEvent event;
+  event.info = info;
+  MutexLock lock(&mu_);
   for (const auto& sub : subscribers_) sub->Push(event);
 }
 
 std::optional<InvalidationsSince> InvalidationHub::Since(
     const std::string& tid) const {
   MutexLock lock(&mu_);
-  if (TidToUint64(tid) < TidToUint64(floor_tid_)) return std::nullopt;
+  if (recent_.empty() || TidToUint64(recent_.front().tid) > TidToUint64(tid)) {
+    return std::nullopt;
+  }
   InvalidationsSince out;
   out.latest_tid = last_tid_;
   for (const InvalidationEvent& e : recent_) {

@@ -15,11 +15,15 @@
 
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "zeo/value.h"
 
 namespace zeoraid::raidcore {
 
+// A committed transaction, or (with an empty tid) new storage statistics after
+// a pack, which every client is told about.
 struct InvalidationEvent {
   std::string tid;
+  zeo::Value info;  // {length, size}, or None
   std::vector<std::string> oids;
   std::string origin_translator;
   uint64_t origin_connection = 0;
@@ -68,6 +72,8 @@ class InvalidationHub {
   // REQUIRES: tids strictly increase between calls (the commit lock ensures
   // it).
   void Publish(const InvalidationEvent& event);
+  // Tells every watcher about new storage statistics (not a transaction).
+  void PublishInfo(const zeo::Value& info);
 
   // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
   // queue.

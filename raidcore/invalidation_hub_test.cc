@@ -17,7 +17,7 @@ InvalidationEvent Event(uint64_t tid, std::vector<std::string> oids) {
   return e;
 }
 
-TEST(InvalidationHubTest, SinceAnswersFromTheRecentQueue) {
+TEST(InvalidationHubTest, SinceAnswersFromTheRecentQueueAsZeoDoes) {
   InvalidationHub hub(T(10), /*recent_capacity=*/3, /*max_backlog=*/10);
   // Nothing committed since the start: a client at the start tid is up to date.
   ASSERT_TRUE(hub.Since(T(10)).has_value());
@@ -32,13 +32,23 @@ TEST(InvalidationHubTest, SinceAnswersFromTheRecentQueue) {
   EXPECT_EQ(since->oids, (std::vector<std::string>{T(1), T(2), T(3)}));
   EXPECT_EQ(hub.Since(T(11))->oids, (std::vector<std::string>{T(2), T(3)}));
 
-  // Past the queue's capacity the oldest transactions fall out: too old → None.
+  // Past the queue's capacity the oldest entries fall out; a tid older than the
+  // oldest one still queued gets None, as from ZEO.
   hub.Publish(Event(13, {T(4)}));
   hub.Publish(Event(14, {T(5)}));
   EXPECT_FALSE(hub.Since(T(10)).has_value());
-  ASSERT_TRUE(hub.Since(T(11)).has_value());
-  EXPECT_EQ(hub.Since(T(11))->oids,
-            (std::vector<std::string>{T(2), T(3), T(4), T(5)}));
+  EXPECT_FALSE(hub.Since(T(11)).has_value());
+  ASSERT_TRUE(hub.Since(T(12)).has_value());
+  EXPECT_EQ(hub.Since(T(12))->oids, (std::vector<std::string>{T(4), T(5)}));
+}
+
+TEST(InvalidationHubTest, EmptyStorageAnswersOnlyFromCommits) {
+  InvalidationHub hub(std::string(zeo::kZeroTid), 10, 10);
+  EXPECT_FALSE(hub.Since(std::string(zeo::kZeroTid)).has_value());
+  hub.Publish(Event(5, {T(0)}));
+  // ZEO: the oldest queued transaction (5) is newer than z64 → None.
+  EXPECT_FALSE(hub.Since(std::string(zeo::kZeroTid)).has_value());
+  ASSERT_TRUE(hub.Since(T(5)).has_value());
 }
 
 TEST(InvalidationHubTest, SubscribersSeeEveryEventInOrder) {

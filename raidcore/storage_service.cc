@@ -439,11 +439,14 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kFinish: {
         // Without a successful vote ZEO's tpc_finish answers None: empty tid.
         if (prepared != nullptr) {
-          absl::StatusOr<std::string> tid =
+          absl::StatusOr<CommitCoordinator::Committed> committed =
               commits_->Finish(std::move(prepared));
           watchdog.reset();
-          if (!tid.ok()) return ToGrpc(tid.status());
-          response.set_tid(*tid);
+          if (!committed.ok()) return ToGrpc(committed.status());
+          response.set_tid(committed->tid);
+          if (committed->info.is_dict()) {
+            response.set_info_pickle(zeo::EncodePickle(committed->info));
+          }
         }
         break;
       }
@@ -485,6 +488,13 @@ grpc::Status StorageService::WatchInvalidations(
       continue;
     }
     v1::Invalidation out;
+    if (event.tid.empty()) {  // new storage statistics, not a transaction
+      if (event.info.is_dict()) {
+        out.set_info_pickle(zeo::EncodePickle(event.info));
+        ok = writer->Write(out);
+      }
+      continue;
+    }
     out.set_tid(event.tid);
     for (const std::string& oid : event.oids) out.add_oids(oid);
     out.set_origin_translator(event.origin_translator);

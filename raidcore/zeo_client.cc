@@ -70,6 +70,11 @@ ZeoClient::~ZeoClient() {
   if (reader_.joinable()) reader_.join();
 }
 
+zeo::Value ZeoClient::last_info() const {
+  MutexLock lock(&mu_);
+  return last_info_;
+}
+
 bool ZeoClient::alive() const {
   MutexLock lock(&mu_);
   return broken_.ok();
@@ -120,8 +125,14 @@ void ZeoClient::ReadLoop() {
       return;
     }
     if (!message->is_reply()) {
-      // invalidateTransaction/info callbacks: raidcore is the only writer, so
-      // the backends have nothing to tell it.
+      // The server's info callback precedes its tpc_finish (or pack) reply, so
+      // a caller sees it once that reply is in. raidcore is the only writer:
+      // invalidateTransaction never concerns it.
+      if (message->name == "info" && message->args.is_sequence() &&
+          !message->args.items().empty()) {
+        MutexLock lock(&mu_);
+        last_info_ = message->args.items()[0];
+      }
       ZR_LOG(DEBUG) << "backend " << options_.label << " callback "
                     << message->name;
       continue;

@@ -42,6 +42,7 @@ class ZeoClient final : public BackendConnection {
                                 absl::Duration timeout) override;
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
   std::string registered_tid() const override { return registered_tid_; }
+  zeo::Value last_info() const override;
   bool alive() const override;
   void Close() override;
 
@@ -70,6 +71,7 @@ class ZeoClient final : public BackendConnection {
   int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
+  zeo::Value last_info_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace zeoraid::raidcore

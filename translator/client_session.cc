@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "zeo/msgpack.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
 
@@ -53,6 +54,24 @@ bool IsZeoMethod(const std::string& name) {
                                          "set_client_label",
                                          "ping"};
   for (const char* m : kMethods) {
+    if (name == m) return true;
+  }
+  return false;
+}
+
+// Calls a ZEO server refuses on a read-only connection (ZEOStorage's
+// read_only checks: new_oids, tpc_begin, and everything that names a
+// transaction).
+bool IsWriteMethod(const std::string& name) {
+  static const char* const kWrites[] = {
+      "new_oids",        "tpc_begin",
+      "storea",          "checkCurrentSerialInTransaction",
+      "restorea",        "deleteObject",
+      "undoa",           "storeBlobStart",
+      "storeBlobChunk",  "storeBlobEnd",
+      "storeBlobShared", "vote",
+      "tpc_finish",      "tpc_abort"};
+  for (const char* m : kWrites) {
     if (name == m) return true;
   }
   return false;
@@ -258,6 +277,13 @@ absl::Status ClientSession::Write(const zeo::Message& message) {
 absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
   absl::StatusOr<std::string> payload =
       zeo::TryEncodeMessage(message, encoding_);
+  if (!payload.ok() && encoding_ == zeo::Encoding::kMsgpack) {
+    // As ZEO's msgpack server: exceptions inside a value (MultipleUndoErrors)
+    // go as (class path, state).
+    zeo::Message converted = message;
+    converted.args = zeo::ExceptionsAsTuples(message.args);
+    payload = zeo::TryEncodeMessage(converted, encoding_);
+  }
   if (!payload.ok()) {
     // What ZEO answers when a result cannot be encoded (e.g. an object in an
     // extension dict over msgpack).
@@ -352,6 +378,16 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
   }
 }
 
+void ClientSession::DeliverInfo(const Value& stats) {
+  MutexLock lock(&write_mu_);
+  if (closed_) return;
+  absl::Status st = WriteLocked(zeo::MakeOneway("info", {stats}));
+  if (!st.ok()) {
+    closed_ = true;
+    socket_.Shutdown();
+  }
+}
+
 void ClientSession::AwaitOwnCommit(const std::string& tid,
                                    absl::Duration timeout) {
   uint64_t t = zeo::TidToUint64(tid);
@@ -385,6 +421,16 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
   if (!IsZeoMethod(name)) {
     return absl::InvalidArgumentError(
         absl::StrCat("invalid method '", name, "'"));
+  }
+  if (read_only_ && IsWriteMethod(name)) {
+    // As ZEO: a read-only connection refuses every writing call; a one-way one
+    // can only be refused by closing the connection.
+    if (message.is_oneway()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(name, " on a read-only connection"));
+    }
+    return ReplyError(message.msgid, "ZODB.POSException.ReadOnlyError",
+                      Value::Tuple({}));
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
   if (name == "tpc_begin") return HandleTpcBegin(message);
@@ -425,6 +471,7 @@ absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
         "invalidations from raidcore are not flowing");
   }
   registered_ = true;
+  read_only_ = request.read_only();
   MutexLock lock(&write_mu_);
   if (closed_) return absl::UnavailableError("connection closed");
   // Everything up to the tid we answer is reflected in what the client will
@@ -610,12 +657,23 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     ZR_LOG(WARNING) << "connection " << id_ << ": invalidations before "
                     << zeo::TidHex(response.tid()) << " did not arrive in time";
   }
+  absl::StatusOr<Value> stats =
+      response.info_pickle().empty()
+          ? absl::StatusOr<Value>(Value())
+          : zeo::DecodePickle(response.info_pickle(), options_.limits,
+                              zeo::GlobalPolicy::kClient);
   absl::Status st;
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
-    st = WriteLocked(
-        zeo::MakeReply(message.msgid, Value::Bytes(response.tid())));
+    // As ZEO: the committer hears the new storage statistics before the tid.
+    if (stats.ok() && stats->is_dict()) {
+      st = WriteLocked(zeo::MakeOneway("info", {*stats}));
+    }
+    if (st.ok()) {
+      st = WriteLocked(
+          zeo::MakeReply(message.msgid, Value::Bytes(response.tid())));
+    }
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
   }
   delivered_cv_.SignalAll();
@@ -774,7 +832,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
   if (name == "new_oid") {
     // Listed by ZEO's server but never implemented there: the same answer.
     return ReplyError(msgid, "builtins.AttributeError",
-                      Value::Tuple({Value::Str("new_oid")}));
+                      Value::Tuple({Value::Str(
+                          "'ZEOStorage' object has no attribute 'new_oid'")}));
   }
   if (name == "lastTransaction") {
     v1::LastTransactionResponse response;

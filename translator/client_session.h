@@ -48,6 +48,7 @@ class ClientSession final : public ClientSink,
   uint64_t connection_id() const override { return id_; }
   void DeliverInvalidation(const std::string& tid,
                            const std::vector<std::string>& oids) override;
+  void DeliverInfo(const zeo::Value& stats) override;
   void AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
   void Disconnect(const std::string& reason) override;
 
@@ -98,6 +99,7 @@ class ClientSession final : public ClientSink,
   // Owned by the Serve thread (set before the session is shared).
   zeo::Encoding encoding_ = zeo::Encoding::kPickle;
   bool registered_ = false;
+  bool read_only_ = false;
   std::string label_;
   std::unique_ptr<Transaction> txn_;
   // raidcore iterator ids this client holds; forgotten when it leaves.

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "zeo/pickle.h"
 #include "zeo/tid.h"
 
 namespace zeoraid::translator {
@@ -117,6 +118,19 @@ void InvalidationFanout::WatchOnce() {
       cv_.SignalAll();
       ZR_LOG(INFO) << "watching raidcore invalidations from "
                    << TidHex(message.tid());
+      continue;
+    }
+    if (message.tid().empty()) {  // storage statistics after a pack
+      absl::StatusOr<zeo::Value> stats =
+          zeo::DecodePickle(message.info_pickle());
+      std::vector<std::shared_ptr<ClientSink>> all;
+      {
+        MutexLock lock(&mu_);
+        for (const auto& [id, sink] : sinks_) all.push_back(sink);
+      }
+      if (stats.ok() && stats->is_dict()) {
+        for (const auto& sink : all) sink->DeliverInfo(*stats);
+      }
       continue;
     }
     std::vector<std::shared_ptr<ClientSink>> sinks;

@@ -26,6 +26,7 @@
 
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "zeo/value.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
 
 namespace zeoraid::translator {
@@ -38,6 +39,8 @@ class ClientSink {
   // Writes invalidateTransaction(tid, oids) and records tid as delivered.
   virtual void DeliverInvalidation(const std::string& tid,
                                    const std::vector<std::string>& oids) = 0;
+  // Writes info(stats): new storage statistics ({length, size}).
+  virtual void DeliverInfo(const zeo::Value& stats) = 0;
   // Waits until this connection's own tpc_finish reply for `tid` was written.
   virtual void AwaitOwnCommit(const std::string& tid,
                               absl::Duration timeout) = 0;

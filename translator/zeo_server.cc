@@ -30,9 +30,9 @@ void ZeoServer::Run() {
     absl::Status st = net::SetSendTimeout(*socket, options_.write_timeout);
     if (!st.ok()) ZR_LOG(WARNING) << st.message();
     uint64_t id = next_id_++;
-    auto session = std::make_shared<ClientSession>(id, std::move(*socket),
-                                                   absl::StrCat("client#", id),
-                                                   stub_, fanout_, options_);
+    std::string peer = net::PeerAddress(*socket);
+    auto session = std::make_shared<ClientSession>(
+        id, std::move(*socket), std::move(peer), stub_, fanout_, options_);
     ZR_LOG(DEBUG) << "connection " << id << " accepted";
     // The session owns itself while its thread runs; the fan-out holds it too
     // once registered.

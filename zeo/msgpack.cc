@@ -413,4 +413,56 @@ absl::StatusOr<Value> DecodeMsgpack(absl::string_view data,
   return Decoder(data, limits).Decode();
 }
 
+Value ExceptionsAsTuples(const Value& value) {
+  switch (value.kind()) {
+    case Value::Kind::kTuple:
+    case Value::Kind::kList: {
+      Value::Items items;
+      for (const Value& v : value.items())
+        items.push_back(ExceptionsAsTuples(v));
+      return value.is_tuple() ? Value::Tuple(std::move(items))
+                              : Value::List(std::move(items));
+    }
+    case Value::Kind::kDict: {
+      Value::DictItems items;
+      for (const auto& [k, v] : value.dict_items()) {
+        items.emplace_back(ExceptionsAsTuples(k), ExceptionsAsTuples(v));
+      }
+      return Value::Dict(std::move(items));
+    }
+    case Value::Kind::kObject: {
+      const Value::Items& parts = value.items();  // args, state
+      const Value args = parts.empty() ? Value() : parts[0];
+      const Value state = parts.size() > 1 ? parts[1] : Value();
+      // ZODB.POSException._recon(cls, state): the class is the first argument.
+      // Its state is the exception's __dict__ plus "args" (POSError's
+      // __reduce__); ZEO sends __dict__, or args when __dict__ is empty.
+      if (value.object_name() == "_recon" && args.items().size() == 2 &&
+          args.items()[0].is_object()) {
+        const Value& cls = args.items()[0];
+        Value exc_args;
+        Value::DictItems exc_dict;
+        for (const auto& [k, v] : args.items()[1].dict_items()) {
+          if (k == Value::Str("args")) {
+            exc_args = v;
+          } else {
+            exc_dict.emplace_back(k, v);
+          }
+        }
+        return Value::Tuple(
+            {Value::Str(cls.object_module() + "." + cls.object_name()),
+             ExceptionsAsTuples(exc_dict.empty()
+                                    ? exc_args
+                                    : Value::Dict(std::move(exc_dict)))});
+      }
+      const bool has_state = state.is_dict() && !state.dict_items().empty();
+      return Value::Tuple(
+          {Value::Str(value.object_module() + "." + value.object_name()),
+           ExceptionsAsTuples(has_state ? state : args)});
+    }
+    default:
+      return value;
+  }
+}
+
 }  // namespace zeo

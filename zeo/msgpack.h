@@ -24,6 +24,12 @@ namespace zeo {
 // naming the first Object or out-of-range BigInt otherwise.
 absl::Status CheckMsgpackEncodable(const Value& value);
 
+// What ZEO's msgpack server encoder (its `default` hook) sends for exceptions
+// nested in a value: (class path, state dict or args). Pickled exceptions are
+// objects here (ZODB.POSException._recon(cls, state), or cls(*args)); this
+// turns each into that tuple so an error reply can travel as msgpack.
+Value ExceptionsAsTuples(const Value& value);
+
 // Values msgpack cannot represent (see CheckMsgpackEncodable) are written as
 // nil; check first where they may occur.
 std::string EncodeMsgpack(const Value& value);

@@ -184,5 +184,35 @@ TEST(MsgpackTest, RandomMutationsNeverCrash) {
   }
 }
 
+TEST(MsgpackTest, NestedExceptionsTravelAsClassPathAndState) {
+  // MultipleUndoErrors' state as the pickle decoder builds it.
+  const Value undo_error = Value::ReduceObject(
+      "ZODB.POSException", "_recon",
+      Value::Tuple(
+          {Value::Object("ZODB.POSException", "UndoError", Value(), Value()),
+           Value::Dict({{Value::Str("_reason"), Value::Str("r")}})}),
+      Value());
+  const Value state = Value::Dict(
+      {{Value::Str("_errs"),
+        Value::List({Value::Tuple({Value::Bytes("oid"), undo_error})})}});
+  EXPECT_FALSE(CheckMsgpackEncodable(state).ok());
+  const Value converted = ExceptionsAsTuples(state);
+  EXPECT_TRUE(CheckMsgpackEncodable(converted).ok());
+  EXPECT_EQ(converted,
+            Value::Dict(
+                {{Value::Str("_errs"),
+                  Value::List({Value::Tuple(
+                      {Value::Bytes("oid"),
+                       Value::Tuple({Value::Str("ZODB.POSException.UndoError"),
+                                     Value::Dict({{Value::Str("_reason"),
+                                                   Value::Str("r")}})})})})}}));
+  // A plain exception pickled as cls(*args).
+  EXPECT_EQ(
+      ExceptionsAsTuples(Value::ReduceObject(
+          "builtins", "ValueError", Value::Tuple({Value::Str("x")}), Value())),
+      Value::Tuple({Value::Str("builtins.ValueError"),
+                    Value::Tuple({Value::Str("x")})}));
+}
+
 }  // namespace
 }  // namespace zeo
