@@ -4,10 +4,8 @@
 // zeoraid.v1.Admin (for operators).
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <signal.h>
 
-#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +22,7 @@
 #include "raidcore/commit_clock.h"
 #include "raidcore/commit_coordinator.h"
 #include "raidcore/config.h"
+#include "raidcore/health_service.h"
 #include "raidcore/invalidation_hub.h"
 #include "raidcore/iterator_registry.h"
 #include "raidcore/oid_allocator.h"
@@ -249,8 +248,8 @@ int Run() {
   StorageService storage_service(storage_options, &backends, &reads, &oids,
                                  &iterators, &commits, &clock, &hub);
   AdminService admin_service(storage, &backends, &clock, &commits);
+  HealthService health_service(&backends);
 
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
@@ -260,6 +259,7 @@ int Run() {
   builder.SetMaxSendMessageSize(cfg.max_message_bytes());
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
+  builder.RegisterService(&health_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
@@ -270,27 +270,9 @@ int Run() {
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(last_tid);
 
-  // grpc.health.v1: "" is serving unless the RAID failed; each backend has its
-  // own service name, serving while optimal.
-  std::atomic<bool> stopping{false};
-  std::thread health([&] {
-    grpc::HealthCheckServiceInterface* service =
-        server->GetHealthCheckService();
-    while (!stopping) {
-      service->SetServingStatus("",
-                                backends.raid_state() != RaidState::kFailed);
-      for (const BackendStatus& b : backends.Status()) {
-        service->SetServingStatus(b.name, b.state == BackendState::kOptimal);
-      }
-      absl::SleepFor(absl::Milliseconds(500));
-    }
-  });
-
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
-  stopping = true;
-  health.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -344,3 +344,37 @@ def test_raidcore_reads_its_config_file(make_cluster, tmp_path):
     status = second.status()
     assert [b["name"] for b in status["backends"]] == ["backend1-conf", "backend2-conf"]
     assert status["state"] == "optimal"
+
+
+def test_health_follows_backend_and_raid_state(make_cluster):
+    """grpc.health.v1 over a real gRPC client: "" serves while one backend does;
+    each backend's name serves while it is optimal."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    cluster = make_cluster(n_backends=2)
+    channel = grpc.insecure_channel(format_addr(cluster.raidcore.addr))
+    health = health_pb2_grpc.HealthStub(channel)
+    serving = health_pb2.HealthCheckResponse.SERVING
+
+    def status(service):
+        return health.Check(health_pb2.HealthCheckRequest(service=service),
+                            timeout=10).status
+
+    try:
+        assert status("") == serving
+        assert status("backend1") == serving
+        with pytest.raises(grpc.RpcError) as unknown:
+            status("no-such-backend")
+        assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+        cluster.backends[0].kill()
+        db = cluster.db()  # a commit finds backend1 gone
+        tm = transaction.TransactionManager()
+        conn = db.open(transaction_manager=tm)
+        conn.root()["x"] = 1
+        tm.commit()
+        assert status("backend1") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert status("backend2") == serving
+        assert status("") == serving
+    finally:
+        channel.close()
