@@ -53,8 +53,8 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
 std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
                                   absl::string_view repeated) {
   absl::SetProgramUsageMessage(usage);
-  // --help lists the project's own flags (Abseil's default only looks for a source
-  // file named after the program).
+  // --help lists the project's own flags (Abseil's default only looks for a
+  // source file named after the program).
   absl::FlagsUsageConfig config;
   config.contains_help_flags = [](absl::string_view file) {
     return !absl::StrContains(file, "absl/");

@@ -4,7 +4,6 @@
 // zeoraid.v1.Admin (for operators).
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 
 #include <memory>
 #include <string>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "base/logging.h"
+#include "base/shutdown.h"
 #include "raidcore/admin_service.h"
 #include "raidcore/backend_set.h"
 #include "raidcore/commit_clock.h"
@@ -161,12 +161,8 @@ int Run() {
   const absl::Duration backend_timeout =
       absl::Seconds(cfg.backend_timeout_seconds());
 
-  // Block termination signals in every thread; main waits for them below.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts: SIGINT/SIGTERM then only reach Wait() below.
+  ShutdownSignal shutdown;
 
   BackendSet backends;
   std::vector<
@@ -270,8 +266,7 @@ int Run() {
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(last_tid);
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  int signal_number = shutdown.Wait();
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;

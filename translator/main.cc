@@ -2,7 +2,6 @@
 // clients connect to it; every call is forwarded to raidcore over gRPC, and
 // raidcore's invalidations are passed on to the clients.
 #include <grpcpp/grpcpp.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <random>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "base/logging.h"
+#include "base/shutdown.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/zeo_server.h"
 
@@ -41,11 +41,8 @@ namespace zeoraid::translator {
 namespace {
 
 int Run() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Before any thread starts: SIGINT/SIGTERM then only reach Wait() below.
+  ShutdownSignal shutdown;
 
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
@@ -79,8 +76,7 @@ int Run() {
                << ", raidcore at " << absl::GetFlag(FLAGS_raidcore);
   std::thread accept_thread([&server] { server.Run(); });
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  int signal_number = shutdown.Wait();
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   server.Stop();
   accept_thread.join();

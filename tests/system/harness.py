@@ -32,6 +32,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -124,6 +125,30 @@ def port_open(addr: Address, timeout: float = 0.5) -> bool:
         return True
     except OSError:
         return False
+
+
+def recv_frame(sock) -> bytes:
+    """One ZEO frame (4-byte big-endian length, then the payload) from a raw socket."""
+    def exactly(n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise EOFError(f"EOF after {len(buf)} of {n} bytes")
+            buf += chunk
+        return buf
+
+    (n,) = struct.unpack(">I", exactly(4))
+    return exactly(n)
+
+
+def open_conn(db):
+    """A connection with its own transaction manager, so that several DBs in one
+    thread are independent clients. Returns (transaction manager, connection, root)."""
+    import transaction
+    tm = transaction.TransactionManager()
+    conn = db.open(transaction_manager=tm)
+    return tm, conn, conn.root()
 
 
 def format_addr(addr: Address) -> str:

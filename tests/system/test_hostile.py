@@ -27,7 +27,7 @@ from ZODB.Connection import TransactionMetaData
 from ZODB.utils import maxtid, z64
 from zodbpickle import pickle as zpickle
 
-from harness import STORAGE_NAME, wait_until
+from harness import STORAGE_NAME, recv_frame, wait_until
 
 log = logging.getLogger("zeoraid.tests.hostile")
 pytestmark = pytest.mark.raid_only
@@ -43,19 +43,7 @@ def frame(payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + payload
 
 
-def _recv_exactly(sock, n: int) -> bytes:
-    buf = b""
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError(f"EOF after {len(buf)} of {n} bytes")
-        buf += chunk
-    return buf
-
-
-def read_frame(sock) -> bytes:
-    (n,) = struct.unpack(">I", _recv_exactly(sock, 4))
-    return _recv_exactly(sock, n)
+read_frame = recv_frame
 
 
 def decode(payload: bytes):

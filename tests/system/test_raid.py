@@ -21,7 +21,7 @@ from persistent.mapping import PersistentMapping
 from ZEO.ClientStorage import ClientStorage
 
 from harness import (STORAGE_NAME, Translator, describe_history, format_addr,
-                     wait_until)
+                     open_conn, wait_until)
 
 log = logging.getLogger("zeoraid.tests.raid")
 pytestmark = pytest.mark.raid_only
@@ -129,8 +129,7 @@ def test_killed_and_stopped_backends_degrade_unnoticed(make_cluster, tmp_path):
 def test_reads_are_spread_over_backends(make_cluster):
     cluster = make_cluster(n_backends=3)
     db = cluster.db()
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
+    tm, conn, _ = open_conn(db)
     conn.root()["x"] = PersistentMapping(v=1)
     tm.commit()
     storage = cluster.client_storage()
@@ -176,8 +175,7 @@ def test_client_killed_between_vote_and_finish(make_cluster):
         proc.wait()
     t0 = time.monotonic()
     db = cluster.db()
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
+    tm, conn, _ = open_conn(db)
     conn.root()["after"] = 1
     tm.commit()
     log.info("next commit went through %.2fs after the kill", time.monotonic() - t0)
@@ -239,8 +237,7 @@ def test_clients_on_two_translators_see_each_other(make_cluster):
 def test_pack_and_undo_keep_mirrors_identical(make_cluster):
     cluster = make_cluster(n_backends=2)
     db = cluster.db()
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
+    tm, conn, _ = open_conn(db)
     conn.root()["x"] = PersistentMapping(v=1)
     tm.commit()
     conn.root()["x"]["v"] = 2

@@ -11,13 +11,12 @@ import logging
 
 import persistent
 import pytest
-import transaction
 from persistent.mapping import PersistentMapping
 from ZODB.Connection import TransactionMetaData
 from ZODB.POSException import ConflictError, POSKeyError
 from ZODB.utils import u64, z64
 
-from harness import describe_history, history_of, tid_repr, wait_until
+from harness import describe_history, history_of, open_conn, tid_repr, wait_until
 
 log = logging.getLogger("zeoraid.tests")
 
@@ -31,14 +30,6 @@ class Item(persistent.Persistent):
 
     def __init__(self, value):
         self.value = value
-
-
-def open_conn(db):
-    """A connection with its own transaction manager, so that two DBs in this thread
-    are two independent clients."""
-    tm = transaction.TransactionManager()
-    conn = db.open(transaction_manager=tm)
-    return tm, conn, conn.root()
 
 
 def commit(tm, obj, note: str = "") -> bytes:
