@@ -255,15 +255,6 @@ absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
   return sock;
 }
 
-absl::Status SetSendTimeout(const Socket& socket, absl::Duration timeout) {
-  struct timeval tv = absl::ToTimeval(timeout);
-  if (::setsockopt(socket.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) !=
-      0) {
-    return Errno("setsockopt(SO_SNDTIMEO)");
-  }
-  return absl::OkStatus();
-}
-
 namespace {
 
 absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
@@ -304,7 +295,9 @@ absl::StatusOr<std::string> ReadFrame(const Socket& socket,
   return payload;
 }
 
-absl::Status WriteFrame(const Socket& socket, absl::string_view payload) {
+absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
+                        absl::Duration timeout) {
+  const absl::Time deadline = DeadlineFor(timeout);
   if (payload.size() > 0xffffffffu) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
@@ -335,14 +328,15 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload) {
     }
     msg.msg_iov = cur;
     msg.msg_iovlen = count;
-    ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL);
+    absl::Status ready = WaitFor(socket.fd(), POLLOUT, deadline);
+    if (!ready.ok()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("send timed out after ", absl::FormatDuration(timeout),
+                       ": the peer is not reading"));
+    }
+    ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        // Only with SetSendTimeout: the peer stopped reading.
-        return absl::DeadlineExceededError(
-            "send timed out: the peer is not reading");
-      }
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
       return Errno("send");
     }
     sent += static_cast<size_t>(w);

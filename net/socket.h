@@ -53,18 +53,18 @@ std::string PeerAddress(const Socket& socket);
 // so that accept loops can check for shutdown.
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);
 
-// Bounds how long one write may block on a full socket buffer (a peer that
-// stopped reading); past it WriteFrame fails with DeadlineExceeded.
-absl::Status SetSendTimeout(const Socket& socket, absl::Duration timeout);
-
 // Reads one frame payload. InfiniteDuration waits forever. Errors: Unavailable
 // for a closed peer, DeadlineExceeded, OutOfRange for a length above
 // max_frame_bytes.
 absl::StatusOr<std::string> ReadFrame(const Socket& socket,
                                       size_t max_frame_bytes,
                                       absl::Duration timeout);
-// Writes the length prefix and the payload.
-absl::Status WriteFrame(const Socket& socket, absl::string_view payload);
+// Writes the length prefix and the payload, within `timeout` for the whole
+// frame: a peer that stops reading (or drains too slowly) gets
+// DeadlineExceeded, after which the stream is unusable (part of the frame may
+// be out).
+absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
+                        absl::Duration timeout = absl::InfiniteDuration());
 
 }  // namespace zeoraid::net
 

@@ -272,7 +272,8 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
     clock_->EndFinish("");
     ReleaseLock();
     ZR_LOG(ERROR) << "transaction " << TidHex(tid)
-                  << " was not committed by any backend";
+                  << ": no backend confirmed tpc_finish; outcome unknown (a "
+                  << "backend that timed out may have committed it)";
     return absl::UnavailableError(absl::StrCat(
         "RAID failed: no backend committed transaction ", TidHex(tid)));
   }

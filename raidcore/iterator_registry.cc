@@ -26,15 +26,24 @@ size_t IteratorRegistry::size() const {
 }
 
 uint64_t IteratorRegistry::Register(BackendMember backend, Value backend_id) {
-  MutexLock lock(&mu_);
-  uint64_t id = next_id_++;
-  entries_[id] = Entry{std::move(backend), std::move(backend_id)};
-  // Ids only grow, so the first entries are the oldest.
-  while (entries_.size() > max_iterators_) {
-    ZR_LOG(WARNING) << "dropping abandoned iterator "
-                    << entries_.begin()->first;
-    entries_.erase(entries_.begin());
+  uint64_t id;
+  std::vector<uint64_t> evict;
+  {
+    MutexLock lock(&mu_);
+    id = next_id_++;
+    entries_[id] = Entry{std::move(backend), std::move(backend_id), ++uses_};
+    if (entries_.size() > max_iterators_) {
+      // The iterator left unused longest was most likely abandoned.
+      auto idlest = entries_.begin();
+      for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+        if (it->second.last_used < idlest->second.last_used) idlest = it;
+      }
+      ZR_LOG(WARNING) << "too many open iterators; dropping iterator "
+                      << idlest->first << ", unused the longest";
+      evict.push_back(idlest->first);
+    }
   }
+  Forget(evict);  // also frees it on its backend
   return id;
 }
 
@@ -66,6 +75,7 @@ absl::StatusOr<ZeoReply> IteratorRegistry::CallOn(uint64_t id,
     MutexLock lock(&mu_);
     auto it = entries_.find(id);
     if (it == entries_.end()) return UnknownIterator(id);
+    it->second.last_used = ++uses_;
     entry = it->second;
   }
   Value::Items args = {entry.backend_id};

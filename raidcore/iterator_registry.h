@@ -45,6 +45,7 @@ class IteratorRegistry {
   struct Entry {
     BackendMember backend;
     zeo::Value backend_id;
+    uint64_t last_used = 0;  // a use counter, for evicting the idlest
   };
   // Registers a backend iterator and returns our id for it.
   uint64_t Register(BackendMember backend, zeo::Value backend_id);
@@ -57,6 +58,7 @@ class IteratorRegistry {
   const size_t max_iterators_;
   mutable Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t uses_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -253,6 +253,11 @@ int Run() {
                            &port);
   builder.SetMaxReceiveMessageSize(cfg.max_message_bytes());
   builder.SetMaxSendMessageSize(cfg.max_message_bytes());
+  // Translators ping every 10 s to notice dead connections; accept that.
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&health_service);

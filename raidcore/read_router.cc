@@ -20,7 +20,8 @@ absl::StatusOr<ZeoReply> ReadRouter::Read(absl::string_view method,
 
 absl::StatusOr<SnapshotReply> ReadRouter::ReadAtSnapshot(
     absl::string_view method, const zeo::Value::Items& args) {
-  while (true) {
+  // Bounded: under a storm of commits a reader gives up rather than spin.
+  for (int attempt = 0; attempt < 100; ++attempt) {
     CommitClock::Stamp stamp = clock_->Begin();
     absl::StatusOr<ZeoReply> reply = Read(method, args);
     if (!reply.ok()) return reply.status();
@@ -30,6 +31,8 @@ absl::StatusOr<SnapshotReply> ReadRouter::ReadAtSnapshot(
     // A finish overlapped the read: the answer may or may not include it. Ask
     // again.
   }
+  return absl::UnavailableError(
+      absl::StrCat(method, " kept overlapping commits; try again"));
 }
 
 }  // namespace zeoraid::raidcore

@@ -439,9 +439,11 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kFinish: {
         // Without a successful vote ZEO's tpc_finish answers None: empty tid.
         if (prepared != nullptr) {
+          // Finish is bounded by the backends' timeouts; cancelling it now
+          // would report a committed transaction as failed.
+          watchdog.reset();
           absl::StatusOr<CommitCoordinator::Committed> committed =
               commits_->Finish(std::move(prepared));
-          watchdog.reset();
           if (!committed.ok()) return ToGrpc(committed.status());
           response.set_tid(committed->tid);
           if (committed->info.is_dict()) {

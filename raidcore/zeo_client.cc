@@ -30,10 +30,7 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
         absl::StrCat("backend ", options.address, " announced protocol '",
                      *hello, "'; only ZEO 5 (Z5 or M5) is spoken"));
   }
-  // A backend that stops reading (SIGSTOP, overload) must not block a writer
-  // forever: writes time out like calls do.
-  absl::Status st = net::SetSendTimeout(*socket, options.call_timeout);
-  if (st.ok()) st = net::WriteFrame(*socket, *hello);
+  absl::Status st = net::WriteFrame(*socket, *hello, options.connect_timeout);
   if (!st.ok()) return st;
 
   std::unique_ptr<ZeoClient> client(new ZeoClient(
@@ -101,7 +98,9 @@ void ZeoClient::Fail(const absl::Status& status) {
 
 absl::Status ZeoClient::Write(const std::string& payload) {
   MutexLock lock(&write_mu_);
-  return net::WriteFrame(socket_, payload);
+  // A backend that stops reading (SIGSTOP, overload) must not block writers
+  // beyond a call's timeout.
+  return net::WriteFrame(socket_, payload, options_.call_timeout);
 }
 
 void ZeoClient::ReadLoop() {

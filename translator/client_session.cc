@@ -232,6 +232,12 @@ void ClientSession::Serve() {
     }
   }
   fanout_->Remove(id_);
+  {
+    // First, so that a fan-out waiting on this connection moves on at once.
+    MutexLock lock(&write_mu_);
+    closed_ = true;
+  }
+  delivered_cv_.SignalAll();
   AbortTransaction();
   if (!iterators_.empty()) {
     v1::IterateRequest forget;
@@ -295,7 +301,9 @@ absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
             Value::Tuple({Value::Str("Couldn't pickle response")})),
         encoding_);
   }
-  return net::WriteFrame(socket_, *payload);
+  // A client that stops reading must not stall the fan-out for everyone: its
+  // write times out and it is disconnected.
+  return net::WriteFrame(socket_, *payload, options_.write_timeout);
 }
 
 absl::Status ClientSession::Reply(const Value& msgid, Value result) {
@@ -388,7 +396,7 @@ void ClientSession::DeliverInfo(const Value& stats) {
   }
 }
 
-void ClientSession::AwaitOwnCommit(const std::string& tid,
+bool ClientSession::AwaitOwnCommit(const std::string& tid,
                                    absl::Duration timeout) {
   uint64_t t = zeo::TidToUint64(tid);
   auto deadline = CondVar::DeadlineAfter(timeout);
@@ -398,9 +406,10 @@ void ClientSession::AwaitOwnCommit(const std::string& tid,
       ZR_LOG(WARNING) << "connection " << id_
                       << " did not write its tpc_finish reply for "
                       << zeo::TidHex(tid) << " in time";
-      return;
+      return false;
     }
   }
+  return true;
 }
 
 absl::Status ClientSession::Dispatch(const zeo::Message& message) {
@@ -647,15 +656,22 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     txn_.reset();
     return ReplyRpcFailure(message.msgid, status);
   }
-  txn_->Close();
-  txn_.reset();
-  if (response.tid().empty()) return Reply(message.msgid, Value());
+  // The stream's closing round trip waits until the reply is out: the fan-out
+  // holds every other client's later invalidations meanwhile.
+  std::unique_ptr<Transaction> finished = std::move(txn_);
+  if (response.tid().empty()) {
+    finished->Close();
+    return Reply(message.msgid, Value());
+  }
   // Everything before our transaction must reach the client first, and nothing
   // after it: the fan-out holds later invalidations until this reply is
-  // written.
+  // written. Without that order the client's cache could keep a stale record
+  // for good, so a client we cannot serve in order is disconnected instead
+  // (it reconnects and verifies its cache from before this transaction).
   if (!fanout_->WaitReached(response.tid(), options_.ordering_timeout)) {
-    ZR_LOG(WARNING) << "connection " << id_ << ": invalidations before "
-                    << zeo::TidHex(response.tid()) << " did not arrive in time";
+    return absl::UnavailableError(absl::StrCat("invalidations before ",
+                                               zeo::TidHex(response.tid()),
+                                               " did not arrive in time"));
   }
   absl::StatusOr<Value> stats =
       response.info_pickle().empty()
@@ -677,6 +693,7 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
   }
   delivered_cv_.SignalAll();
+  finished->Close();
   return st;
 }
 
@@ -889,8 +906,19 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
         stub_->GetInvalidations(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (!response.known()) return Reply(msgid, Value());
-    return Reply(msgid, Value::Tuple({Value::Bytes(response.latest_tid()),
-                                      BytesList(response.oids())}));
+    // The client takes latest_tid as its cache's last tid: every invalidation
+    // up to it must be written first, and none at or below it after.
+    if (!fanout_->WaitProcessed(response.latest_tid(),
+                                options_.ordering_timeout)) {
+      return absl::UnavailableError(
+          "invalidations from raidcore are not flowing");
+    }
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    delivered_ = std::max(delivered_, zeo::TidToUint64(response.latest_tid()));
+    return WriteLocked(
+        zeo::MakeReply(msgid, Value::Tuple({Value::Bytes(response.latest_tid()),
+                                            BytesList(response.oids())})));
   }
   if (name == "pack") {
     if (args.empty() || !(args[0].is_float() || args[0].is_int())) {

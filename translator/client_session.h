@@ -49,7 +49,7 @@ class ClientSession final : public ClientSink,
   void DeliverInvalidation(const std::string& tid,
                            const std::vector<std::string>& oids) override;
   void DeliverInfo(const zeo::Value& stats) override;
-  void AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
+  bool AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
   void Disconnect(const std::string& reason) override;
 
  private:

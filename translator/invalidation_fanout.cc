@@ -43,7 +43,10 @@ void InvalidationFanout::Stop() {
 std::string InvalidationFanout::Add(std::shared_ptr<ClientSink> sink) {
   MutexLock lock(&mu_);
   sinks_[sink->connection_id()] = std::move(sink);
-  return TidFromUint64(processed_);
+  // Not processed_: the transaction being fanned out right now may have copied
+  // the list of connections already. Reads that could reflect it wait for
+  // raidcore's clock, which moves only after it was published.
+  return TidFromUint64(reached_);
 }
 
 void InvalidationFanout::Remove(uint64_t connection_id) {
@@ -145,7 +148,11 @@ void InvalidationFanout::WatchOnce() {
     bool ours = message.origin_translator() == translator_id_;
     for (const auto& sink : sinks) {
       if (ours && sink->connection_id() == message.origin_connection()) {
-        sink->AwaitOwnCommit(message.tid(), kOwnCommitWait);
+        if (!sink->AwaitOwnCommit(message.tid(), kOwnCommitWait)) {
+          // Later invalidations must not overtake its reply: the client
+          // reconnects and verifies instead.
+          sink->Disconnect("tpc_finish reply not written in time");
+        }
       } else {
         sink->DeliverInvalidation(message.tid(), oids);
       }

@@ -41,8 +41,9 @@ class ClientSink {
                                    const std::vector<std::string>& oids) = 0;
   // Writes info(stats): new storage statistics ({length, size}).
   virtual void DeliverInfo(const zeo::Value& stats) = 0;
-  // Waits until this connection's own tpc_finish reply for `tid` was written.
-  virtual void AwaitOwnCommit(const std::string& tid,
+  // Waits until this connection's own tpc_finish reply for `tid` was written;
+  // false on timeout.
+  virtual bool AwaitOwnCommit(const std::string& tid,
                               absl::Duration timeout) = 0;
   // Closes the connection (the client will reconnect).
   virtual void Disconnect(const std::string& reason) = 0;

@@ -47,6 +47,13 @@ int Run() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
   args.SetMaxSendMessageSize(absl::GetFlag(FLAGS_max_message_bytes));
+  // A half-open connection to raidcore (a host gone silently) is noticed in
+  // seconds, not after TCP's retransmission timeout: streams in flight (a
+  // transaction's vote) then fail instead of hanging.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials(), args);
   std::unique_ptr<v1::Storage::Stub> stub = v1::Storage::NewStub(channel);

@@ -25,10 +25,6 @@ void ZeoServer::Run() {
       }
       continue;
     }
-    // A client that stops reading must not stall the invalidation fan-out for
-    // everyone: its writes time out and it is disconnected.
-    absl::Status st = net::SetSendTimeout(*socket, options_.write_timeout);
-    if (!st.ok()) ZR_LOG(WARNING) << st.message();
     uint64_t id = next_id_++;
     std::string peer = net::PeerAddress(*socket);
     auto session = std::make_shared<ClientSession>(
