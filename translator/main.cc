@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -87,6 +88,12 @@ int Run() {
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   server.Stop();
   accept_thread.join();
+  if (!server.DrainSessions(absl::Seconds(5))) {
+    // A session stuck in a call to raidcore still uses the stub and the
+    // fan-out: leave without destroying them.
+    ZR_LOG(WARNING) << "client sessions still busy after 5s; exiting anyway";
+    std::_Exit(0);
+  }
   fanout.Stop();
   return 0;
 }

@@ -30,10 +30,43 @@ void ZeoServer::Run() {
     auto session = std::make_shared<ClientSession>(
         id, std::move(*socket), std::move(peer), stub_, fanout_, options_);
     ZR_LOG(DEBUG) << "connection " << id << " accepted";
+    {
+      MutexLock lock(&mu_);
+      sessions_[id] = session;
+    }
     // The session owns itself while its thread runs; the fan-out holds it too
-    // once registered.
-    std::thread([session] { session->Serve(); }).detach();
+    // once registered. DrainSessions waits for these threads at shutdown.
+    std::thread([this, session, id] {
+      session->Serve();
+      SessionEnded(id);
+    }).detach();
   }
+}
+
+void ZeoServer::SessionEnded(uint64_t id) {
+  {
+    MutexLock lock(&mu_);
+    sessions_.erase(id);
+  }
+  ended_cv_.SignalAll();
+}
+
+bool ZeoServer::DrainSessions(absl::Duration timeout) {
+  std::vector<std::shared_ptr<ClientSession>> live;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [id, weak] : sessions_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (const auto& s : live) s->Disconnect("translator shutting down");
+  live.clear();
+  auto deadline = CondVar::DeadlineAfter(timeout);
+  MutexLock lock(&mu_);
+  while (!sessions_.empty()) {
+    if (!ended_cv_.WaitUntil(&mu_, deadline)) return sessions_.empty();
+  }
+  return true;
 }
 
 }  // namespace zeoraid::translator
