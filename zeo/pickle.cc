@@ -597,8 +597,18 @@ class Decoder {
   }
 
   absl::Status PushGlobal(absl::string_view module, absl::string_view name) {
+    // A name with a control character can name nothing Python imports, and
+    // the GLOBAL opcode we re-encode with could not even carry a '\n' (found
+    // by pickle_fuzzer through STACK_GLOBAL).
+    auto has_control = [](absl::string_view text) {
+      for (char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return true;
+      }
+      return false;
+    };
     if (module.empty() || name.empty() || !internal::IsValidUtf8(module) ||
-        !internal::IsValidUtf8(name)) {
+        !internal::IsValidUtf8(name) || has_control(module) ||
+        has_control(name)) {
       return Error("malformed global name");
     }
     if (!ModuleAllowed(policy_, module)) {

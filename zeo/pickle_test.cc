@@ -183,6 +183,18 @@ TEST(PickleEncodeTest, DictsBatchLikeTheCPickler) {
   EXPECT_EQ(Hex(full_list.substr(full_list.size() - 3)), "4e652e");
 }
 
+TEST(PickleDecodeTest, GlobalNamesWithControlCharactersAreRefused) {
+  // STACK_GLOBAL with name "Prefix\nx": GLOBAL could not re-encode it.
+  const std::string payload(
+      "\x80\x04X\x0f\x00\x00\x00ZopeUndo.PrefixX\x08\x00\x00\x00Prefix\nx"
+      "\x93.",
+      37);
+  absl::StatusOr<Value> v = DecodePickle(payload);
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().message().find("malformed global"), std::string::npos)
+      << v.status();
+}
+
 TEST(PickleDecodeTest, LoneSurrogatesPassLikePythonsSurrogatepass) {
   const std::string payload("\x80\x03X\x03\x00\x00\x00\xed\xb3\xbf.", 11);
   absl::StatusOr<Value> v = DecodePickle(payload);
