@@ -4,8 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "gtest/gtest.h"
 #include "zeo/msgpack.h"
+#include "gtest/gtest.h"
 
 namespace zeo {
 namespace {
@@ -71,9 +71,8 @@ TEST(MessageTest, EncodesTheStorageTransactionErrorOfTheSpec) {
   const std::string payload = EncodeMessage(m, Encoding::kPickle);
   EXPECT_EQ(payload.size(), 0x48u);
   // ... (None, 12345) TUPLE2, (class_path, args) TUPLE2, TUPLE, STOP
-  EXPECT_EQ(Hex(payload.substr(payload.size() - 8)),
-            "4e4d3930"
-            "8686742e");
+  EXPECT_EQ(Hex(payload.substr(payload.size() - 8)), "4e4d3930"
+                                                     "8686742e");
 }
 
 TEST(MessageTest, HeartbeatBothEncodings) {
@@ -140,7 +139,7 @@ TEST(MessageTest, DecodeRejectsOtherShapes) {
                     Value::Tuple({})}),
       Value::Dict({}),
   };
-  for (const Value& v : bad) {
+  for (const Value &v : bad) {
     for (Encoding encoding : {Encoding::kPickle, Encoding::kMsgpack}) {
       const std::string payload =
           encoding == Encoding::kPickle ? EncodePickle(v) : EncodeMsgpack(v);
@@ -175,9 +174,9 @@ TEST(MessageTest, DecodePassesThePolicyAndLimits) {
 }
 
 TEST(MessageTest, TryEncodeRefusesWhatMsgpackCannotCarry) {
-  const Message with_object = MakeReply(
-      Value::Int(1),
-      Value::Object("ZopeUndo.Prefix", "Prefix", Value::Tuple({}), Value()));
+  const Message with_object =
+      MakeReply(Value::Int(1), Value::Object("ZopeUndo.Prefix", "Prefix",
+                                             Value::Tuple({}), Value()));
   EXPECT_TRUE(TryEncodeMessage(with_object, Encoding::kPickle).ok());
   absl::StatusOr<std::string> refused =
       TryEncodeMessage(with_object, Encoding::kMsgpack);
@@ -194,7 +193,15 @@ TEST(MessageTest, TryEncodeRefusesWhatMsgpackCannotCarry) {
       TryEncodeMessage(u64, Encoding::kMsgpack);
   ASSERT_TRUE(encoded.ok()) << encoded.status();
   EXPECT_EQ(Hex(*encoded), "940100a62e7265706c79cfffffffffffffffff");
+  // A lone surrogate (which pickle carries) in the args or in the name.
+  const Message surrogate_arg =
+      MakeReply(Value::Int(1), Value::Str(Unhex("edb3bf")));
+  EXPECT_TRUE(TryEncodeMessage(surrogate_arg, Encoding::kPickle).ok());
+  EXPECT_FALSE(TryEncodeMessage(surrogate_arg, Encoding::kMsgpack).ok());
+  Message surrogate_name = MakeReply(Value::Int(1), Value());
+  surrogate_name.name = Unhex("edb389");
+  EXPECT_FALSE(TryEncodeMessage(surrogate_name, Encoding::kMsgpack).ok());
 }
 
-}  // namespace
-}  // namespace zeo
+} // namespace
+} // namespace zeo
