@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "absl/flags/flag.h"
+#include "absl/flags/internal/parse.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -17,7 +18,7 @@ ABSL_FLAG(std::string, log_level, "info",
 
 namespace zeoraid {
 
-std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
+std::vector<std::string> MergeRepeatedFlag(int argc, char **argv,
                                            absl::string_view name) {
   std::vector<std::string> out;
   std::vector<std::string> values;
@@ -25,8 +26,9 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
   const std::string dashed = absl::StrCat("--", name);
   for (int i = 0; i < argc; ++i) {
     absl::string_view arg = argv[i];
-    if (i > 0 && arg == "--") {  // everything after it is positional
-      for (; i < argc; ++i) out.emplace_back(argv[i]);
+    if (i > 0 && arg == "--") { // everything after it is positional
+      for (; i < argc; ++i)
+        out.emplace_back(argv[i]);
       break;
     }
     if (i > 0 && (arg == dashed || arg == single) && i + 1 < argc) {
@@ -34,14 +36,15 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
       continue;
     }
     bool matched = false;
-    for (const std::string& prefix : {dashed + "=", single + "="}) {
+    for (const std::string &prefix : {dashed + "=", single + "="}) {
       if (i > 0 && absl::StartsWith(arg, prefix)) {
         values.emplace_back(arg.substr(prefix.size()));
         matched = true;
         break;
       }
     }
-    if (!matched) out.emplace_back(arg);
+    if (!matched)
+      out.emplace_back(arg);
   }
   if (!values.empty()) {
     out.insert(out.begin() + 1,
@@ -50,7 +53,13 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
   return out;
 }
 
-std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
+bool FlagGiven(absl::string_view name) {
+  // The public CommandLineFlag::IsSpecifiedOnCommandLine is private in the
+  // Abseil we build with (20220623); the parser's own record is the same.
+  return absl::flags_internal::WasPresentOnCommandLine(name);
+}
+
+std::vector<std::string> InitMain(int argc, char **argv, const char *usage,
                                   absl::string_view repeated) {
   absl::SetProgramUsageMessage(usage);
   // --help lists the project's own flags (Abseil's default only looks for a
@@ -67,9 +76,10 @@ std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
   } else {
     args = MergeRepeatedFlag(argc, argv, repeated);
   }
-  std::vector<char*> arg_ptrs;
-  for (std::string& a : args) arg_ptrs.push_back(a.data());
-  std::vector<char*> positional = absl::ParseCommandLine(
+  std::vector<char *> arg_ptrs;
+  for (std::string &a : args)
+    arg_ptrs.push_back(a.data());
+  std::vector<char *> positional = absl::ParseCommandLine(
       static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   absl::Status level = SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
@@ -79,4 +89,4 @@ std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
   return std::vector<std::string>(positional.begin(), positional.end());
 }
 
-}  // namespace zeoraid
+} // namespace zeoraid

@@ -11,7 +11,6 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/reflection.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
@@ -35,8 +34,8 @@
 ABSL_FLAG(
     std::string, config, "",
     "Configuration file (zeoraid.v1.RaidcoreConfig, protobuf text format; "
-    "see proto/zeoraid/v1/config.proto). Flags set to other than their "
-    "defaults override it; --backend flags add to its backends.");
+    "see proto/zeoraid/v1/config.proto). Flags given on the command line "
+    "override it; --backend flags add to its backends.");
 ABSL_FLAG(std::string, listen, "127.0.0.1:8200",
           "Address (HOST:PORT) of the gRPC Storage and Admin services.");
 ABSL_FLAG(
@@ -76,12 +75,8 @@ using zeo::TidHex;
 using zeo::TidToUint64;
 namespace {
 
-// A flag overrides the config file when it is set to something other than its
-// default (this Abseil cannot tell whether it was given at all).
-bool Specified(absl::string_view flag) {
-  const absl::CommandLineFlag *f = absl::FindCommandLineFlag(flag);
-  return f != nullptr && f->CurrentValue() != f->DefaultValue();
-}
+// A flag given on the command line overrides the config file.
+bool Specified(absl::string_view flag) { return FlagGiven(flag); }
 
 // The settings in force: the config file, with the flags given on the command
 // line (and the defaults of those it leaves unset) on top.
@@ -193,6 +188,7 @@ int Run() {
     return 2;
   }
   const v1::RaidcoreConfig &cfg = *settings;
+  ZR_LOG(INFO) << "settings: " << cfg.ShortDebugString();
   const std::string storage = cfg.storage();
   const absl::Duration backend_timeout =
       absl::Seconds(cfg.backend_timeout_seconds());

@@ -341,6 +341,16 @@ def test_raidcore_reads_its_config_file(make_cluster, tmp_path):
     status = second.status()
     assert [b["name"] for b in status["backends"]] == ["backend1-conf", "backend2-conf"]
     assert status["state"] == "optimal"
+    assert "backend_timeout_seconds: 3 " in second.process.log_text()
+
+    # A flag given on the command line wins over the file, even at its default.
+    third = Raidcore(cluster.supervisor, [], name="raidcore-flag",
+                     extra_args=["--config", str(good), "--backend_timeout=10s"])
+    third.start()
+    assert third.status()["state"] == "optimal"
+    settings = [line for line in third.process.log_text().splitlines()
+                if "settings:" in line]
+    assert settings and "backend_timeout_seconds: 10 " in settings[0], settings
 
 
 def test_health_follows_backend_and_raid_state(make_cluster):
