@@ -18,7 +18,7 @@ ABSL_FLAG(std::string, log_level, "info",
 
 namespace zeoraid {
 
-std::vector<std::string> MergeRepeatedFlag(int argc, char **argv,
+std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
                                            absl::string_view name) {
   std::vector<std::string> out;
   std::vector<std::string> values;
@@ -26,9 +26,8 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char **argv,
   const std::string dashed = absl::StrCat("--", name);
   for (int i = 0; i < argc; ++i) {
     absl::string_view arg = argv[i];
-    if (i > 0 && arg == "--") { // everything after it is positional
-      for (; i < argc; ++i)
-        out.emplace_back(argv[i]);
+    if (i > 0 && arg == "--") {  // everything after it is positional
+      for (; i < argc; ++i) out.emplace_back(argv[i]);
       break;
     }
     if (i > 0 && (arg == dashed || arg == single) && i + 1 < argc) {
@@ -36,15 +35,14 @@ std::vector<std::string> MergeRepeatedFlag(int argc, char **argv,
       continue;
     }
     bool matched = false;
-    for (const std::string &prefix : {dashed + "=", single + "="}) {
+    for (const std::string& prefix : {dashed + "=", single + "="}) {
       if (i > 0 && absl::StartsWith(arg, prefix)) {
         values.emplace_back(arg.substr(prefix.size()));
         matched = true;
         break;
       }
     }
-    if (!matched)
-      out.emplace_back(arg);
+    if (!matched) out.emplace_back(arg);
   }
   if (!values.empty()) {
     out.insert(out.begin() + 1,
@@ -59,7 +57,7 @@ bool FlagGiven(absl::string_view name) {
   return absl::flags_internal::WasPresentOnCommandLine(name);
 }
 
-std::vector<std::string> InitMain(int argc, char **argv, const char *usage,
+std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
                                   absl::string_view repeated) {
   absl::SetProgramUsageMessage(usage);
   // --help lists the project's own flags (Abseil's default only looks for a
@@ -76,10 +74,9 @@ std::vector<std::string> InitMain(int argc, char **argv, const char *usage,
   } else {
     args = MergeRepeatedFlag(argc, argv, repeated);
   }
-  std::vector<char *> arg_ptrs;
-  for (std::string &a : args)
-    arg_ptrs.push_back(a.data());
-  std::vector<char *> positional = absl::ParseCommandLine(
+  std::vector<char*> arg_ptrs;
+  for (std::string& a : args) arg_ptrs.push_back(a.data());
+  std::vector<char*> positional = absl::ParseCommandLine(
       static_cast<int>(arg_ptrs.size()), arg_ptrs.data());
   absl::Status level = SetLogLevelFromName(absl::GetFlag(FLAGS_log_level));
   if (!level.ok()) {
@@ -89,4 +86,4 @@ std::vector<std::string> InitMain(int argc, char **argv, const char *usage,
   return std::vector<std::string>(positional.begin(), positional.end());
 }
 
-} // namespace zeoraid
+}  // namespace zeoraid

@@ -14,7 +14,7 @@ namespace zeoraid {
 // of --NAME into one comma-separated --NAME=… argument, so that the list flag
 // sees all of them. Returns the rewritten argument vector (strings owned by the
 // result).
-std::vector<std::string> MergeRepeatedFlag(int argc, char **argv,
+std::vector<std::string> MergeRepeatedFlag(int argc, char** argv,
                                            absl::string_view name);
 
 // True when --NAME was given on the command line (or in a --flagfile), even
@@ -25,9 +25,9 @@ bool FlagGiven(absl::string_view name);
 // (folding every occurrence of the list flag `repeated`, if given) and applies
 // --log_level. Returns the positional arguments, program name first. Exits with
 // status 2 on a bad --log_level, as Abseil does for any other bad flag.
-std::vector<std::string> InitMain(int argc, char **argv, const char *usage,
+std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
                                   absl::string_view repeated = "");
 
-} // namespace zeoraid
+}  // namespace zeoraid
 
-#endif // ZEORAID_BASE_FLAGS_H_
+#endif  // ZEORAID_BASE_FLAGS_H_

@@ -18,7 +18,7 @@
 namespace zeoraid::raidcore {
 
 class FakeBackend : public BackendConnection {
-public:
+ public:
   struct RecordedCall {
     std::string method;
     zeo::Value::Items args;
@@ -28,19 +28,18 @@ public:
       : tid_(std::move(tid)) {}
 
   // The next calls of `method` answer `reply` (an application answer).
-  void SetReply(const std::string &method, ZeoReply reply) {
+  void SetReply(const std::string& method, ZeoReply reply) {
     MutexLock lock(&mu_);
     replies_[method] = std::move(reply);
   }
   // The next calls of `method` answer `replies` in turn, before SetReply's
   // answer or the default.
-  void QueueReplies(const std::string &method, std::vector<ZeoReply> replies) {
+  void QueueReplies(const std::string& method, std::vector<ZeoReply> replies) {
     MutexLock lock(&mu_);
-    for (ZeoReply &r : replies)
-      queued_[method].push_back(std::move(r));
+    for (ZeoReply& r : replies) queued_[method].push_back(std::move(r));
   }
   // The next calls of `method` fail with `status` (a transport failure).
-  void SetFailure(const std::string &method, absl::Status status) {
+  void SetFailure(const std::string& method, absl::Status status) {
     MutexLock lock(&mu_);
     failures_[method] = std::move(status);
   }
@@ -51,8 +50,7 @@ public:
   std::vector<std::string> methods() const {
     MutexLock lock(&mu_);
     std::vector<std::string> out;
-    for (const RecordedCall &c : calls_)
-      out.push_back(c.method);
+    for (const RecordedCall& c : calls_) out.push_back(c.method);
     return out;
   }
   bool closed() const {
@@ -66,8 +64,7 @@ public:
     MutexLock lock(&mu_);
     std::string name(method);
     calls_.push_back({name, args});
-    if (closed_)
-      return absl::UnavailableError("fake backend closed");
+    if (closed_) return absl::UnavailableError("fake backend closed");
     if (auto it = failures_.find(name); it != failures_.end()) {
       return it->second;
     }
@@ -77,10 +74,8 @@ public:
       it->second.pop_front();
       return reply;
     }
-    if (auto it = replies_.find(name); it != replies_.end())
-      return it->second;
-    if (name == "vote")
-      return ZeoReply::Result(zeo::Value::List({}));
+    if (auto it = replies_.find(name); it != replies_.end()) return it->second;
+    if (name == "vote") return ZeoReply::Result(zeo::Value::List({}));
     if (name == "tpc_finish") {
       tid_ = begun_tid_;
       return ZeoReply::Result(zeo::Value::Bytes(begun_tid_));
@@ -90,8 +85,7 @@ public:
 
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override {
     MutexLock lock(&mu_);
-    if (closed_)
-      return absl::UnavailableError("fake backend closed");
+    if (closed_) return absl::UnavailableError("fake backend closed");
     if (method == "tpc_begin" && args.size() > 4) {
       begun_tid_ = args[4].string_value();
     }
@@ -113,7 +107,7 @@ public:
     closed_ = true;
   }
 
-private:
+ private:
   mutable Mutex mu_;
   std::string tid_ ABSL_GUARDED_BY(mu_);
   std::string begun_tid_ ABSL_GUARDED_BY(mu_);
@@ -124,6 +118,6 @@ private:
   std::map<std::string, absl::Status> failures_ ABSL_GUARDED_BY(mu_);
 };
 
-} // namespace zeoraid::raidcore
+}  // namespace zeoraid::raidcore
 
-#endif // ZEORAID_RAIDCORE_FAKE_BACKEND_H_
+#endif  // ZEORAID_RAIDCORE_FAKE_BACKEND_H_

@@ -11,16 +11,14 @@ namespace zeoraid::raidcore {
 
 using zeo::TidToUint64;
 
-bool InvalidationHub::Subscription::Next(InvalidationEvent *event,
+bool InvalidationHub::Subscription::Next(InvalidationEvent* event,
                                          absl::Duration timeout) {
   auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
   while (queue_.empty() && !closed_) {
-    if (!cv_.WaitUntil(&mu_, deadline))
-      break;
+    if (!cv_.WaitUntil(&mu_, deadline)) break;
   }
-  if (closed_ || queue_.empty())
-    return false;
+  if (closed_ || queue_.empty()) return false;
   *event = std::move(queue_.front());
   queue_.pop_front();
   return true;
@@ -31,11 +29,10 @@ bool InvalidationHub::Subscription::closed() const {
   return closed_;
 }
 
-void InvalidationHub::Subscription::Push(const InvalidationEvent &event) {
+void InvalidationHub::Subscription::Push(const InvalidationEvent& event) {
   {
     MutexLock lock(&mu_);
-    if (closed_)
-      return;
+    if (closed_) return;
     if (queue_.size() >= max_backlog_) {
       ZR_LOG(WARNING) << "invalidation watcher fell " << queue_.size()
                       << " transactions behind; cutting it off";
@@ -58,7 +55,8 @@ void InvalidationHub::Subscription::Close() {
 
 InvalidationHub::InvalidationHub(std::string last_tid, size_t recent_capacity,
                                  size_t max_backlog)
-    : recent_capacity_(recent_capacity), max_backlog_(max_backlog),
+    : recent_capacity_(recent_capacity),
+      max_backlog_(max_backlog),
       last_tid_(last_tid) {
   if (last_tid != zeo::kZeroTid) {
     InvalidationEvent start;
@@ -88,39 +86,36 @@ std::shared_ptr<InvalidationHub::Subscription> InvalidationHub::Subscribe() {
 }
 
 void InvalidationHub::Unsubscribe(
-    const std::shared_ptr<Subscription> &subscription) {
+    const std::shared_ptr<Subscription>& subscription) {
   subscription->Close();
   MutexLock lock(&mu_);
   subscribers_.erase(subscription);
 }
 
-void InvalidationHub::Publish(const InvalidationEvent &event) {
+void InvalidationHub::Publish(const InvalidationEvent& event) {
   MutexLock lock(&mu_);
   last_tid_ = event.tid;
   recent_.push_back(event);
-  while (recent_.size() > recent_capacity_)
-    recent_.pop_front();
-  for (const auto &sub : subscribers_)
-    sub->Push(event);
+  while (recent_.size() > recent_capacity_) recent_.pop_front();
+  for (const auto& sub : subscribers_) sub->Push(event);
 }
 
-void InvalidationHub::PublishInfo(const zeo::Value &info) {
+void InvalidationHub::PublishInfo(const zeo::Value& info) {
   InvalidationEvent event;
   event.info = info;
   MutexLock lock(&mu_);
-  for (const auto &sub : subscribers_)
-    sub->Push(event);
+  for (const auto& sub : subscribers_) sub->Push(event);
 }
 
-std::optional<InvalidationsSince>
-InvalidationHub::Since(const std::string &tid) const {
+std::optional<InvalidationsSince> InvalidationHub::Since(
+    const std::string& tid) const {
   MutexLock lock(&mu_);
   if (recent_.empty() || TidToUint64(recent_.front().tid) > TidToUint64(tid)) {
     return std::nullopt;
   }
   InvalidationsSince out;
   out.latest_tid = last_tid_;
-  for (const InvalidationEvent &e : recent_) {
+  for (const InvalidationEvent& e : recent_) {
     if (TidToUint64(e.tid) > TidToUint64(tid)) {
       out.oids.insert(out.oids.end(), e.oids.begin(), e.oids.end());
     }
@@ -135,4 +130,4 @@ std::string InvalidationHub::last_tid() const {
   return last_tid_;
 }
 
-} // namespace zeoraid::raidcore
+}  // namespace zeoraid::raidcore

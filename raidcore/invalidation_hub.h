@@ -23,7 +23,7 @@ namespace zeoraid::raidcore {
 // a pack, which every client is told about.
 struct InvalidationEvent {
   std::string tid;
-  zeo::Value info; // {length, size}, or None
+  zeo::Value info;  // {length, size}, or None
   std::vector<std::string> oids;
   std::string origin_translator;
   uint64_t origin_connection = 0;
@@ -31,29 +31,29 @@ struct InvalidationEvent {
 
 struct InvalidationsSince {
   std::string latest_tid;
-  std::vector<std::string> oids; // union, sorted, unique
+  std::vector<std::string> oids;  // union, sorted, unique
 };
 
 class InvalidationHub {
-public:
+ public:
   // One watcher's queue. A watcher that falls more than `max_backlog` events
   // behind is cut off (Next returns false for good): its translator must
   // reconnect and its clients re-verify, rather than raidcore buffering without
   // bound.
   class Subscription {
-  public:
+   public:
     // Waits up to `timeout` for the next event. Returns false when there is
     // none yet (check closed()) or the subscription was cut off.
-    bool Next(InvalidationEvent *event, absl::Duration timeout);
+    bool Next(InvalidationEvent* event, absl::Duration timeout);
     bool closed() const;
     // raidcore's last published tid when the subscription started.
-    const std::string &start_tid() const { return start_tid_; }
+    const std::string& start_tid() const { return start_tid_; }
 
-  private:
+   private:
     friend class InvalidationHub;
     explicit Subscription(std::string start_tid, size_t max_backlog)
         : start_tid_(std::move(start_tid)), max_backlog_(max_backlog) {}
-    void Push(const InvalidationEvent &event);
+    void Push(const InvalidationEvent& event);
     void Close();
 
     const std::string start_tid_;
@@ -74,19 +74,19 @@ public:
   bool Prefill(std::vector<InvalidationEvent> recent);
 
   std::shared_ptr<Subscription> Subscribe();
-  void Unsubscribe(const std::shared_ptr<Subscription> &subscription);
+  void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   // REQUIRES: tids strictly increase between calls (the commit lock ensures
   // it).
-  void Publish(const InvalidationEvent &event);
+  void Publish(const InvalidationEvent& event);
   // Tells every watcher about new storage statistics (not a transaction).
-  void PublishInfo(const zeo::Value &info);
+  void PublishInfo(const zeo::Value& info);
 
   // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
   // queue.
-  std::optional<InvalidationsSince> Since(const std::string &tid) const;
+  std::optional<InvalidationsSince> Since(const std::string& tid) const;
   std::string last_tid() const;
 
-private:
+ private:
   const size_t recent_capacity_;
   const size_t max_backlog_;
   mutable Mutex mu_;
@@ -97,6 +97,6 @@ private:
   std::set<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);
 };
 
-} // namespace zeoraid::raidcore
+}  // namespace zeoraid::raidcore
 
-#endif // ZEORAID_RAIDCORE_INVALIDATION_HUB_H_
+#endif  // ZEORAID_RAIDCORE_INVALIDATION_HUB_H_

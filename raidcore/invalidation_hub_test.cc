@@ -2,8 +2,8 @@
 
 #include <thread>
 
-#include "zeo/tid.h"
 #include "gtest/gtest.h"
+#include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
 namespace {
@@ -53,7 +53,7 @@ TEST(InvalidationHubTest, EmptyStorageAnswersOnlyFromCommits) {
 
 TEST(InvalidationHubTest, PrefillAnswersForTransactionsBeforeTheStart) {
   InvalidationHub hub(T(10), /*recent_capacity=*/3, /*max_backlog=*/10);
-  EXPECT_FALSE(hub.Prefill({Event(7, {}), Event(9, {T(1)})})); // not at 10
+  EXPECT_FALSE(hub.Prefill({Event(7, {}), Event(9, {T(1)})}));  // not at 10
   ASSERT_TRUE(hub.Prefill({Event(6, {T(9)}), Event(7, {T(8)}), Event(9, {T(1)}),
                            Event(10, {T(2), T(1)})}));
   // Capacity 3: 7 is the floor now.
@@ -76,8 +76,7 @@ TEST(InvalidationHubTest, SubscribersSeeEveryEventInOrder) {
   auto sub = hub.Subscribe();
   EXPECT_EQ(sub->start_tid(), T(1));
   std::thread publisher([&] {
-    for (uint64_t t = 2; t < 200; ++t)
-      hub.Publish(Event(t, {T(t)}));
+    for (uint64_t t = 2; t < 200; ++t) hub.Publish(Event(t, {T(t)}));
   });
   uint64_t expect = 2;
   InvalidationEvent e;
@@ -94,12 +93,11 @@ TEST(InvalidationHubTest, SubscribersSeeEveryEventInOrder) {
 TEST(InvalidationHubTest, SlowSubscriberIsCutOff) {
   InvalidationHub hub(T(1), 100, /*max_backlog=*/5);
   auto sub = hub.Subscribe();
-  for (uint64_t t = 2; t < 10; ++t)
-    hub.Publish(Event(t, {}));
+  for (uint64_t t = 2; t < 10; ++t) hub.Publish(Event(t, {}));
   EXPECT_TRUE(sub->closed());
   InvalidationEvent e;
   EXPECT_FALSE(sub->Next(&e, absl::Milliseconds(1)));
 }
 
-} // namespace
-} // namespace zeoraid::raidcore
+}  // namespace
+}  // namespace zeoraid::raidcore

@@ -17,8 +17,8 @@ using zeo::Value;
 
 // ZEO's server method set (zeo-protocol.md section 6): a name outside it closes
 // the connection, as ZEO does ("Invalid method").
-bool IsZeoMethod(const std::string &name) {
-  static const char *const kMethods[] = {"get_info",
+bool IsZeoMethod(const std::string& name) {
+  static const char* const kMethods[] = {"get_info",
                                          "lastTransaction",
                                          "getInvalidations",
                                          "new_oids",
@@ -53,9 +53,8 @@ bool IsZeoMethod(const std::string &name) {
                                          "server_status",
                                          "set_client_label",
                                          "ping"};
-  for (const char *m : kMethods) {
-    if (name == m)
-      return true;
+  for (const char* m : kMethods) {
+    if (name == m) return true;
   }
   return false;
 }
@@ -63,8 +62,8 @@ bool IsZeoMethod(const std::string &name) {
 // Calls a ZEO server refuses on a read-only connection (ZEOStorage's
 // read_only checks: new_oids, tpc_begin, and everything that names a
 // transaction).
-bool IsWriteMethod(const std::string &name) {
-  static const char *const kWrites[] = {
+bool IsWriteMethod(const std::string& name) {
+  static const char* const kWrites[] = {
       "new_oids",        "tpc_begin",
       "storea",          "checkCurrentSerialInTransaction",
       "restorea",        "deleteObject",
@@ -72,62 +71,57 @@ bool IsWriteMethod(const std::string &name) {
       "storeBlobChunk",  "storeBlobEnd",
       "storeBlobShared", "vote",
       "tpc_finish",      "tpc_abort"};
-  for (const char *m : kWrites) {
-    if (name == m)
-      return true;
+  for (const char* m : kWrites) {
+    if (name == m) return true;
   }
   return false;
 }
 
-bool IsTid(const Value &v) {
+bool IsTid(const Value& v) {
   return v.is_bytes() && v.string_value().size() == 8;
 }
 
 // JSON for the ruok probe: the status dict holds str keys and numbers, str,
 // bool and None values; anything else is written as its repr string.
-std::string JsonOf(const Value &v) {
+std::string JsonOf(const Value& v) {
   switch (v.kind()) {
-  case Value::Kind::kNone:
-    return "null";
-  case Value::Kind::kBool:
-    return v.bool_value() ? "true" : "false";
-  case Value::Kind::kInt:
-    return absl::StrCat(v.int_value());
-  case Value::Kind::kFloat:
-    return absl::StrCat(v.float_value());
-  case Value::Kind::kDict: {
-    std::string out = "{";
-    for (const auto &[key, value] : v.dict_items()) {
-      if (out.size() > 1)
-        out += ", ";
-      out += JsonOf(key.is_str() ? key : Value::Str(key.DebugString()));
-      out += ": " + JsonOf(value);
+    case Value::Kind::kNone:
+      return "null";
+    case Value::Kind::kBool:
+      return v.bool_value() ? "true" : "false";
+    case Value::Kind::kInt:
+      return absl::StrCat(v.int_value());
+    case Value::Kind::kFloat:
+      return absl::StrCat(v.float_value());
+    case Value::Kind::kDict: {
+      std::string out = "{";
+      for (const auto& [key, value] : v.dict_items()) {
+        if (out.size() > 1) out += ", ";
+        out += JsonOf(key.is_str() ? key : Value::Str(key.DebugString()));
+        out += ": " + JsonOf(value);
+      }
+      return out + "}";
     }
-    return out + "}";
-  }
-  default: {
-    std::string text = v.is_str() ? v.string_value() : v.DebugString();
-    std::string out = "\"";
-    for (char c : text) {
-      if (c == '"' || c == '\\')
-        out += '\\';
-      if (static_cast<unsigned char>(c) < 0x20)
-        continue;
-      out += c;
+    default: {
+      std::string text = v.is_str() ? v.string_value() : v.DebugString();
+      std::string out = "\"";
+      for (char c : text) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) continue;
+        out += c;
+      }
+      return out + "\"";
     }
-    return out + "\"";
-  }
   }
 }
 
-Value BytesList(const google::protobuf::RepeatedPtrField<std::string> &items) {
+Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
-  for (const std::string &s : items)
-    out.push_back(Value::Bytes(s));
+  for (const std::string& s : items) out.push_back(Value::Bytes(s));
   return Value::List(std::move(out));
 }
 
-} // namespace
+}  // namespace
 
 struct ClientSession::Transaction {
   Value txn_id;
@@ -139,17 +133,15 @@ struct ClientSession::Transaction {
   // vote.
   bool broken = false;
 
-  bool Send(const v1::CommitRequest &request) {
-    if (!broken && !stream->Write(request))
-      broken = true;
+  bool Send(const v1::CommitRequest& request) {
+    if (!broken && !stream->Write(request)) broken = true;
     return !broken;
   }
   // Sends `request` and reads raidcore's answer; on failure returns the
   // stream's final status.
-  grpc::Status Ask(const v1::CommitRequest &request,
-                   v1::CommitResponse *response) {
-    if (Send(request) && stream->Read(response))
-      return grpc::Status::OK;
+  grpc::Status Ask(const v1::CommitRequest& request,
+                   v1::CommitResponse* response) {
+    if (Send(request) && stream->Read(response)) return grpc::Status::OK;
     broken = true;
     context->TryCancel();
     grpc::Status status = stream->Finish();
@@ -168,11 +160,15 @@ struct ClientSession::Transaction {
 };
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
-                             v1::Storage::Stub *stub,
-                             InvalidationFanout *fanout,
-                             const SessionOptions &options)
-    : id_(id), socket_(std::move(socket)), peer_(std::move(peer)), stub_(stub),
-      fanout_(fanout), options_(options) {}
+                             v1::Storage::Stub* stub,
+                             InvalidationFanout* fanout,
+                             const SessionOptions& options)
+    : id_(id),
+      socket_(std::move(socket)),
+      peer_(std::move(peer)),
+      stub_(stub),
+      fanout_(fanout),
+      options_(options) {}
 
 ClientSession::~ClientSession() = default;
 
@@ -190,8 +186,7 @@ void ClientSession::Serve() {
     st = net::WriteFrame(socket_, options_.msgpack ? "M5" : "Z5");
   }
   absl::StatusOr<std::string> hello;
-  if (st.ok())
-    hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
+  if (st.ok()) hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
   if (!st.ok() || !hello.ok()) {
     // Port probes (readiness checks, monitoring) look like this.
     ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_
@@ -226,8 +221,7 @@ void ClientSession::Serve() {
                         << "); closing";
         break;
       }
-      if (message->is_heartbeat())
-        continue;
+      if (message->is_heartbeat()) continue;
       absl::Status handled = Dispatch(*message);
       if (!handled.ok()) {
         ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
@@ -247,8 +241,7 @@ void ClientSession::Serve() {
   AbortTransaction();
   if (!iterators_.empty()) {
     v1::IterateRequest forget;
-    for (uint64_t iid : iterators_)
-      forget.mutable_forget()->add_ids(iid);
+    for (uint64_t iid : iterators_) forget.mutable_forget()->add_ids(iid);
     v1::PickledResponse ignored;
     stub_->Iterate(NewContext().get(), forget, &ignored);
   }
@@ -262,8 +255,7 @@ void ClientSession::Serve() {
 }
 
 void ClientSession::AbortTransaction() {
-  if (txn_ == nullptr)
-    return;
+  if (txn_ == nullptr) return;
   // Cancelling the stream makes raidcore abort on every backend and free its
   // lock.
   txn_->context->TryCancel();
@@ -271,7 +263,7 @@ void ClientSession::AbortTransaction() {
   txn_.reset();
 }
 
-void ClientSession::Disconnect(const std::string &reason) {
+void ClientSession::Disconnect(const std::string& reason) {
   ZR_LOG(INFO) << "disconnecting connection " << id_ << " from " << peer_
                << ": " << reason;
   {
@@ -282,14 +274,13 @@ void ClientSession::Disconnect(const std::string &reason) {
   socket_.Shutdown();
 }
 
-absl::Status ClientSession::Write(const zeo::Message &message) {
+absl::Status ClientSession::Write(const zeo::Message& message) {
   MutexLock lock(&write_mu_);
-  if (closed_)
-    return absl::UnavailableError("connection closed");
+  if (closed_) return absl::UnavailableError("connection closed");
   return WriteLocked(message);
 }
 
-absl::Status ClientSession::WriteLocked(const zeo::Message &message) {
+absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
   absl::StatusOr<std::string> payload =
       zeo::TryEncodeMessage(message, encoding_);
   if (!payload.ok() && encoding_ == zeo::Encoding::kMsgpack) {
@@ -315,18 +306,18 @@ absl::Status ClientSession::WriteLocked(const zeo::Message &message) {
   return net::WriteFrame(socket_, *payload, options_.write_timeout);
 }
 
-absl::Status ClientSession::Reply(const Value &msgid, Value result) {
+absl::Status ClientSession::Reply(const Value& msgid, Value result) {
   return Write(zeo::MakeReply(msgid, std::move(result)));
 }
 
-absl::Status ClientSession::ReplyError(const Value &msgid,
-                                       const std::string &class_path,
+absl::Status ClientSession::ReplyError(const Value& msgid,
+                                       const std::string& class_path,
                                        Value payload) {
   return Write(zeo::MakeErrorReply(msgid, class_path, std::move(payload)));
 }
 
-absl::Status ClientSession::ReplyZeoError(const Value &msgid,
-                                          const v1::ZeoError &error) {
+absl::Status ClientSession::ReplyZeoError(const Value& msgid,
+                                          const v1::ZeoError& error) {
   absl::StatusOr<Value> payload = zeo::DecodePickle(
       error.payload_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
   if (!payload.ok()) {
@@ -335,18 +326,16 @@ absl::Status ClientSession::ReplyZeoError(const Value &msgid,
   return ReplyError(msgid, error.class_path(), std::move(*payload));
 }
 
-absl::Status ClientSession::ReplyFrom(const Value &msgid,
-                                      const grpc::Status &status,
-                                      const v1::PickledResponse &response) {
-  if (!status.ok())
-    return ReplyRpcFailure(msgid, status);
-  if (response.has_error())
-    return ReplyZeoError(msgid, response.error());
+absl::Status ClientSession::ReplyFrom(const Value& msgid,
+                                      const grpc::Status& status,
+                                      const v1::PickledResponse& response) {
+  if (!status.ok()) return ReplyRpcFailure(msgid, status);
+  if (response.has_error()) return ReplyZeoError(msgid, response.error());
   return ReplyPickled(msgid, response.result_pickle());
 }
 
-absl::Status ClientSession::ReplyPickled(const Value &msgid,
-                                         const std::string &pickle) {
+absl::Status ClientSession::ReplyPickled(const Value& msgid,
+                                         const std::string& pickle) {
   absl::StatusOr<Value> value =
       zeo::DecodePickle(pickle, options_.limits, zeo::GlobalPolicy::kClient);
   if (!value.ok()) {
@@ -358,8 +347,8 @@ absl::Status ClientSession::ReplyPickled(const Value &msgid,
   return Reply(msgid, std::move(*value));
 }
 
-absl::Status ClientSession::ReplyRpcFailure(const Value &msgid,
-                                            const grpc::Status &status) {
+absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
+                                            const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
       status.error_code() == grpc::StatusCode::CANCELLED) {
@@ -373,18 +362,16 @@ absl::Status ClientSession::ReplyRpcFailure(const Value &msgid,
                         absl::StrCat("zeoraid: ", status.error_message()))}));
 }
 
-void ClientSession::DeliverInvalidation(const std::string &tid,
-                                        const std::vector<std::string> &oids) {
+void ClientSession::DeliverInvalidation(const std::string& tid,
+                                        const std::vector<std::string>& oids) {
   uint64_t t = zeo::TidToUint64(tid);
   Value::Items oid_values;
   oid_values.reserve(oids.size());
-  for (const std::string &oid : oids)
-    oid_values.push_back(Value::Bytes(oid));
+  for (const std::string& oid : oids) oid_values.push_back(Value::Bytes(oid));
   MutexLock lock(&write_mu_);
   // Never a tid the client already knows (its own commit, or its register
   // reply).
-  if (closed_ || t <= delivered_)
-    return;
+  if (closed_ || t <= delivered_) return;
   absl::Status st = WriteLocked(
       zeo::MakeOneway("invalidateTransaction",
                       {Value::Bytes(tid), Value::List(std::move(oid_values))}));
@@ -399,10 +386,9 @@ void ClientSession::DeliverInvalidation(const std::string &tid,
   }
 }
 
-void ClientSession::DeliverInfo(const Value &stats) {
+void ClientSession::DeliverInfo(const Value& stats) {
   MutexLock lock(&write_mu_);
-  if (closed_)
-    return;
+  if (closed_) return;
   absl::Status st = WriteLocked(zeo::MakeOneway("info", {stats}));
   if (!st.ok()) {
     closed_ = true;
@@ -410,7 +396,7 @@ void ClientSession::DeliverInfo(const Value &stats) {
   }
 }
 
-bool ClientSession::AwaitOwnCommit(const std::string &tid,
+bool ClientSession::AwaitOwnCommit(const std::string& tid,
                                    absl::Duration timeout) {
   uint64_t t = zeo::TidToUint64(tid);
   auto deadline = CondVar::DeadlineAfter(timeout);
@@ -426,14 +412,14 @@ bool ClientSession::AwaitOwnCommit(const std::string &tid,
   return true;
 }
 
-absl::Status ClientSession::Dispatch(const zeo::Message &message) {
+absl::Status ClientSession::Dispatch(const zeo::Message& message) {
   if (message.is_reply()) {
     return absl::InvalidArgumentError("a client sent a reply");
   }
   if (!message.args.is_sequence()) {
     return absl::InvalidArgumentError("arguments are not a tuple");
   }
-  const std::string &name = message.name;
+  const std::string& name = message.name;
   if (!registered_) {
     if (name != "register") {
       return absl::FailedPreconditionError(
@@ -455,29 +441,22 @@ absl::Status ClientSession::Dispatch(const zeo::Message &message) {
     return ReplyError(message.msgid, "ZODB.POSException.ReadOnlyError",
                       Value::Tuple({}));
   }
-  if (name == "loadBefore")
-    return HandleLoadBefore(message);
-  if (name == "tpc_begin")
-    return HandleTpcBegin(message);
+  if (name == "loadBefore") return HandleLoadBefore(message);
+  if (name == "tpc_begin") return HandleTpcBegin(message);
   if (name == "storea" || name == "checkCurrentSerialInTransaction" ||
       name == "undoa" || name == "restorea" || name == "deleteObject") {
     return HandleDataCall(message);
   }
-  if (name == "vote")
-    return HandleVote(message);
-  if (name == "tpc_finish")
-    return HandleFinish(message);
-  if (name == "tpc_abort")
-    return HandleAbort(message);
-  if (name == "ping")
-    return HandlePing(message);
-  if (name.rfind("iterator_", 0) == 0)
-    return HandleIterator(message);
+  if (name == "vote") return HandleVote(message);
+  if (name == "tpc_finish") return HandleFinish(message);
+  if (name == "tpc_abort") return HandleAbort(message);
+  if (name == "ping") return HandlePing(message);
+  if (name.rfind("iterator_", 0) == 0) return HandleIterator(message);
   return HandleSimpleCall(message);
 }
 
-absl::Status ClientSession::HandleRegister(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   if (message.is_oneway() || args.empty() || !args[0].is_str()) {
     return absl::InvalidArgumentError("malformed register");
   }
@@ -493,8 +472,7 @@ absl::Status ClientSession::HandleRegister(const zeo::Message &message) {
   grpc::Status status = stub_->Register(NewContext().get(), request, &response);
   if (!status.ok() || response.has_error()) {
     fanout_->Remove(id_);
-    if (!status.ok())
-      return ReplyRpcFailure(message.msgid, status);
+    if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
     return ReplyZeoError(message.msgid, response.error());
   }
   if (!fanout_->WaitProcessed(response.last_tid(), options_.ordering_timeout)) {
@@ -504,8 +482,7 @@ absl::Status ClientSession::HandleRegister(const zeo::Message &message) {
   registered_ = true;
   read_only_ = request.read_only();
   MutexLock lock(&write_mu_);
-  if (closed_)
-    return absl::UnavailableError("connection closed");
+  if (closed_) return absl::UnavailableError("connection closed");
   // Everything up to the tid we answer is reflected in what the client will
   // read; everything after it will reach it as an invalidation.
   delivered_ = std::max(delivered_, zeo::TidToUint64(response.last_tid()));
@@ -515,8 +492,8 @@ absl::Status ClientSession::HandleRegister(const zeo::Message &message) {
       message.msgid, Value::Bytes(zeo::TidFromUint64(delivered_))));
 }
 
-absl::Status ClientSession::HandleLoadBefore(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) {
     return ReplyError(message.msgid, "builtins.TypeError",
                       Value::Tuple({Value::Str("loadBefore(oid, before)")}));
@@ -529,8 +506,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message &message) {
     v1::LoadBeforeResponse response;
     grpc::Status status =
         stub_->LoadBefore(NewContext().get(), request, &response);
-    if (!status.ok())
-      return ReplyRpcFailure(message.msgid, status);
+    if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
     if (!fanout_->WaitProcessed(response.snapshot_tid(),
                                 options_.ordering_timeout)) {
       return absl::UnavailableError(
@@ -547,8 +523,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message &message) {
            current ? Value::None() : Value::Bytes(response.end_tid())});
     }
     MutexLock lock(&write_mu_);
-    if (closed_)
-      return absl::UnavailableError("connection closed");
+    if (closed_) return absl::UnavailableError("connection closed");
     if (current && delivered_ > zeo::TidToUint64(response.snapshot_tid()) &&
         fanout_->recent_changes().ChangedBetween(
             request.oid(), zeo::TidToUint64(response.snapshot_tid()),
@@ -563,24 +538,23 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message &message) {
   return absl::UnavailableError("loadBefore kept racing newer commits");
 }
 
-absl::Status ClientSession::HandleTpcBegin(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   if (args.size() < 4 || !args[1].is_bytes() || !args[2].is_bytes()) {
     return absl::InvalidArgumentError("malformed tpc_begin");
   }
   if (txn_ != nullptr) {
     if (txn_->txn_id == args[0])
-      return absl::OkStatus(); // ZEO ignores a repeat
+      return absl::OkStatus();  // ZEO ignores a repeat
     return absl::FailedPreconditionError(
         "tpc_begin while another transaction is in progress");
   }
   v1::CommitRequest request;
-  v1::CommitRequest::Begin *begin = request.mutable_begin();
+  v1::CommitRequest::Begin* begin = request.mutable_begin();
   begin->set_user(args[1].string_value());
   begin->set_description(args[2].string_value());
   begin->set_extension_pickle(zeo::EncodePickle(args[3]));
-  if (args.size() > 4 && IsTid(args[4]))
-    begin->set_tid(args[4].string_value());
+  if (args.size() > 4 && IsTid(args[4])) begin->set_tid(args[4].string_value());
   if (args.size() > 5 && args[5].is_str())
     begin->set_status(args[5].string_value());
   begin->set_origin_connection(id_);
@@ -596,15 +570,14 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message &message) {
   return absl::OkStatus();
 }
 
-absl::Status ClientSession::HandleDataCall(const zeo::Message &message) {
-  const std::string &name = message.name;
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
   auto malformed = [&] {
     return absl::InvalidArgumentError(absl::StrCat("malformed ", name));
   };
   // Every data call ends with the transaction id.
-  if (args.size() < 2)
-    return malformed();
+  if (args.size() < 2) return malformed();
   // As in ZEO, a data call outside its transaction fails, and since it is
   // one-way the only possible answer is closing the connection.
   if (txn_ == nullptr || txn_->txn_id != args.back()) {
@@ -613,19 +586,16 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message &message) {
   }
   v1::CommitRequest request;
   if (name == "undoa") {
-    if (args.size() != 2 || !args[0].is_bytes())
-      return malformed();
+    if (args.size() != 2 || !args[0].is_bytes()) return malformed();
     request.mutable_undo()->set_undo_id(args[0].string_value());
   } else {
     // Every other data call starts with (oid, serial).
-    if (!IsTid(args[0]) || !IsTid(args[1]))
-      return malformed();
-    const std::string &oid = args[0].string_value();
-    const std::string &serial = args[1].string_value();
+    if (!IsTid(args[0]) || !IsTid(args[1])) return malformed();
+    const std::string& oid = args[0].string_value();
+    const std::string& serial = args[1].string_value();
     if (name == "storea") {
-      if (args.size() != 4 || !args[2].is_bytes())
-        return malformed();
-      v1::CommitRequest::Store *store = request.mutable_store();
+      if (args.size() != 4 || !args[2].is_bytes()) return malformed();
+      v1::CommitRequest::Store* store = request.mutable_store();
       store->set_oid(oid);
       store->set_serial(serial);
       store->set_data(args[2].string_value());
@@ -634,21 +604,18 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message &message) {
           !(IsTid(args[3]) || args[3].is_none())) {
         return malformed();
       }
-      v1::CommitRequest::Restore *restore = request.mutable_restore();
+      v1::CommitRequest::Restore* restore = request.mutable_restore();
       restore->set_oid(oid);
       restore->set_serial(serial);
       restore->set_has_data(args[2].is_bytes());
       restore->set_data(args[2].string_value());
-      if (args[3].is_bytes())
-        restore->set_prev_txn(args[3].string_value());
+      if (args[3].is_bytes()) restore->set_prev_txn(args[3].string_value());
     } else if (name == "deleteObject") {
-      if (args.size() != 3)
-        return malformed();
+      if (args.size() != 3) return malformed();
       request.mutable_delete_()->set_oid(oid);
       request.mutable_delete_()->set_serial(serial);
-    } else { // checkCurrentSerialInTransaction
-      if (args.size() != 3)
-        return malformed();
+    } else {  // checkCurrentSerialInTransaction
+      if (args.size() != 3) return malformed();
       request.mutable_check_current_serial()->set_oid(oid);
       request.mutable_check_current_serial()->set_serial(serial);
     }
@@ -657,8 +624,8 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message &message) {
   return absl::OkStatus();
 }
 
-absl::Status ClientSession::HandleVote(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleVote(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   Value id = args.empty() ? Value() : args[0];
   if (txn_ == nullptr || txn_->txn_id != id) {
     return ReplyError(
@@ -679,8 +646,8 @@ absl::Status ClientSession::HandleVote(const zeo::Message &message) {
   return ReplyPickled(message.msgid, response.vote_result_pickle());
 }
 
-absl::Status ClientSession::HandleFinish(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   Value id = args.empty() ? Value() : args[0];
   if (txn_ == nullptr || txn_->txn_id != id)
     return Reply(message.msgid, Value());
@@ -717,8 +684,7 @@ absl::Status ClientSession::HandleFinish(const zeo::Message &message) {
   absl::Status st;
   {
     MutexLock lock(&write_mu_);
-    if (closed_)
-      return absl::UnavailableError("connection closed");
+    if (closed_) return absl::UnavailableError("connection closed");
     // As ZEO: the committer hears the new storage statistics before the tid.
     if (stats.ok() && stats->is_dict()) {
       st = WriteLocked(zeo::MakeOneway("info", {*stats}));
@@ -734,15 +700,14 @@ absl::Status ClientSession::HandleFinish(const zeo::Message &message) {
   return st;
 }
 
-absl::Status ClientSession::HandleAbort(const zeo::Message &message) {
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
   Value id = args.empty() ? Value() : args[0];
   if (txn_ != nullptr && txn_->txn_id == id) {
     v1::CommitRequest request;
     request.mutable_abort();
     v1::CommitResponse response;
-    if (txn_->Ask(request, &response).ok())
-      txn_->Close();
+    if (txn_->Ask(request, &response).ok()) txn_->Close();
     txn_.reset();
   }
   return Reply(message.msgid, Value());
@@ -765,15 +730,14 @@ void ClientSession::AnswerStatusProbe() {
   net::WriteFrame(socket_, json).IgnoreError();
 }
 
-absl::Status ClientSession::HandlePing(const zeo::Message &message) {
+absl::Status ClientSession::HandlePing(const zeo::Message& message) {
   // A client pings (server_sync) to see every transaction committed before the
   // ping: answer only once the invalidations up to raidcore's last tid are
   // written.
   v1::LastTransactionResponse response;
   grpc::Status status = stub_->LastTransaction(
       NewContext().get(), v1::LastTransactionRequest(), &response);
-  if (!status.ok())
-    return ReplyRpcFailure(message.msgid, status);
+  if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
   if (!fanout_->WaitProcessed(response.tid(), options_.ordering_timeout)) {
     return absl::UnavailableError(
         "invalidations from raidcore are not flowing");
@@ -781,9 +745,9 @@ absl::Status ClientSession::HandlePing(const zeo::Message &message) {
   return Reply(message.msgid, Value());
 }
 
-absl::Status ClientSession::HandleIterator(const zeo::Message &message) {
-  const std::string &name = message.name;
-  const Value::Items &args = message.args.items();
+absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
   auto id_arg = [&](size_t i) -> std::optional<uint64_t> {
     if (i >= args.size() || !args[i].is_int() || args[i].int_value() < 0) {
       return std::nullopt;
@@ -795,18 +759,16 @@ absl::Status ClientSession::HandleIterator(const zeo::Message &message) {
     if (args.empty() || !args[0].is_sequence()) {
       return absl::InvalidArgumentError("malformed iterator_gc");
     }
-    for (const Value &v : args[0].items()) {
-      if (!v.is_int() || iterators_.erase(v.int_value()) == 0)
-        continue;
+    for (const Value& v : args[0].items()) {
+      if (!v.is_int() || iterators_.erase(v.int_value()) == 0) continue;
       request.mutable_forget()->add_ids(v.int_value());
     }
-    if (request.forget().ids_size() == 0)
-      return absl::OkStatus();
+    if (request.forget().ids_size() == 0) return absl::OkStatus();
     v1::PickledResponse ignored;
     stub_->Iterate(NewContext().get(), request, &ignored);
-    return absl::OkStatus(); // one-way
+    return absl::OkStatus();  // one-way
   }
-  auto tid_or_empty = [](const Value &v) {
+  auto tid_or_empty = [](const Value& v) {
     return v.is_bytes() ? v.string_value() : std::string();
   };
   if (name == "iterator_start") {
@@ -838,24 +800,23 @@ absl::Status ClientSession::HandleIterator(const zeo::Message &message) {
     }
     if (result.ok() && result->is_none() &&
         (name == "iterator_next" || name == "iterator_record_next")) {
-      iterators_.erase(*id_arg(0)); // exhausted: raidcore forgot it
+      iterators_.erase(*id_arg(0));  // exhausted: raidcore forgot it
     }
   }
   return ReplyFrom(message.msgid, status, response);
 }
 
-absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
-  const std::string &name = message.name;
-  const Value::Items &args = message.args.items();
-  const Value &msgid = message.msgid;
+absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
+  const Value& msgid = message.msgid;
   auto bad_args = [&] {
     return ReplyError(
         msgid, "builtins.TypeError",
         Value::Tuple({Value::Str(absl::StrCat("bad arguments for ", name))}));
   };
   if (name == "set_client_label") {
-    if (!args.empty() && args[0].is_str())
-      label_ = args[0].string_value();
+    if (!args.empty() && args[0].is_str()) label_ = args[0].string_value();
     ZR_LOG(DEBUG) << "connection " << id_ << " is labelled '" << label_ << "'";
     return absl::OkStatus();
   }
@@ -872,8 +833,7 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
     return ReplyFrom(msgid, status, response);
   }
   if (name == "getTid") {
-    if (args.size() != 1 || !IsTid(args[0]))
-      return bad_args();
+    if (args.size() != 1 || !IsTid(args[0])) return bad_args();
     v1::GetTidRequest request;
     request.set_oid(args[0].string_value());
     v1::PickledResponse response;
@@ -899,8 +859,7 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
     v1::LastTransactionResponse response;
     grpc::Status status = stub_->LastTransaction(
         NewContext().get(), v1::LastTransactionRequest(), &response);
-    if (!status.ok())
-      return ReplyRpcFailure(msgid, status);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
     return Reply(msgid, Value::Bytes(response.tid()));
   }
   if (name == "loadSerial") {
@@ -912,32 +871,26 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
     v1::LoadSerialResponse response;
     grpc::Status status =
         stub_->LoadSerial(NewContext().get(), request, &response);
-    if (!status.ok())
-      return ReplyRpcFailure(msgid, status);
-    if (response.has_error())
-      return ReplyZeoError(msgid, response.error());
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
     return Reply(msgid, Value::Bytes(response.data()));
   }
   if (name == "new_oids") {
     v1::NewOidsRequest request;
     if (!args.empty()) {
-      if (!args[0].is_int())
-        return bad_args();
+      if (!args[0].is_int()) return bad_args();
       request.set_count(static_cast<uint32_t>(
           std::clamp<int64_t>(args[0].int_value(), 1, 100)));
     }
     v1::NewOidsResponse response;
     grpc::Status status =
         stub_->NewOids(NewContext().get(), request, &response);
-    if (!status.ok())
-      return ReplyRpcFailure(msgid, status);
-    if (response.has_error())
-      return ReplyZeoError(msgid, response.error());
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
     return Reply(msgid, BytesList(response.oids()));
   }
   if (name == "history") {
-    if (args.empty() || !IsTid(args[0]))
-      return bad_args();
+    if (args.empty() || !IsTid(args[0])) return bad_args();
     v1::HistoryRequest request;
     request.set_oid(args[0].string_value());
     request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value()
@@ -948,17 +901,14 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
     return ReplyFrom(msgid, status, response);
   }
   if (name == "getInvalidations") {
-    if (args.size() != 1 || !IsTid(args[0]))
-      return bad_args();
+    if (args.size() != 1 || !IsTid(args[0])) return bad_args();
     v1::GetInvalidationsRequest request;
     request.set_tid(args[0].string_value());
     v1::GetInvalidationsResponse response;
     grpc::Status status =
         stub_->GetInvalidations(NewContext().get(), request, &response);
-    if (!status.ok())
-      return ReplyRpcFailure(msgid, status);
-    if (!response.known())
-      return Reply(msgid, Value());
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (!response.known()) return Reply(msgid, Value());
     // The client takes latest_tid as its cache's last tid: every invalidation
     // up to it must be written first, and none at or below it after.
     if (!fanout_->WaitProcessed(response.latest_tid(),
@@ -967,8 +917,7 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
           "invalidations from raidcore are not flowing");
     }
     MutexLock lock(&write_mu_);
-    if (closed_)
-      return absl::UnavailableError("connection closed");
+    if (closed_) return absl::UnavailableError("connection closed");
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.latest_tid()));
     return WriteLocked(
         zeo::MakeReply(msgid, Value::Tuple({Value::Bytes(response.latest_tid()),
@@ -986,10 +935,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
     // Packing takes as long as it takes: no RPC deadline beyond raidcore's own.
     grpc::ClientContext context;
     grpc::Status status = stub_->Pack(&context, request, &response);
-    if (!status.ok())
-      return ReplyRpcFailure(msgid, status);
-    if (response.has_error())
-      return ReplyZeoError(msgid, response.error());
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
+    if (response.has_error()) return ReplyZeoError(msgid, response.error());
     return Reply(msgid, Value());
   }
   if (name == "undoLog" || name == "undoInfo") {
@@ -1018,4 +965,4 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message &message) {
                         "zeoraid: '", name, "' is not supported yet"))}));
 }
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator

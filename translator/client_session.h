@@ -34,10 +34,10 @@ struct SessionOptions {
 
 class ClientSession final : public ClientSink,
                             public std::enable_shared_from_this<ClientSession> {
-public:
+ public:
   ClientSession(uint64_t id, net::Socket socket, std::string peer,
-                v1::Storage::Stub *stub, InvalidationFanout *fanout,
-                const SessionOptions &options);
+                v1::Storage::Stub* stub, InvalidationFanout* fanout,
+                const SessionOptions& options);
   ~ClientSession() override;
 
   // Serves the connection until the client leaves or misbehaves. Call once,
@@ -46,44 +46,44 @@ public:
 
   // ClientSink.
   uint64_t connection_id() const override { return id_; }
-  void DeliverInvalidation(const std::string &tid,
-                           const std::vector<std::string> &oids) override;
-  void DeliverInfo(const zeo::Value &stats) override;
-  bool AwaitOwnCommit(const std::string &tid, absl::Duration timeout) override;
-  void Disconnect(const std::string &reason) override;
+  void DeliverInvalidation(const std::string& tid,
+                           const std::vector<std::string>& oids) override;
+  void DeliverInfo(const zeo::Value& stats) override;
+  bool AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
+  void Disconnect(const std::string& reason) override;
 
-private:
+ private:
   struct Transaction;
 
   // Handles one decoded message; a non-OK status closes the connection.
-  absl::Status Dispatch(const zeo::Message &message);
-  absl::Status HandleRegister(const zeo::Message &message);
-  absl::Status HandleLoadBefore(const zeo::Message &message);
-  absl::Status HandleTpcBegin(const zeo::Message &message);
-  absl::Status HandleDataCall(const zeo::Message &message);
-  absl::Status HandleVote(const zeo::Message &message);
-  absl::Status HandleFinish(const zeo::Message &message);
-  absl::Status HandleAbort(const zeo::Message &message);
-  absl::Status HandleSimpleCall(const zeo::Message &message);
-  absl::Status HandleIterator(const zeo::Message &message);
-  absl::Status HandlePing(const zeo::Message &message);
+  absl::Status Dispatch(const zeo::Message& message);
+  absl::Status HandleRegister(const zeo::Message& message);
+  absl::Status HandleLoadBefore(const zeo::Message& message);
+  absl::Status HandleTpcBegin(const zeo::Message& message);
+  absl::Status HandleDataCall(const zeo::Message& message);
+  absl::Status HandleVote(const zeo::Message& message);
+  absl::Status HandleFinish(const zeo::Message& message);
+  absl::Status HandleAbort(const zeo::Message& message);
+  absl::Status HandleSimpleCall(const zeo::Message& message);
+  absl::Status HandleIterator(const zeo::Message& message);
+  absl::Status HandlePing(const zeo::Message& message);
 
-  absl::Status Reply(const zeo::Value &msgid, zeo::Value result);
-  absl::Status ReplyError(const zeo::Value &msgid,
-                          const std::string &class_path, zeo::Value payload);
-  absl::Status ReplyZeoError(const zeo::Value &msgid,
-                             const v1::ZeoError &error);
+  absl::Status Reply(const zeo::Value& msgid, zeo::Value result);
+  absl::Status ReplyError(const zeo::Value& msgid,
+                          const std::string& class_path, zeo::Value payload);
+  absl::Status ReplyZeoError(const zeo::Value& msgid,
+                             const v1::ZeoError& error);
   // Replies with raidcore's answer: the RPC failure, the ZEO error, or the
   // value.
-  absl::Status ReplyFrom(const zeo::Value &msgid, const grpc::Status &status,
-                         const v1::PickledResponse &response);
+  absl::Status ReplyFrom(const zeo::Value& msgid, const grpc::Status& status,
+                         const v1::PickledResponse& response);
   // Replies with a value raidcore sent pickled.
-  absl::Status ReplyPickled(const zeo::Value &msgid, const std::string &pickle);
+  absl::Status ReplyPickled(const zeo::Value& msgid, const std::string& pickle);
   // Reports a raidcore that could not be asked as a StorageError to the client.
-  absl::Status ReplyRpcFailure(const zeo::Value &msgid,
-                               const grpc::Status &status);
-  absl::Status Write(const zeo::Message &message);
-  absl::Status WriteLocked(const zeo::Message &message)
+  absl::Status ReplyRpcFailure(const zeo::Value& msgid,
+                               const grpc::Status& status);
+  absl::Status Write(const zeo::Message& message);
+  absl::Status WriteLocked(const zeo::Message& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AnswerStatusProbe();
   void AbortTransaction();
@@ -92,8 +92,8 @@ private:
   const uint64_t id_;
   net::Socket socket_;
   const std::string peer_;
-  v1::Storage::Stub *const stub_;
-  InvalidationFanout *const fanout_;
+  v1::Storage::Stub* const stub_;
+  InvalidationFanout* const fanout_;
   const SessionOptions options_;
 
   // Owned by the Serve thread (set before the session is shared).
@@ -105,7 +105,7 @@ private:
   // raidcore iterator ids this client holds; forgotten when it leaves.
   std::set<uint64_t> iterators_;
 
-  Mutex write_mu_; // one frame at a time; guards the delivery order below
+  Mutex write_mu_;  // one frame at a time; guards the delivery order below
   CondVar delivered_cv_;
   // Newest tid this client has been told about (register reply, invalidations,
   // its own tpc_finish replies).
@@ -113,6 +113,6 @@ private:
   bool closed_ ABSL_GUARDED_BY(write_mu_) = false;
 };
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator
 
-#endif // ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
+#endif  // ZEORAID_TRANSLATOR_CLIENT_SESSION_H_

@@ -18,9 +18,9 @@ using zeo::TidToUint64;
 // tpc_finish reply before moving on (the reply is normally microseconds away).
 constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
 
-} // namespace
+}  // namespace
 
-InvalidationFanout::InvalidationFanout(v1::Storage::Stub *stub,
+InvalidationFanout::InvalidationFanout(v1::Storage::Stub* stub,
                                        std::string translator_id)
     : stub_(stub), translator_id_(std::move(translator_id)) {}
 
@@ -34,12 +34,10 @@ void InvalidationFanout::Stop() {
   {
     MutexLock lock(&mu_);
     stopping_ = true;
-    if (context_ != nullptr)
-      context_->TryCancel();
+    if (context_ != nullptr) context_->TryCancel();
   }
   cv_.SignalAll();
-  if (thread_.joinable())
-    thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 std::string InvalidationFanout::Add(std::shared_ptr<ClientSink> sink) {
@@ -56,17 +54,17 @@ void InvalidationFanout::Remove(uint64_t connection_id) {
   sinks_.erase(connection_id);
 }
 
-bool InvalidationFanout::WaitProcessed(const std::string &tid,
+bool InvalidationFanout::WaitProcessed(const std::string& tid,
                                        absl::Duration timeout) {
   return WaitFor(tid, timeout, /*until_processed=*/true);
 }
 
-bool InvalidationFanout::WaitReached(const std::string &tid,
+bool InvalidationFanout::WaitReached(const std::string& tid,
                                      absl::Duration timeout) {
   return WaitFor(tid, timeout, /*until_processed=*/false);
 }
 
-bool InvalidationFanout::WaitFor(const std::string &tid, absl::Duration timeout,
+bool InvalidationFanout::WaitFor(const std::string& tid, absl::Duration timeout,
                                  bool until_processed) {
   uint64_t want = TidToUint64(tid);
   auto deadline = CondVar::DeadlineAfter(timeout);
@@ -75,8 +73,7 @@ bool InvalidationFanout::WaitFor(const std::string &tid, absl::Duration timeout,
     return (until_processed ? processed_ : reached_) >= want;
   };
   while (healthy_ && !done()) {
-    if (!cv_.WaitUntil(&mu_, deadline))
-      break;
+    if (!cv_.WaitUntil(&mu_, deadline)) break;
   }
   return healthy_ && done();
 }
@@ -86,14 +83,12 @@ void InvalidationFanout::Run() {
   while (true) {
     {
       MutexLock lock(&mu_);
-      if (stopping_)
-        return;
+      if (stopping_) return;
     }
     WatchOnce();
     {
       MutexLock lock(&mu_);
-      if (stopping_)
-        return;
+      if (stopping_) return;
       cv_.WaitUntil(&mu_, CondVar::DeadlineAfter(backoff));
     }
     backoff = std::min(backoff * 2, absl::Seconds(2));
@@ -104,8 +99,7 @@ void InvalidationFanout::WatchOnce() {
   grpc::ClientContext context;
   {
     MutexLock lock(&mu_);
-    if (stopping_)
-      return;
+    if (stopping_) return;
     context_ = &context;
   }
   v1::WatchInvalidationsRequest request;
@@ -122,8 +116,7 @@ void InvalidationFanout::WatchOnce() {
       {
         MutexLock lock(&mu_);
         healthy_ = true;
-        if (tid > processed_)
-          processed_ = reached_ = tid;
+        if (tid > processed_) processed_ = reached_ = tid;
         recent_changes_.Reset(processed_);
       }
       cv_.SignalAll();
@@ -131,36 +124,32 @@ void InvalidationFanout::WatchOnce() {
                    << TidHex(message.tid());
       continue;
     }
-    if (message.tid().empty()) { // storage statistics after a pack
+    if (message.tid().empty()) {  // storage statistics after a pack
       absl::StatusOr<zeo::Value> stats =
           zeo::DecodePickle(message.info_pickle());
       std::vector<std::shared_ptr<ClientSink>> all;
       {
         MutexLock lock(&mu_);
-        for (const auto &[id, sink] : sinks_)
-          all.push_back(sink);
+        for (const auto& [id, sink] : sinks_) all.push_back(sink);
       }
       if (stats.ok() && stats->is_dict()) {
-        for (const auto &sink : all)
-          sink->DeliverInfo(*stats);
+        for (const auto& sink : all) sink->DeliverInfo(*stats);
       }
       continue;
     }
     std::vector<std::shared_ptr<ClientSink>> sinks;
     {
       MutexLock lock(&mu_);
-      if (tid <= processed_)
-        continue; // already seen (cannot happen in order)
+      if (tid <= processed_) continue;  // already seen (cannot happen in order)
       reached_ = tid;
-      for (const auto &[id, sink] : sinks_)
-        sinks.push_back(sink);
+      for (const auto& [id, sink] : sinks_) sinks.push_back(sink);
     }
     cv_.SignalAll();
     std::vector<std::string> oids(message.oids().begin(), message.oids().end());
     // Before any client can have seen it delivered.
     recent_changes_.Add(tid, oids);
     bool ours = message.origin_translator() == translator_id_;
-    for (const auto &sink : sinks) {
+    for (const auto& sink : sinks) {
       if (ours && sink->connection_id() == message.origin_connection()) {
         if (!sink->AwaitOwnCommit(message.tid(), kOwnCommitWait)) {
           // Later invalidations must not overtake its reply: the client
@@ -186,8 +175,7 @@ void InvalidationFanout::WatchOnce() {
     stopping = stopping_;
   }
   cv_.SignalAll();
-  if (stopping)
-    return;
+  if (stopping) return;
   std::string reason =
       absl::StrCat("invalidation watch lost: ", status.error_message());
   if (synced) {
@@ -199,14 +187,13 @@ void InvalidationFanout::WatchOnce() {
   DisconnectAll(reason);
 }
 
-void InvalidationFanout::DisconnectAll(const std::string &reason) {
+void InvalidationFanout::DisconnectAll(const std::string& reason) {
   std::map<uint64_t, std::shared_ptr<ClientSink>> sinks;
   {
     MutexLock lock(&mu_);
     sinks.swap(sinks_);
   }
-  for (const auto &[id, sink] : sinks)
-    sink->Disconnect(reason);
+  for (const auto& [id, sink] : sinks) sink->Disconnect(reason);
 }
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator

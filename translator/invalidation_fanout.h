@@ -34,25 +34,25 @@ namespace zeoraid::translator {
 
 // What the fan-out needs from a client connection.
 class ClientSink {
-public:
+ public:
   virtual ~ClientSink() = default;
   virtual uint64_t connection_id() const = 0;
   // Writes invalidateTransaction(tid, oids) and records tid as delivered.
-  virtual void DeliverInvalidation(const std::string &tid,
-                                   const std::vector<std::string> &oids) = 0;
+  virtual void DeliverInvalidation(const std::string& tid,
+                                   const std::vector<std::string>& oids) = 0;
   // Writes info(stats): new storage statistics ({length, size}).
-  virtual void DeliverInfo(const zeo::Value &stats) = 0;
+  virtual void DeliverInfo(const zeo::Value& stats) = 0;
   // Waits until this connection's own tpc_finish reply for `tid` was written;
   // false on timeout.
-  virtual bool AwaitOwnCommit(const std::string &tid,
+  virtual bool AwaitOwnCommit(const std::string& tid,
                               absl::Duration timeout) = 0;
   // Closes the connection (the client will reconnect).
-  virtual void Disconnect(const std::string &reason) = 0;
+  virtual void Disconnect(const std::string& reason) = 0;
 };
 
 class InvalidationFanout {
-public:
-  InvalidationFanout(v1::Storage::Stub *stub, std::string translator_id);
+ public:
+  InvalidationFanout(v1::Storage::Stub* stub, std::string translator_id);
   ~InvalidationFanout();
 
   void Start();
@@ -65,25 +65,25 @@ public:
 
   // Waits until every invalidation up to `tid` was written to every connection.
   // False on timeout or while the watch is down.
-  bool WaitProcessed(const std::string &tid, absl::Duration timeout);
+  bool WaitProcessed(const std::string& tid, absl::Duration timeout);
   // Waits until the fan-out has reached `tid` (it is being processed or done),
   // so everything before `tid` is written. Used by the committer before its
   // reply.
-  bool WaitReached(const std::string &tid, absl::Duration timeout);
+  bool WaitReached(const std::string& tid, absl::Duration timeout);
 
-  const std::string &translator_id() const { return translator_id_; }
+  const std::string& translator_id() const { return translator_id_; }
   // The transactions processed lately (for loads racing invalidations).
-  const RecentChanges &recent_changes() const { return recent_changes_; }
+  const RecentChanges& recent_changes() const { return recent_changes_; }
 
-private:
-  bool WaitFor(const std::string &tid, absl::Duration timeout,
+ private:
+  bool WaitFor(const std::string& tid, absl::Duration timeout,
                bool until_processed);
   void Run();
   // Processes one watch stream until it breaks.
   void WatchOnce();
-  void DisconnectAll(const std::string &reason);
+  void DisconnectAll(const std::string& reason);
 
-  v1::Storage::Stub *const stub_;
+  v1::Storage::Stub* const stub_;
   const std::string translator_id_;
   std::thread thread_;
   RecentChanges recent_changes_{/*capacity=*/4096};
@@ -92,12 +92,12 @@ private:
   CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool healthy_ ABSL_GUARDED_BY(mu_) = false;
-  uint64_t processed_ ABSL_GUARDED_BY(mu_) = 0; // tid, as a number
+  uint64_t processed_ ABSL_GUARDED_BY(mu_) = 0;  // tid, as a number
   uint64_t reached_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::shared_ptr<ClientSink>> sinks_ ABSL_GUARDED_BY(mu_);
-  grpc::ClientContext *context_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator
 
-#endif // ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
+#endif  // ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_

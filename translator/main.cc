@@ -98,10 +98,10 @@ int Run() {
   return 0;
 }
 
-} // namespace
-} // namespace zeoraid::translator
+}  // namespace
+}  // namespace zeoraid::translator
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   zeoraid::InitMain(
       argc, argv,
       "ZEO server front end of ZEORaid.\n\n"

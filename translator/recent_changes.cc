@@ -29,7 +29,7 @@ void RecentChanges::Add(uint64_t tid, std::vector<std::string> oids) {
   }
 }
 
-RecentChanges::Answer RecentChanges::ChangedBetween(const std::string &oid,
+RecentChanges::Answer RecentChanges::ChangedBetween(const std::string& oid,
                                                     uint64_t after,
                                                     uint64_t upto) const {
   MutexLock lock(&mu_);
@@ -49,4 +49,4 @@ RecentChanges::Answer RecentChanges::ChangedBetween(const std::string &oid,
   return Answer::kUnchanged;
 }
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator

@@ -16,7 +16,7 @@
 namespace zeoraid::translator {
 
 class RecentChanges {
-public:
+ public:
   enum class Answer { kUnchanged, kChanged, kUnknown };
 
   explicit RecentChanges(size_t capacity) : capacity_(capacity) {}
@@ -29,13 +29,13 @@ public:
   // Whether a transaction in (after, upto] changed `oid`; kUnknown when that
   // range is not wholly known (older than the oldest kept, or not reached
   // yet).
-  Answer ChangedBetween(const std::string &oid, uint64_t after,
+  Answer ChangedBetween(const std::string& oid, uint64_t after,
                         uint64_t upto) const;
 
-private:
+ private:
   struct Transaction {
     uint64_t tid;
-    std::vector<std::string> oids; // sorted
+    std::vector<std::string> oids;  // sorted
   };
 
   const size_t capacity_;
@@ -46,6 +46,6 @@ private:
   std::deque<Transaction> transactions_ ABSL_GUARDED_BY(mu_);
 };
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator
 
-#endif // ZEORAID_TRANSLATOR_RECENT_CHANGES_H_
+#endif  // ZEORAID_TRANSLATOR_RECENT_CHANGES_H_

@@ -11,7 +11,7 @@ using Answer = RecentChanges::Answer;
 
 TEST(RecentChangesTest, AnswersOnlyForRangesItHasSeenWhole) {
   RecentChanges changes(/*capacity=*/3);
-  EXPECT_EQ(changes.ChangedBetween("a", 0, 0), Answer::kUnknown); // no Reset
+  EXPECT_EQ(changes.ChangedBetween("a", 0, 0), Answer::kUnknown);  // no Reset
   changes.Reset(10);
   EXPECT_EQ(changes.ChangedBetween("a", 10, 10), Answer::kUnchanged);
   EXPECT_EQ(changes.ChangedBetween("a", 9, 10), Answer::kUnknown);
@@ -35,11 +35,11 @@ TEST(RecentChangesTest, ResetAndDisorderForgetEverything) {
   RecentChanges changes(10);
   changes.Reset(10);
   changes.Add(11, {"a"});
-  changes.Reset(20); // a new watch: 12..20 were never seen
+  changes.Reset(20);  // a new watch: 12..20 were never seen
   EXPECT_EQ(changes.ChangedBetween("a", 10, 20), Answer::kUnknown);
   EXPECT_EQ(changes.ChangedBetween("a", 20, 20), Answer::kUnchanged);
   changes.Add(21, {"a"});
-  changes.Add(21, {"b"}); // not newer: nothing before it can be trusted
+  changes.Add(21, {"b"});  // not newer: nothing before it can be trusted
   EXPECT_EQ(changes.ChangedBetween("b", 20, 21), Answer::kUnknown);
   EXPECT_EQ(changes.ChangedBetween("b", 21, 21), Answer::kUnchanged);
 }
@@ -63,11 +63,10 @@ TEST(RecentChangesTest, ConcurrentWriterAndReaders) {
     });
   }
   writer.join();
-  for (std::thread &t : readers)
-    t.join();
+  for (std::thread& t : readers) t.join();
   EXPECT_EQ(changes.ChangedBetween("3", 4999, 5000), Answer::kUnchanged);
   EXPECT_EQ(changes.ChangedBetween("2", 4999, 5000), Answer::kChanged);
 }
 
-} // namespace
-} // namespace zeoraid::translator
+}  // namespace
+}  // namespace zeoraid::translator

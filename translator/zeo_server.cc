@@ -8,10 +8,9 @@
 
 namespace zeoraid::translator {
 
-absl::Status ZeoServer::Listen(const std::string &address) {
+absl::Status ZeoServer::Listen(const std::string& address) {
   absl::StatusOr<net::Socket> listener = net::Listen(address);
-  if (!listener.ok())
-    return listener.status();
+  if (!listener.ok()) return listener.status();
   listener_ = std::move(*listener);
   return absl::OkStatus();
 }
@@ -56,21 +55,18 @@ bool ZeoServer::DrainSessions(absl::Duration timeout) {
   std::vector<std::shared_ptr<ClientSession>> live;
   {
     MutexLock lock(&mu_);
-    for (const auto &[id, weak] : sessions_) {
-      if (auto s = weak.lock())
-        live.push_back(std::move(s));
+    for (const auto& [id, weak] : sessions_) {
+      if (auto s = weak.lock()) live.push_back(std::move(s));
     }
   }
-  for (const auto &s : live)
-    s->Disconnect("translator shutting down");
+  for (const auto& s : live) s->Disconnect("translator shutting down");
   live.clear();
   auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
   while (!sessions_.empty()) {
-    if (!ended_cv_.WaitUntil(&mu_, deadline))
-      return sessions_.empty();
+    if (!ended_cv_.WaitUntil(&mu_, deadline)) return sessions_.empty();
   }
   return true;
 }
 
-} // namespace zeoraid::translator
+}  // namespace zeoraid::translator

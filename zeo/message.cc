@@ -11,8 +11,8 @@ namespace zeo {
 namespace {
 
 // A short description for errors (a DebugString could be megabytes long).
-std::string Describe(const Value &v) {
-  static constexpr const char *kNames[] = {"None",  "bool",  "int",   "int",
+std::string Describe(const Value& v) {
+  static constexpr const char* kNames[] = {"None",  "bool",  "int",   "int",
                                            "float", "bytes", "str",   "tuple",
                                            "list",  "dict",  "object"};
   std::string out = kNames[static_cast<int>(v.kind())];
@@ -21,7 +21,7 @@ std::string Describe(const Value &v) {
   return out;
 }
 
-} // namespace
+}  // namespace
 
 Message MakeCall(Value msgid, std::string name, Value::Items args) {
   Message m;
@@ -61,26 +61,25 @@ Message MakeErrorReply(Value msgid, std::string class_path, Value payload) {
   return m;
 }
 
-std::string EncodeMessage(const Message &message, Encoding encoding) {
+std::string EncodeMessage(const Message& message, Encoding encoding) {
   // The name is the only part not already a Value; the args (which may hold
   // large records) are encoded in place rather than copied into a tuple.
   const Value name = Value::Str(message.name);
-  const Value *parts[] = {&message.msgid, &message.flag, &name, &message.args};
+  const Value* parts[] = {&message.msgid, &message.flag, &name, &message.args};
   return encoding == Encoding::kPickle ? EncodePickleTuple(parts)
                                        : EncodeMsgpackArray(parts);
 }
 
-absl::StatusOr<std::string> TryEncodeMessage(const Message &message,
+absl::StatusOr<std::string> TryEncodeMessage(const Message& message,
                                              Encoding encoding) {
   if (encoding == Encoding::kMsgpack) {
     if (!internal::IsValidUtf8(message.name)) {
       return absl::InvalidArgumentError(
           "msgpack cannot represent a method name with lone surrogates");
     }
-    for (const Value *part : {&message.msgid, &message.flag, &message.args}) {
+    for (const Value* part : {&message.msgid, &message.flag, &message.args}) {
       absl::Status status = CheckMsgpackEncodable(*part);
-      if (!status.ok())
-        return status;
+      if (!status.ok()) return status;
     }
   }
   return EncodeMessage(message, encoding);
@@ -88,18 +87,17 @@ absl::StatusOr<std::string> TryEncodeMessage(const Message &message,
 
 absl::StatusOr<Message> DecodeMessage(absl::string_view payload,
                                       Encoding encoding,
-                                      const DecodeLimits &limits,
+                                      const DecodeLimits& limits,
                                       GlobalPolicy policy) {
   absl::StatusOr<Value> decoded = encoding == Encoding::kPickle
                                       ? DecodePickle(payload, limits, policy)
                                       : DecodeMsgpack(payload, limits);
-  if (!decoded.ok())
-    return decoded.status();
+  if (!decoded.ok()) return decoded.status();
   if (!decoded->is_sequence() || decoded->items().size() != 4) {
     return absl::InvalidArgumentError(
         absl::StrCat("message is not a 4-sequence but a ", Describe(*decoded)));
   }
-  Value::Items &parts = decoded->mutable_items();
+  Value::Items& parts = decoded->mutable_items();
   if (!parts[2].is_str()) {
     return absl::InvalidArgumentError(
         absl::StrCat("message name is a ", Describe(parts[2]), ", not a str"));
@@ -112,4 +110,4 @@ absl::StatusOr<Message> DecodeMessage(absl::string_view payload,
   return m;
 }
 
-} // namespace zeo
+}  // namespace zeo

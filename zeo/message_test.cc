@@ -4,8 +4,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
-#include "zeo/msgpack.h"
 #include "gtest/gtest.h"
+#include "zeo/msgpack.h"
 
 namespace zeo {
 namespace {
@@ -71,8 +71,9 @@ TEST(MessageTest, EncodesTheStorageTransactionErrorOfTheSpec) {
   const std::string payload = EncodeMessage(m, Encoding::kPickle);
   EXPECT_EQ(payload.size(), 0x48u);
   // ... (None, 12345) TUPLE2, (class_path, args) TUPLE2, TUPLE, STOP
-  EXPECT_EQ(Hex(payload.substr(payload.size() - 8)), "4e4d3930"
-                                                     "8686742e");
+  EXPECT_EQ(Hex(payload.substr(payload.size() - 8)),
+            "4e4d3930"
+            "8686742e");
 }
 
 TEST(MessageTest, HeartbeatBothEncodings) {
@@ -139,7 +140,7 @@ TEST(MessageTest, DecodeRejectsOtherShapes) {
                     Value::Tuple({})}),
       Value::Dict({}),
   };
-  for (const Value &v : bad) {
+  for (const Value& v : bad) {
     for (Encoding encoding : {Encoding::kPickle, Encoding::kMsgpack}) {
       const std::string payload =
           encoding == Encoding::kPickle ? EncodePickle(v) : EncodeMsgpack(v);
@@ -174,9 +175,9 @@ TEST(MessageTest, DecodePassesThePolicyAndLimits) {
 }
 
 TEST(MessageTest, TryEncodeRefusesWhatMsgpackCannotCarry) {
-  const Message with_object =
-      MakeReply(Value::Int(1), Value::Object("ZopeUndo.Prefix", "Prefix",
-                                             Value::Tuple({}), Value()));
+  const Message with_object = MakeReply(
+      Value::Int(1),
+      Value::Object("ZopeUndo.Prefix", "Prefix", Value::Tuple({}), Value()));
   EXPECT_TRUE(TryEncodeMessage(with_object, Encoding::kPickle).ok());
   absl::StatusOr<std::string> refused =
       TryEncodeMessage(with_object, Encoding::kMsgpack);
@@ -203,5 +204,5 @@ TEST(MessageTest, TryEncodeRefusesWhatMsgpackCannotCarry) {
   EXPECT_FALSE(TryEncodeMessage(surrogate_name, Encoding::kMsgpack).ok());
 }
 
-} // namespace
-} // namespace zeo
+}  // namespace
+}  // namespace zeo

@@ -23,26 +23,25 @@ namespace zeo {
 // OK when EncodeMsgpack can represent `value` faithfully; InvalidArgument
 // naming the first Object, out-of-range BigInt or str that is not UTF-8 (lone
 // surrogates, which pickle admits) otherwise.
-absl::Status CheckMsgpackEncodable(const Value &value);
+absl::Status CheckMsgpackEncodable(const Value& value);
 
 // What ZEO's msgpack server encoder (its `default` hook) sends for exceptions
 // nested in a value: (class path, state dict or args). Pickled exceptions are
 // objects here (ZODB.POSException._recon(cls, state), or cls(*args)); this
 // turns each into that tuple so an error reply can travel as msgpack.
-Value ExceptionsAsTuples(const Value &value);
+Value ExceptionsAsTuples(const Value& value);
 
 // Values msgpack cannot represent (see CheckMsgpackEncodable) are written as
 // nil; check first where they may occur.
-std::string EncodeMsgpack(const Value &value);
+std::string EncodeMsgpack(const Value& value);
 
 // Same bytes as EncodeMsgpack(Value::Tuple({*items[0], ...})), without copying.
-std::string EncodeMsgpackArray(absl::Span<const Value *const> items);
+std::string EncodeMsgpackArray(absl::Span<const Value* const> items);
 
 // InvalidArgument for malformed input, OutOfRange for exceeded limits.
-absl::StatusOr<Value>
-DecodeMsgpack(absl::string_view data,
-              const DecodeLimits &limits = DecodeLimits());
+absl::StatusOr<Value> DecodeMsgpack(
+    absl::string_view data, const DecodeLimits& limits = DecodeLimits());
 
-} // namespace zeo
+}  // namespace zeo
 
-#endif // ZEORAID_ZEO_MSGPACK_H_
+#endif  // ZEORAID_ZEO_MSGPACK_H_

@@ -16,8 +16,8 @@ std::string Hex(absl::string_view s) { return absl::BytesToHexString(s); }
 std::string Unhex(absl::string_view h) { return absl::HexStringToBytes(h); }
 
 // Encodes, compares with the msgpack-python bytes, decodes back.
-void ExpectBytes(const Value &v, absl::string_view expected_hex,
-                 const Value *decoded_as = nullptr) {
+void ExpectBytes(const Value& v, absl::string_view expected_hex,
+                 const Value* decoded_as = nullptr) {
   const std::string encoded = EncodeMsgpack(v);
   EXPECT_EQ(Hex(encoded), expected_hex) << v.DebugString();
   absl::StatusOr<Value> decoded = DecodeMsgpack(encoded);
@@ -79,8 +79,7 @@ TEST(MsgpackTest, ContainersDecodeArraysAsTuples) {
   ExpectBytes(Value::Tuple(sixteen), "dc0010" + std::string(32, '0'));
   ExpectBytes(Value::Dict({{Value::Str("k"), Value::None()}}), "81a16bc0");
   Value::DictItems items;
-  for (int i = 0; i < 16; ++i)
-    items.emplace_back(Value::Int(i), Value::Int(i));
+  for (int i = 0; i < 16; ++i) items.emplace_back(Value::Int(i), Value::Int(i));
   const std::string encoded = EncodeMsgpack(Value::Dict(items));
   EXPECT_EQ(Hex(encoded.substr(0, 3)), "de0010");
   EXPECT_EQ(*DecodeMsgpack(encoded), Value::Dict(items));
@@ -89,7 +88,7 @@ TEST(MsgpackTest, ContainersDecodeArraysAsTuples) {
 TEST(MsgpackTest, ArrayHelperMatchesTuple) {
   const Value a = Value::Int(-1), b = Value::Int(0), c = Value::Str(".reply");
   const Value d = Value::None();
-  const Value *parts[] = {&a, &b, &c, &d};
+  const Value* parts[] = {&a, &b, &c, &d};
   EXPECT_EQ(Hex(EncodeMsgpackArray(parts)), "94ff00a62e7265706c79c0");
 }
 
@@ -115,7 +114,7 @@ TEST(MsgpackTest, UnrepresentableValues) {
 }
 
 void ExpectError(absl::string_view hex, absl::StatusCode code,
-                 const DecodeLimits &limits = DecodeLimits()) {
+                 const DecodeLimits& limits = DecodeLimits()) {
   absl::StatusOr<Value> v = DecodeMsgpack(Unhex(hex), limits);
   ASSERT_FALSE(v.ok()) << hex << " -> " << v->DebugString();
   EXPECT_EQ(v.status().code(), code) << v.status();
@@ -124,23 +123,24 @@ void ExpectError(absl::string_view hex, absl::StatusCode code,
 TEST(MsgpackTest, RejectsMalformedInput) {
   const auto kBad = absl::StatusCode::kInvalidArgument;
   ExpectError("", kBad);
-  ExpectError("c1", kBad);     // never used
-  ExpectError("d40100", kBad); // fixext 1
-  ExpectError("c70100", kBad); // ext 8
-  ExpectError("c0c0", kBad);   // trailing bytes
-  ExpectError("92c0", kBad);   // truncated array
-  ExpectError("a3616263"
-              "00",
-              kBad);                 // trailing
-  ExpectError("a2c328", kBad);       // bad UTF-8
-  ExpectError("a3eda080", kBad);     // surrogate
-  ExpectError("cd01", kBad);         // truncated int
-  ExpectError("c60000ffff00", kBad); // bin32, length larger than input
-  ExpectError("dd0000ffff", kBad);   // array32, 64K elements, none present
+  ExpectError("c1", kBad);      // never used
+  ExpectError("d40100", kBad);  // fixext 1
+  ExpectError("c70100", kBad);  // ext 8
+  ExpectError("c0c0", kBad);    // trailing bytes
+  ExpectError("92c0", kBad);    // truncated array
+  ExpectError(
+      "a3616263"
+      "00",
+      kBad);                          // trailing
+  ExpectError("a2c328", kBad);        // bad UTF-8
+  ExpectError("a3eda080", kBad);      // surrogate
+  ExpectError("cd01", kBad);          // truncated int
+  ExpectError("c60000ffff00", kBad);  // bin32, length larger than input
+  ExpectError("dd0000ffff", kBad);    // array32, 64K elements, none present
   // Declared sizes beyond the limits fail as such, before reading on.
   ExpectError("c6ffffff00", absl::StatusCode::kOutOfRange);
   ExpectError("ddffffffff", absl::StatusCode::kOutOfRange);
-  ExpectError("df00000001c0", kBad); // map with a key and no value
+  ExpectError("df00000001c0", kBad);  // map with a key and no value
 }
 
 TEST(MsgpackTest, Limits) {
@@ -223,5 +223,5 @@ TEST(MsgpackTest, NestedExceptionsTravelAsClassPathAndState) {
                     Value::Tuple({Value::Str("x")})}));
 }
 
-} // namespace
-} // namespace zeo
+}  // namespace
+}  // namespace zeo

@@ -17,7 +17,8 @@ std::string Hex(absl::string_view s) { return absl::BytesToHexString(s); }
 std::string Unhex(absl::string_view h) { return absl::HexStringToBytes(h); }
 
 // A string literal with its embedded NULs.
-template <size_t N> std::string B(const char (&literal)[N]) {
+template <size_t N>
+std::string B(const char (&literal)[N]) {
   return std::string(literal, N - 1);
 }
 
@@ -25,12 +26,13 @@ template <size_t N> std::string B(const char (&literal)[N]) {
 std::string P(absl::string_view body) {
   return absl::StrCat("\x80\x03", body, ".");
 }
-template <size_t N> std::string P(const char (&literal)[N]) {
+template <size_t N>
+std::string P(const char (&literal)[N]) {
   return P(B(literal));
 }
 
 // Encodes `v`, checks the bytes, decodes them back and checks the value.
-void ExpectBytes(const Value &v, absl::string_view expected_hex) {
+void ExpectBytes(const Value& v, absl::string_view expected_hex) {
   const std::string encoded = EncodePickle(v);
   EXPECT_EQ(Hex(encoded), expected_hex) << v.DebugString();
   absl::StatusOr<Value> decoded = DecodePickle(encoded);
@@ -50,23 +52,28 @@ TEST(PickleEncodeTest, Scalars) {
   ExpectBytes(Value::None(), "80034e2e");
   ExpectBytes(Value::Bool(true), "8003882e");
   ExpectBytes(Value::Bool(false), "8003892e");
-  ExpectBytes(Value::Float(1.5), "800347"
-                                 "3ff8000000000000"
-                                 "2e");
-  ExpectBytes(Value::Float(1e300), "800347"
-                                   "7e37e43c8800759c"
-                                   "2e");
-  ExpectBytes(Value::Str("\xc3\xa9"), "800358"
-                                      "02000000"
-                                      "c3a9"
-                                      "2e");
-  ExpectBytes(Value::Str(""), "800358"
-                              "00000000"
-                              "2e");
-  ExpectBytes(Value::Bytes("xxx"), "800343"
-                                   "03"
-                                   "787878"
-                                   "2e");
+  ExpectBytes(Value::Float(1.5),
+              "800347"
+              "3ff8000000000000"
+              "2e");
+  ExpectBytes(Value::Float(1e300),
+              "800347"
+              "7e37e43c8800759c"
+              "2e");
+  ExpectBytes(Value::Str("\xc3\xa9"),
+              "800358"
+              "02000000"
+              "c3a9"
+              "2e");
+  ExpectBytes(Value::Str(""),
+              "800358"
+              "00000000"
+              "2e");
+  ExpectBytes(Value::Bytes("xxx"),
+              "800343"
+              "03"
+              "787878"
+              "2e");
 }
 
 TEST(PickleEncodeTest, IntsPickTheFirstFittingOpcode) {
@@ -80,28 +87,30 @@ TEST(PickleEncodeTest, IntsPickTheFirstFittingOpcode) {
               "80034a000000802e");
   ExpectBytes(Value::Int(std::numeric_limits<int32_t>::max()),
               "80034affffff7f2e");
-  ExpectBytes(Value::Int(int64_t{1} << 31), "80038a05000000800"
-                                            "02e");
+  ExpectBytes(Value::Int(int64_t{1} << 31),
+              "80038a05000000800"
+              "02e");
   ExpectBytes(Value::Int(-(int64_t{1} << 31) - 1), "80038a05ffffff7fff2e");
   ExpectBytes(Value::Int(std::numeric_limits<int64_t>::min()),
               "80038a0800000000000000802e");
   // id(txn) from the spec: 140198608540624.
   ExpectBytes(Value::Int(140198608540624), "80038a06d0934288827f2e");
-  ExpectBytes(Value::Int(int64_t{1} << 40), "80038a0600000000000"
-                                            "12e");
+  ExpectBytes(Value::Int(int64_t{1} << 40),
+              "80038a0600000000000"
+              "12e");
 }
 
 TEST(PickleEncodeTest, BigInts) {
   ExpectBytes(BigIntFromHex("00000000000000"
                             "80"
-                            "00"), // 2^63
+                            "00"),  // 2^63
               "80038a09000000000000008000"
               "2e");
-  ExpectBytes(BigIntFromHex("ffffffffffffff7fff"), // -2^63 - 1
+  ExpectBytes(BigIntFromHex("ffffffffffffff7fff"),  // -2^63 - 1
               "80038a09ffffffffffffff7fff2e");
-  ExpectBytes(BigIntFromHex("ffffffffffffffff00"), // 2^64 - 1
+  ExpectBytes(BigIntFromHex("ffffffffffffffff00"),  // 2^64 - 1
               "80038a09ffffffffffffffff002e");
-  ExpectBytes(BigIntFromHex("000000000000000040"), // 2^70
+  ExpectBytes(BigIntFromHex("000000000000000040"),  // 2^70
               "80038a090000000000000000402e");
   // -2^2040 needs 256 bytes: LONG4.
   const std::string minus = std::string(255, '\0') + "\xff";
@@ -135,10 +144,11 @@ TEST(PickleEncodeTest, ListsBatchLikeTheCPickler) {
   for (int i = 0; i < 1001; ++i) {
     items.push_back(Value::Int(i));
     body += Hex(EncodePickle(Value::Int(i))).substr(4, std::string::npos);
-    body.resize(body.size() - 2); // drop the STOP
+    body.resize(body.size() - 2);  // drop the STOP
     if (i == 999)
-      body += "65"
-              "28"; // APPENDS, then a new MARK
+      body +=
+          "65"
+          "28";  // APPENDS, then a new MARK
   }
   ExpectBytes(Value::List(items), "80035d28" + body + "652e");
 }
@@ -152,21 +162,22 @@ TEST(PickleEncodeTest, DictsBatchLikeTheCPickler) {
               "80037d284b014b0258010000"
               "00614e752e");
   Value::DictItems items;
-  for (int i = 0; i < 1001; ++i)
-    items.emplace_back(Value::Int(i), Value());
+  for (int i = 0; i < 1001; ++i) items.emplace_back(Value::Int(i), Value());
   const std::string encoded = EncodePickle(Value::Dict(items));
   // CPython: ... M\xe7\x03 N u ( M\xe8\x03 N u .
-  EXPECT_EQ(Hex(encoded.substr(encoded.size() - 12)), "4de7034e75"
-                                                      "28"
-                                                      "4de8034e75"
-                                                      "2e");
+  EXPECT_EQ(Hex(encoded.substr(encoded.size() - 12)),
+            "4de7034e75"
+            "28"
+            "4de8034e75"
+            "2e");
   // A dict of exactly 1000 items ends with an empty MARK SETITEMS (the C
   // pickler's batch loop runs once more after a full batch); lists do not.
   items.pop_back();
   const std::string full = EncodePickle(Value::Dict(items));
-  EXPECT_EQ(Hex(full.substr(full.size() - 5)), "4e75"
-                                               "2875"
-                                               "2e");
+  EXPECT_EQ(Hex(full.substr(full.size() - 5)),
+            "4e75"
+            "2875"
+            "2e");
   Value::Items list(1000, Value());
   const std::string full_list = EncodePickle(Value::List(list));
   EXPECT_EQ(Hex(full_list.substr(full_list.size() - 3)), "4e652e");
@@ -220,9 +231,9 @@ TEST(PickleEncodeTest, ReduceObjectsAndBareGlobals) {
 TEST(PickleEncodeTest, TupleHelperMatchesTuple) {
   const Value a = Value::Int(7), b = Value::Bytes(std::string(300, 'r'));
   const Value c = Value::Str(".reply"), d = Value::None();
-  const Value *parts[] = {&a, &b, &c, &d};
+  const Value* parts[] = {&a, &b, &c, &d};
   EXPECT_EQ(EncodePickleTuple(parts), EncodePickle(Value::Tuple({a, b, c, d})));
-  const Value *two[] = {&a, &b};
+  const Value* two[] = {&a, &b};
   EXPECT_EQ(EncodePickleTuple(two), EncodePickle(Value::Tuple({a, b})));
 }
 
@@ -263,10 +274,11 @@ TEST(PickleDecodeTest, MemoSharesMutableContainersLikePython) {
 TEST(PickleDecodeTest, Python2StringsAreAsciiStrAndLong4IsInt) {
   // SHORT_BINSTRING 'ab', BINSTRING 'c', LONG4 of 2 bytes (-2): as ZEO's
   // Unpickler (zodbpickle, encoding="ASCII") reads them.
-  absl::StatusOr<Value> v = DecodePickle(P(Unhex("55026162"
-                                                 "540100000063"
-                                                 "8b02000000feff"
-                                                 "87")));
+  absl::StatusOr<Value> v =
+      DecodePickle(P(Unhex("55026162"
+                           "540100000063"
+                           "8b02000000feff"
+                           "87")));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v,
             Value::Tuple({Value::Str("ab"), Value::Str("c"), Value::Int(-2)}));
@@ -277,9 +289,10 @@ TEST(PickleDecodeTest, Python2StringsAreAsciiStrAndLong4IsInt) {
 
 TEST(PickleDecodeTest, MemoizeAndLongBinGet) {
   // 'a' MEMOIZE (key 0), LONG_BINGET 0, TUPLE2
-  absl::StatusOr<Value> v = DecodePickle(P(Unhex("58010000006194"
-                                                 "6a00000000"
-                                                 "86")));
+  absl::StatusOr<Value> v =
+      DecodePickle(P(Unhex("58010000006194"
+                           "6a00000000"
+                           "86")));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, Value::Tuple({Value::Str("a"), Value::Str("a")}));
 }
@@ -296,17 +309,19 @@ TEST(PickleDecodeTest, StackGlobalNewObjBuild) {
 
 TEST(PickleDecodeTest, LongOpcodesNormalize) {
   // LONG1 with redundant sign bytes -> Int(1); LONG1 0 bytes -> Int(0).
-  absl::StatusOr<Value> v = DecodePickle(P(Unhex("8a0301000"
-                                                 "0"
-                                                 "8a0086")));
+  absl::StatusOr<Value> v =
+      DecodePickle(P(Unhex("8a0301000"
+                           "0"
+                           "8a0086")));
   ASSERT_TRUE(v.ok()) << v.status();
   EXPECT_EQ(*v, Value::Tuple({Value::Int(1), Value::Int(0)}));
 }
 
 TEST(PickleDecodeTest, DuplicateDictKeysAreKept) {
-  absl::StatusOr<Value> v = DecodePickle(P(Unhex("7d28580100000061"
-                                                 "4b01"
-                                                 "5801000000614b0275")));
+  absl::StatusOr<Value> v =
+      DecodePickle(P(Unhex("7d28580100000061"
+                           "4b01"
+                           "5801000000614b0275")));
   ASSERT_TRUE(v.ok()) << v.status();
   ASSERT_EQ(v->dict_items().size(), 2u);
   EXPECT_EQ(*v->Find("a"), Value::Int(2));
@@ -334,7 +349,7 @@ void ExpectInvalid(absl::string_view data, absl::string_view fragment = "") {
 }
 
 void ExpectOutOfRange(absl::string_view data,
-                      const DecodeLimits &limits = DecodeLimits()) {
+                      const DecodeLimits& limits = DecodeLimits()) {
   absl::StatusOr<Value> v = DecodePickle(data, limits);
   ASSERT_FALSE(v.ok()) << Hex(data);
   EXPECT_EQ(v.status().code(), absl::StatusCode::kOutOfRange) << v.status();
@@ -344,26 +359,26 @@ TEST(PickleDecodeTest, RejectsMalformedInput) {
   ExpectInvalid("", "truncated");
   ExpectInvalid("\x80\x03", "truncated");
   ExpectInvalid("\x80\x03N", "truncated");
-  ExpectInvalid(P("I01\n"), "unsupported opcode"); // text INT
-  ExpectInvalid(P("\x8f"), "unsupported opcode");  // EMPTY_SET
-  ExpectInvalid(P("N0"), "unsupported opcode");    // POP
+  ExpectInvalid(P("I01\n"), "unsupported opcode");  // text INT
+  ExpectInvalid(P("\x8f"), "unsupported opcode");   // EMPTY_SET
+  ExpectInvalid(P("N0"), "unsupported opcode");     // POP
   ExpectInvalid(P(""), "STOP with a stack");
   ExpectInvalid(P("NN"), "STOP with a stack");
   ExpectInvalid(P("(N"), "STOP with a stack");
   ExpectInvalid(P("\x85"), "stack underflow");
   ExpectInvalid(P("t"), "no MARK");
-  ExpectInvalid(P("(\x85"), "stack underflow"); // TUPLE1 across a MARK
-  ExpectInvalid(P("N(a"), "stack underflow");   // APPEND across a MARK
-  ExpectInvalid(P("N(Ne"), "wrong target");     // APPENDS on None
+  ExpectInvalid(P("(\x85"), "stack underflow");  // TUPLE1 across a MARK
+  ExpectInvalid(P("N(a"), "stack underflow");    // APPEND across a MARK
+  ExpectInvalid(P("N(Ne"), "wrong target");      // APPENDS on None
   ExpectInvalid(P("(Ne"), "no container");
   ExpectInvalid(P("}(Nu"), "odd number");
-  ExpectInvalid(P("]NNs"), "wrong target"); // SETITEM on a list
-  ExpectInvalid(P("}Na"), "wrong target");  // APPEND on a dict
+  ExpectInvalid(P("]NNs"), "wrong target");  // SETITEM on a list
+  ExpectInvalid(P("}Na"), "wrong target");   // APPEND on a dict
   ExpectInvalid("\x80\x03N.N", "after STOP");
   ExpectInvalid("N\x80\x03.", "PROTO not at the start");
   ExpectInvalid("\x80\x07N.", "unknown protocol");
   ExpectInvalid(P("X\x02\x00\x00\x00\xc3\x28"), "UTF-8");
-  ExpectInvalid(P("X\x02\x00\x00\x00\xc0\x80"), "UTF-8"); // overlong
+  ExpectInvalid(P("X\x02\x00\x00\x00\xc0\x80"), "UTF-8");  // overlong
   ExpectInvalid(P("h\x05"), "memo key 5");
   ExpectInvalid(P("q\x00"), "stack underflow");
   ExpectInvalid(P("T\xff\xff\xff\xff"), "negative length");
@@ -371,7 +386,7 @@ TEST(PickleDecodeTest, RejectsMalformedInput) {
   ExpectInvalid(P(")R"), "stack underflow");
   ExpectInvalid(P("N)R"), "needs a global");
   ExpectInvalid(P("cbuiltins\nset\nN\x81"), "args tuple");
-  ExpectInvalid(P("cbuiltins\nset\nNb"), "built once"); // BUILD on a global
+  ExpectInvalid(P("cbuiltins\nset\nNb"), "built once");  // BUILD on a global
   ExpectInvalid(P("cbuiltins\nset\n)\x81NbNb"), "built once");
   ExpectInvalid(P("cbuiltins\nset"), "truncated GLOBAL");
   ExpectInvalid(P("c\nset\n"), "malformed global");
@@ -393,10 +408,12 @@ TEST(PickleDecodeTest, HugeDeclaredLengthsFailWithoutAllocating) {
                   "abc"),
                 "truncated");
   // Beyond it (2 GiB): refused by the limit before looking for the bytes.
-  ExpectOutOfRange(P("B\xff\xff\xff\x7f"
-                     "abc"));
-  ExpectOutOfRange(P("X\xff\xff\xff\x7f"
-                     "abc"));
+  ExpectOutOfRange(
+      P("B\xff\xff\xff\x7f"
+        "abc"));
+  ExpectOutOfRange(
+      P("X\xff\xff\xff\x7f"
+        "abc"));
   DecodeLimits limits;
   limits.max_string_bytes = 2;
   ExpectOutOfRange(P("C\x03"
@@ -428,11 +445,10 @@ TEST(PickleDecodeTest, ContainerLengthLimit) {
       DecodePickle(EncodePickle(Value::Tuple({one, one, one})), limits).ok());
   ExpectOutOfRange(EncodePickle(Value::Tuple({one, one, one, one})), limits);
   ExpectOutOfRange(EncodePickle(Value::List({one, one, one, one})), limits);
-  ExpectOutOfRange(P("]NaNaNaNa"), limits); // one APPEND at a time
-  ExpectOutOfRange(P("](NNe(NNe"), limits); // several APPENDS batches
+  ExpectOutOfRange(P("]NaNaNaNa"), limits);  // one APPEND at a time
+  ExpectOutOfRange(P("](NNe(NNe"), limits);  // several APPENDS batches
   Value::DictItems items;
-  for (int i = 0; i < 4; ++i)
-    items.emplace_back(Value::Int(i), one);
+  for (int i = 0; i < 4; ++i) items.emplace_back(Value::Int(i), one);
   ExpectOutOfRange(EncodePickle(Value::Dict(items)), limits);
 }
 
@@ -471,24 +487,25 @@ TEST(PickleDecodeTest, DepthBombOfTuple1) {
 
 TEST(PickleDecodeTest, CyclesAreRefused) {
   // l = []; l.append(l)
-  ExpectOutOfRange(P("]q\x00h\x00"
-                     "a"));
+  ExpectOutOfRange(
+      P("]q\x00h\x00"
+        "a"));
   // l = []; l.extend([l] * 1000): wide and cyclic.
   std::string wide = B("]q\x00(");
-  for (int i = 0; i < 1000; ++i)
-    wide += B("h\x00");
+  for (int i = 0; i < 1000; ++i) wide += B("h\x00");
   ExpectOutOfRange(P(wide + "e"));
 }
 
 TEST(PickleDecodeTest, SharedSubtreesWithinLimitsAreCopied) {
   // t = (b'ab',); (t, t, t)
-  absl::StatusOr<Value> v = DecodePickle(P("C\x02"
-                                           "ab\x85q\x01h\x01h\x01\x87"));
+  absl::StatusOr<Value> v =
+      DecodePickle(P("C\x02"
+                     "ab\x85q\x01h\x01h\x01\x87"));
   ASSERT_TRUE(v.ok()) << v.status();
   const Value t = Value::Tuple({Value::Bytes("ab")});
   EXPECT_EQ(*v, Value::Tuple({t, t, t}));
   DecodeLimits limits;
-  limits.max_values = 6; // 1 + 3 * 2 = 7 values once copied out
+  limits.max_values = 6;  // 1 + 3 * 2 = 7 values once copied out
   ExpectOutOfRange(P("C\x02"
                      "ab\x85q\x01h\x01h\x01\x87"),
                    limits);
@@ -512,8 +529,7 @@ TEST(PickleDecodeTest, MemoExpansionIsBounded) {
   limits.max_frame_bytes = 4u << 20;
   std::string big =
       "(B" + B("\x00\x00\x10\x00") + std::string(1u << 20, 'y') + B("q\x00");
-  for (int i = 0; i < 63; ++i)
-    big += B("h\x00");
+  for (int i = 0; i < 63; ++i) big += B("h\x00");
   big += "t";
   ExpectOutOfRange(P(big), limits);
 }
@@ -615,15 +631,15 @@ TEST(PickleHostileTest, RandomMutationsNeverCrash) {
     for (int i = 0; i < flips; ++i) {
       const size_t at = rng() % mutated.size();
       switch (rng() % 3) {
-      case 0: // flip one bit
-        mutated[at] = static_cast<char>(mutated[at] ^ (1u << (rng() % 8)));
-        break;
-      case 1: // replace with a random byte
-        mutated[at] = static_cast<char>(rng());
-        break;
-      default: // insert a random byte
-        mutated.insert(at, 1, static_cast<char>(rng()));
-        break;
+        case 0:  // flip one bit
+          mutated[at] = static_cast<char>(mutated[at] ^ (1u << (rng() % 8)));
+          break;
+        case 1:  // replace with a random byte
+          mutated[at] = static_cast<char>(rng());
+          break;
+        default:  // insert a random byte
+          mutated.insert(at, 1, static_cast<char>(rng()));
+          break;
       }
     }
     absl::StatusOr<Value> v =
@@ -660,61 +676,58 @@ TEST(PickleHostileTest, RandomBytesNeverCrash) {
 // ---------------------------------------------------------------------------
 // Round trips of random values.
 
-Value RandomValue(std::mt19937 &rng, int depth) {
+Value RandomValue(std::mt19937& rng, int depth) {
   const int kind = static_cast<int>(rng() % (depth > 3 ? 7 : 11));
   switch (kind) {
-  case 0:
-    return Value::None();
-  case 1:
-    return Value::Bool(rng() % 2);
-  case 2: {
-    const int shift = static_cast<int>(rng() % 64);
-    int64_t v = static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) >> shift);
-    return Value::Int(rng() % 2 ? v : -v);
-  }
-  case 3: {
-    std::string le(9 + rng() % 20, '\0');
-    for (char &c : le)
-      c = static_cast<char>(rng());
-    return Value::BigInt(le);
-  }
-  case 4: {
-    const uint64_t bits = uint64_t{rng()} << 32 | rng();
-    double d;
-    std::memcpy(&d, &bits, sizeof(d));
-    return Value::Float(d);
-  }
-  case 5: {
-    std::string s(rng() % 300, '\0');
-    for (char &c : s)
-      c = static_cast<char>(rng());
-    return Value::Bytes(s);
-  }
-  case 6: {
-    std::string s(rng() % 20, 'a');
-    for (char &c : s)
-      c = static_cast<char>('a' + rng() % 26);
-    return Value::Str(s + "\xe2\x82\xac");
-  }
-  case 7:
-  case 8: {
-    Value::Items items(rng() % 6);
-    for (Value &item : items)
-      item = RandomValue(rng, depth + 1);
-    return kind == 7 ? Value::Tuple(items) : Value::List(items);
-  }
-  case 9: {
-    Value::DictItems items(rng() % 4);
-    for (auto &item : items) {
-      item.first = RandomValue(rng, depth + 1);
-      item.second = RandomValue(rng, depth + 1);
+    case 0:
+      return Value::None();
+    case 1:
+      return Value::Bool(rng() % 2);
+    case 2: {
+      const int shift = static_cast<int>(rng() % 64);
+      int64_t v =
+          static_cast<int64_t>((uint64_t{rng()} << 32 | rng()) >> shift);
+      return Value::Int(rng() % 2 ? v : -v);
     }
-    return Value::Dict(items);
-  }
-  default:
-    return Value::Object("ZopeUndo.Prefix", "Prefix",
-                         Value::Tuple({RandomValue(rng, depth + 1)}),
-                         rng() % 2 ? Value() : RandomValue(rng, depth + 1));
+    case 3: {
+      std::string le(9 + rng() % 20, '\0');
+      for (char& c : le) c = static_cast<char>(rng());
+      return Value::BigInt(le);
+    }
+    case 4: {
+      const uint64_t bits = uint64_t{rng()} << 32 | rng();
+      double d;
+      std::memcpy(&d, &bits, sizeof(d));
+      return Value::Float(d);
+    }
+    case 5: {
+      std::string s(rng() % 300, '\0');
+      for (char& c : s) c = static_cast<char>(rng());
+      return Value::Bytes(s);
+    }
+    case 6: {
+      std::string s(rng() % 20, 'a');
+      for (char& c : s) c = static_cast<char>('a' + rng() % 26);
+      return Value::Str(s + "\xe2\x82\xac");
+    }
+    case 7:
+    case 8: {
+      Value::Items items(rng() % 6);
+      for (Value& item : items) item = RandomValue(rng, depth + 1);
+      return kind == 7 ? Value::Tuple(items) : Value::List(items);
+    }
+    case 9: {
+      Value::DictItems items(rng() % 4);
+      for (auto& item : items) {
+        item.first = RandomValue(rng, depth + 1);
+        item.second = RandomValue(rng, depth + 1);
+      }
+      return Value::Dict(items);
+    }
+    default:
+      return Value::Object("ZopeUndo.Prefix", "Prefix",
+                           Value::Tuple({RandomValue(rng, depth + 1)}),
+                           rng() % 2 ? Value() : RandomValue(rng, depth + 1));
   }
 }
 
@@ -730,5 +743,5 @@ TEST(PickleRoundTripTest, RandomValues) {
   }
 }
 
-} // namespace
-} // namespace zeo
+}  // namespace
+}  // namespace zeo

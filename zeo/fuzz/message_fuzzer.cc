@@ -23,23 +23,23 @@ namespace zeo {
 namespace fuzz {
 namespace {
 
-const char *EncodingName(Encoding encoding) {
+const char* EncodingName(Encoding encoding) {
   return encoding == Encoding::kPickle ? "pickle" : "msgpack";
 }
 
-bool SameMessage(const Message &a, const Message &b) {
+bool SameMessage(const Message& a, const Message& b) {
   return a.msgid == b.msgid && a.flag == b.flag && a.name == b.name &&
          a.args == b.args;
 }
 
-std::string Describe(const Message &m) {
+std::string Describe(const Message& m) {
   return Clip("(" + m.msgid.DebugString() + ", " + m.flag.DebugString() + ", " +
               Value::Str(m.name).DebugString() + ", " + m.args.DebugString() +
               ")");
 }
 
 // `message`, re-encoded as msgpack, as msgpack decodes it (arrays as tuples).
-Message AsMsgpackSees(const Message &message) {
+Message AsMsgpackSees(const Message& message) {
   Message out;
   out.msgid = fuzz::AsMsgpackSees(message.msgid);
   out.flag = fuzz::AsMsgpackSees(message.flag);
@@ -50,9 +50,9 @@ Message AsMsgpackSees(const Message &message) {
 
 // Encodes `message` with `encoding` and decodes it back; returns the message
 // read back (the caller compares), aborting if the payload does not decode.
-Message ReDecode(absl::string_view input, const Message &message,
-                 const std::string &payload, Encoding encoding,
-                 const DecodeLimits &limits, GlobalPolicy policy) {
+Message ReDecode(absl::string_view input, const Message& message,
+                 const std::string& payload, Encoding encoding,
+                 const DecodeLimits& limits, GlobalPolicy policy) {
   absl::StatusOr<Message> again = DecodeMessage(
       payload, encoding, RoundTripLimits(limits, payload.size()), policy);
   if (!again.ok()) {
@@ -65,8 +65,8 @@ Message ReDecode(absl::string_view input, const Message &message,
   return *std::move(again);
 }
 
-void CheckMessage(absl::string_view input, const Message &message,
-                  Encoding encoding, const DecodeLimits &limits,
+void CheckMessage(absl::string_view input, const Message& message,
+                  Encoding encoding, const DecodeLimits& limits,
                   GlobalPolicy policy) {
   // The message is the codec's 4-sequence, split up.
   absl::StatusOr<Value> value = encoding == Encoding::kPickle
@@ -147,16 +147,16 @@ void CheckMessage(absl::string_view input, const Message &message,
   }
 }
 
-} // namespace
-} // namespace fuzz
-} // namespace zeo
+}  // namespace
+}  // namespace fuzz
+}  // namespace zeo
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using zeo::Encoding;
   using zeo::GlobalPolicy;
   using zeo::Message;
   namespace fz = zeo::fuzz;
-  const absl::string_view input(reinterpret_cast<const char *>(data), size);
+  const absl::string_view input(reinterpret_cast<const char*>(data), size);
   const zeo::DecodeLimits limits = fz::FuzzLimits();
 
   for (Encoding encoding : {Encoding::kPickle, Encoding::kMsgpack}) {
@@ -168,7 +168,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fz::CheckDecodeError(message.status(), "DecodeMessage");
       if (server.has_value()) {
         // The policy applies to pickle only, and only to globals.
-        const absl::StatusOr<Message> &first = *server;
+        const absl::StatusOr<Message>& first = *server;
         const bool same = first.ok() == message.ok() &&
                           (first.ok() ? fz::SameMessage(*first, *message)
                                       : first.status() == message.status());
@@ -176,14 +176,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           fz::Fail("msgpack message decoding depends on the pickle policy",
                    "input " + fz::Hex(input));
         }
-        if (same)
-          continue; // nothing new to check
+        if (same) continue;  // nothing new to check
       }
       if (message.ok()) {
         fz::CheckMessage(input, *message, encoding, limits, policy);
       }
-      if (!server.has_value())
-        server = std::move(message);
+      if (!server.has_value()) server = std::move(message);
     }
   }
   return 0;
