@@ -85,8 +85,7 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   if (!absl::GetFlag(FLAGS_config).empty()) {
     absl::StatusOr<v1::RaidcoreConfig> file =
         LoadConfig(absl::GetFlag(FLAGS_config));
-    if (!file.ok())
-      return file.status();
+    if (!file.ok()) return file.status();
     config = std::move(*file);
   }
   if (Specified("listen") || config.listen().empty()) {
@@ -95,7 +94,7 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   if (Specified("storage") || config.storage().empty()) {
     config.set_storage(absl::GetFlag(FLAGS_storage));
   }
-  auto seconds = [](absl::string_view flag, const absl::Flag<absl::Duration> &f,
+  auto seconds = [](absl::string_view flag, const absl::Flag<absl::Duration>& f,
                     double from_file) {
     return Specified(flag) || from_file == 0
                ? absl::ToDoubleSeconds(absl::GetFlag(f))
@@ -123,19 +122,19 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   if (Specified("max_message_bytes") || config.max_message_bytes() == 0) {
     config.set_max_message_bytes(absl::GetFlag(FLAGS_max_message_bytes));
   }
-  for (const std::string &v : absl::GetFlag(FLAGS_backend)) {
+  for (const std::string& v : absl::GetFlag(FLAGS_backend)) {
     std::vector<std::string> parts = absl::StrSplit(v, absl::MaxSplits('=', 1));
     if (parts.size() != 2 || parts[0].empty() || parts[1].empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("--backend '", v, "' is not NAME=HOST:PORT"));
     }
-    for (const v1::BackendConfig &b : config.backend()) {
+    for (const v1::BackendConfig& b : config.backend()) {
       if (b.name() == parts[0]) {
         return absl::InvalidArgumentError(
             absl::StrCat("backend name '", parts[0], "' used twice"));
       }
     }
-    v1::BackendConfig *b = config.add_backend();
+    v1::BackendConfig* b = config.add_backend();
     b->set_name(parts[0]);
     b->set_address(parts[1]);
   }
@@ -147,22 +146,47 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   return config;
 }
 
+ZeoClientOptions BackendOptions(const v1::RaidcoreConfig& cfg,
+                                const v1::BackendConfig& b) {
+  ZeoClientOptions options;
+  options.address = b.address();
+  options.storage = cfg.storage();
+  options.connect_timeout = absl::Seconds(cfg.connect_timeout_seconds());
+  options.call_timeout = absl::Seconds(cfg.backend_timeout_seconds());
+  options.limits.max_frame_bytes = cfg.max_message_bytes();
+  options.label = b.name();
+  return options;
+}
+
+// How long start-up may spend reading the backend's last transactions (one
+// round trip per record) before starting with an empty queue instead.
+constexpr absl::Duration kPrefillBudget = absl::Seconds(20);
+
 // As a ZEO server does at start-up: clients that were up to date before a
-// restart then verify their caches quickly instead of dropping them.
-void PrefillInvalidations(BackendSet &backends, const std::string &last_tid,
-                          size_t count, absl::Duration timeout,
-                          InvalidationHub *hub) {
-  if (last_tid == kZeroTid)
-    return;
-  absl::StatusOr<BackendMember> source = backends.PickReader();
-  if (!source.ok())
-    return;
+// restart then verify their caches quickly instead of dropping them. It uses
+// a connection of its own, closed afterwards, so that whatever goes wrong here
+// (an undecodable extension, a timeout, iterators left open) never touches the
+// connection that serves the RAID.
+void PrefillInvalidations(const v1::RaidcoreConfig& cfg,
+                          const v1::BackendConfig& source,
+                          const std::string& last_tid, InvalidationHub* hub) {
+  if (last_tid == kZeroTid || cfg.invalidation_queue_size() <= 0) return;
   const absl::Time start = absl::Now();
   absl::StatusOr<std::vector<InvalidationEvent>> recent =
-      ReadRecentTransactions(*source->connection, last_tid, count, timeout);
+      absl::UnavailableError("not connected");
+  absl::StatusOr<std::unique_ptr<ZeoClient>> client =
+      ZeoClient::Connect(BackendOptions(cfg, source));
+  if (!client.ok()) {
+    recent = client.status();
+  } else {
+    recent = ReadRecentTransactions(
+        **client, last_tid, cfg.invalidation_queue_size(),
+        absl::Seconds(cfg.backend_timeout_seconds()), start + kPrefillBudget);
+    (*client)->Close();
+  }
   if (!recent.ok()) {
     ZR_LOG(WARNING) << "invalidation queue starts empty (reading the last "
-                    << "transactions of backend " << source->name
+                    << "transactions of backend " << source.name()
                     << " failed: " << recent.status().message()
                     << "); clients behind tid " << TidHex(last_tid)
                     << " will drop their caches";
@@ -172,12 +196,12 @@ void PrefillInvalidations(BackendSet &backends, const std::string &last_tid,
   const std::string floor = n > 0 ? recent->front().tid : last_tid;
   if (!hub->Prefill(*std::move(recent))) {
     ZR_LOG(WARNING) << "invalidation queue starts empty: backend "
-                    << source->name << " does not end at " << TidHex(last_tid);
+                    << source.name() << " moved past " << TidHex(last_tid);
     return;
   }
   ZR_LOG(INFO) << "invalidation queue holds the last " << n
                << " transactions (since " << TidHex(floor) << ") of backend "
-               << source->name << ", read in "
+               << source.name() << ", read in "
                << absl::ToInt64Milliseconds(absl::Now() - start) << " ms";
 }
 
@@ -187,7 +211,7 @@ int Run() {
     ZR_LOG(ERROR) << settings.status().message();
     return 2;
   }
-  const v1::RaidcoreConfig &cfg = *settings;
+  const v1::RaidcoreConfig& cfg = *settings;
   ZR_LOG(INFO) << "settings: " << cfg.ShortDebugString();
   const std::string storage = cfg.storage();
   const absl::Duration backend_timeout =
@@ -200,22 +224,15 @@ int Run() {
   std::vector<
       std::pair<v1::BackendConfig, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
       connected;
-  for (const v1::BackendConfig &b : cfg.backend()) {
+  for (const v1::BackendConfig& b : cfg.backend()) {
     connected.emplace_back(b, absl::UnknownError("not connected"));
   }
   // Backends are usually started together with raidcore: give slow starters a
   // moment, all in parallel, before deciding who is missing.
   std::vector<std::thread> connectors;
-  for (auto &entry : connected) {
-    connectors.emplace_back([&entry, &cfg, backend_timeout] {
-      const v1::BackendConfig &b = entry.first;
-      ZeoClientOptions options;
-      options.address = b.address();
-      options.storage = cfg.storage();
-      options.connect_timeout = absl::Seconds(cfg.connect_timeout_seconds());
-      options.call_timeout = backend_timeout;
-      options.limits.max_frame_bytes = cfg.max_message_bytes();
-      options.label = b.name();
+  for (auto& entry : connected) {
+    connectors.emplace_back([&entry, &cfg] {
+      const ZeoClientOptions options = BackendOptions(cfg, entry.first);
       absl::Time give_up =
           absl::Now() + absl::Seconds(cfg.startup_wait_seconds());
       while (true) {
@@ -228,19 +245,19 @@ int Run() {
       }
     });
   }
-  for (std::thread &t : connectors)
-    t.join();
+  for (std::thread& t : connectors) t.join();
   // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest
   // tid are the truth; one that is behind would serve stale data and is
   // degraded.
   std::string last_tid(kZeroTid);
-  for (auto &[b, client] : connected) {
+  for (auto& [b, client] : connected) {
     if (client.ok() &&
         TidToUint64((*client)->registered_tid()) > TidToUint64(last_tid)) {
       last_tid = (*client)->registered_tid();
     }
   }
-  for (auto &[b, client] : connected) {
+  const v1::BackendConfig* prefill_source = nullptr;  // an optimal one
+  for (auto& [b, client] : connected) {
     if (!client.ok()) {
       backends.Add(b.name(), b.address(), nullptr,
                    absl::StrCat("cannot connect: ", client.status().message()));
@@ -256,14 +273,16 @@ int Run() {
     }
     ZR_LOG(INFO) << "backend " << b.name() << " (" << b.address()
                  << ") optimal at tid " << TidHex(tid);
+    if (prefill_source == nullptr) prefill_source = &b;
     backends.Add(b.name(), b.address(), std::move(*client), "");
   }
 
   CommitClock clock(last_tid);
   InvalidationHub hub(last_tid, cfg.invalidation_queue_size(),
                       /*max_backlog=*/100000);
-  PrefillInvalidations(backends, last_tid, cfg.invalidation_queue_size(),
-                       backend_timeout, &hub);
+  if (prefill_source != nullptr) {
+    PrefillInvalidations(cfg, *prefill_source, last_tid, &hub);
+  }
   ReadRouter reads(&backends, &clock, backend_timeout);
   OidAllocator oids(&reads);
   IteratorRegistry iterators(&backends, backend_timeout,
@@ -312,10 +331,10 @@ int Run() {
   return 0;
 }
 
-} // namespace
-} // namespace zeoraid::raidcore
+}  // namespace
+}  // namespace zeoraid::raidcore
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
   zeoraid::InitMain(
       argc, argv,
       "RAID-1 controller for ZEO servers.\n\n"

@@ -26,11 +26,12 @@ namespace zeoraid::raidcore {
 // transaction between the first and `last_tid` is included. Each call to the
 // backend gets `timeout`. Errors when the backend cannot say (not a
 // FileStorage-like undoLog, an iterator failure) or its last transaction is
-// not `last_tid`.
-absl::StatusOr<std::vector<InvalidationEvent>>
-ReadRecentTransactions(BackendConnection &backend, const std::string &last_tid,
-                       size_t count, absl::Duration timeout);
+// not `last_tid`, or when it takes past `deadline`. Best run on a connection
+// of its own: a failure may leave it broken.
+absl::StatusOr<std::vector<InvalidationEvent>> ReadRecentTransactions(
+    BackendConnection& backend, const std::string& last_tid, size_t count,
+    absl::Duration timeout, absl::Time deadline = absl::InfiniteFuture());
 
-} // namespace zeoraid::raidcore
+}  // namespace zeoraid::raidcore
 
-#endif // ZEORAID_RAIDCORE_RECENT_TRANSACTIONS_H_
+#endif  // ZEORAID_RAIDCORE_RECENT_TRANSACTIONS_H_

@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "gtest/gtest.h"
 #include "raidcore/fake_backend.h"
 #include "zeo/tid.h"
-#include "gtest/gtest.h"
 
 namespace zeoraid::raidcore {
 namespace {
@@ -34,7 +34,7 @@ Value Record(uint64_t oid, uint64_t tid) {
 }
 
 // Transactions 5 (oid 1), 7 (oids 2, 3) and 9 (oid 1); undoLog lists 9, 7, 5.
-void ScriptThreeTransactions(FakeBackend &backend) {
+void ScriptThreeTransactions(FakeBackend& backend) {
   backend.QueueReplies(
       "undoLog", {R(Value::List({UndoEntry(9), UndoEntry(7), UndoEntry(5)}))});
   backend.QueueReplies("iterator_start", {R(Value::Int(40))});
@@ -43,10 +43,10 @@ void ScriptThreeTransactions(FakeBackend &backend) {
   backend.QueueReplies(
       "iterator_record_start",
       {R(Value::Int(41)), R(Value::Int(42)), R(Value::Int(43))});
-  backend.QueueReplies("iterator_record_next",
-                       {R(Record(1, 5)), R(Value()), R(Record(2, 7)),
-                        R(Record(3, 7)), R(Value()), R(Record(1, 9)),
-                        R(Value())});
+  backend.QueueReplies(
+      "iterator_record_next",
+      {R(Record(1, 5)), R(Value()), R(Record(2, 7)), R(Record(3, 7)),
+       R(Value()), R(Record(1, 9)), R(Value())});
 }
 
 TEST(RecentTransactionsTest, ReadsTheOidsOfTheLastTransactions) {
@@ -92,30 +92,65 @@ TEST(RecentTransactionsTest, EmptyStorageAndNothingUndoable) {
   EXPECT_EQ((*start_only)[0].tid, T(9));
 }
 
+TEST(RecentTransactionsTest, SkipsUndoIdsThatAreNoTid) {
+  // undoLog's dicts take the extension's keys last: an "id" there replaces
+  // FileStorage's.
+  FakeBackend backend(T(9));
+  backend.QueueReplies(
+      "undoLog",
+      {R(Value::List({UndoEntry(9),
+                      Value::Dict({{Value::Str("id"), Value::Str("mine")}}),
+                      UndoEntry(7)}))});
+  backend.QueueReplies("iterator_start", {R(Value::Int(1))});
+  backend.QueueReplies("iterator_next", {R(TxnInfo(7)), R(TxnInfo(8)),
+                                         R(TxnInfo(9)), R(Value())});
+  backend.QueueReplies("iterator_record_start",
+                       {R(Value::Int(2)), R(Value::Int(3)), R(Value::Int(4))});
+  backend.QueueReplies("iterator_record_next",
+                       {R(Value()), R(Record(5, 8)), R(Value()), R(Value())});
+  absl::StatusOr<std::vector<InvalidationEvent>> recent =
+      ReadRecentTransactions(backend, T(9), 3, absl::Seconds(1));
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  ASSERT_EQ(recent->size(), 3u);
+  EXPECT_EQ((*recent)[0].tid, T(7));
+  EXPECT_EQ((*recent)[1].oids, std::vector<std::string>{T(5)});
+}
+
 TEST(RecentTransactionsTest, RefusesWhatDoesNotAddUp) {
-  { // The iterator stops before the last tid.
+  {  // The iterator stops before the last tid.
     FakeBackend backend(T(11));
     ScriptThreeTransactions(backend);
     absl::StatusOr<std::vector<InvalidationEvent>> r =
         ReadRecentTransactions(backend, T(11), 3, absl::Seconds(1));
     EXPECT_FALSE(r.ok());
   }
-  { // An undo id that is no tid.
-    FakeBackend backend(T(9));
-    backend.QueueReplies(
-        "undoLog", {R(Value::List({Value::Dict(
-                       {{Value::Str("id"), Value::Bytes("not a tid")}})}))});
-    EXPECT_FALSE(
-        ReadRecentTransactions(backend, T(9), 3, absl::Seconds(1)).ok());
+  {  // An iterator_next error: the transaction iterator is freed.
+    FakeBackend fresh(T(9));
+    fresh.QueueReplies("undoLog", {R(Value::List({UndoEntry(9)}))});
+    fresh.QueueReplies("iterator_start", {R(Value::Int(1))});
+    fresh.SetReply("iterator_next",
+                   ZeoReply::Error("builtins.KeyError", Value::Tuple({})));
+    EXPECT_FALSE(ReadRecentTransactions(fresh, T(9), 3, absl::Seconds(1)).ok());
+    EXPECT_EQ(fresh.methods().back(), "iterator_gc");
   }
-  { // undoLog is an application error (a storage without undo).
+  {  // Past the deadline nothing more is asked.
+    FakeBackend backend(T(9));
+    ScriptThreeTransactions(backend);
+    EXPECT_EQ(ReadRecentTransactions(backend, T(9), 3, absl::Seconds(1),
+                                     absl::Now() - absl::Seconds(1))
+                  .status()
+                  .code(),
+              absl::StatusCode::kDeadlineExceeded);
+    EXPECT_TRUE(backend.calls().empty());
+  }
+  {  // undoLog is an application error (a storage without undo).
     FakeBackend backend(T(9));
     backend.SetReply("undoLog", ZeoReply::Error("builtins.AttributeError",
                                                 Value::Tuple({})));
     EXPECT_FALSE(
         ReadRecentTransactions(backend, T(9), 3, absl::Seconds(1)).ok());
   }
-  { // A malformed record: both iterators are freed on the backend.
+  {  // A malformed record: both iterators are freed on the backend.
     FakeBackend other(T(9));
     other.QueueReplies("undoLog", {R(Value::List({UndoEntry(9)}))});
     other.QueueReplies("iterator_start", {R(Value::Int(1))});
@@ -126,7 +161,7 @@ TEST(RecentTransactionsTest, RefusesWhatDoesNotAddUp) {
     std::vector<std::string> methods = other.methods();
     EXPECT_EQ(std::count(methods.begin(), methods.end(), "iterator_gc"), 2);
   }
-  { // A transport failure.
+  {  // A transport failure.
     FakeBackend backend(T(9));
     backend.SetFailure("undoLog", absl::UnavailableError("gone"));
     EXPECT_EQ(ReadRecentTransactions(backend, T(9), 3, absl::Seconds(1))
@@ -136,5 +171,5 @@ TEST(RecentTransactionsTest, RefusesWhatDoesNotAddUp) {
   }
 }
 
-} // namespace
-} // namespace zeoraid::raidcore
+}  // namespace
+}  // namespace zeoraid::raidcore
