@@ -167,21 +167,58 @@ void ZeoClient::ReadLoop() {
   }
 }
 
+namespace {
+
+// What a call that cannot be encoded for this backend is answered with. The
+// text names no backend: mirrors that speak the same encoding must answer
+// alike, or the commit coordinator would see them disagree.
+ZeoReply Unencodable(absl::string_view method, const absl::Status& why) {
+  return ZeoReply::Error(
+      "ZODB.POSException.StorageError",
+      zeo::Value::Tuple({zeo::Value::Str(
+          absl::StrCat("the backend speaks msgpack, which cannot carry this ",
+                       method, ": ", why.message()))}));
+}
+
+}  // namespace
+
 absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
                                          zeo::Value::Items args,
                                          absl::Duration timeout) {
-  Pending pending;
-  int64_t msgid;
   {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
-    msgid = next_msgid_++;
+    // A one-way call of this transaction could not be sent: its vote or
+    // finish gets that error instead (as ZEO reports a failed one-way call at
+    // the next synchronous one); an abort is sent, and harmless.
+    if (unsent_.has_value()) {
+      ZeoReply error = std::move(*unsent_);
+      unsent_.reset();
+      if (method != "tpc_abort") return error;
+    }
+  }
+  const int64_t msgid = [&] {
+    MutexLock lock(&mu_);
+    return next_msgid_++;
+  }();
+  // Values msgpack cannot carry (objects, lone surrogates, huge ints) would
+  // be written as None: refuse the call rather than store something else.
+  absl::StatusOr<std::string> payload =
+      zeo::TryEncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
+                                          std::string(method), std::move(args)),
+                            encoding_);
+  if (!payload.ok()) {
+    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
+                    << method << ": " << payload.status().message();
+    return Unencodable(method, payload.status());
+  }
+  Pending pending;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
     pending_[msgid] = &pending;
   }
-  absl::Status st = Write(
-      zeo::EncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
-                                       std::string(method), std::move(args)),
-                         encoding_));
+  absl::Status st = Write(*payload);
   if (!st.ok()) Fail(st);
   // An "infinite" timeout is capped at a day: chrono arithmetic must not
   // overflow.
@@ -213,9 +250,19 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
   {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
+    // The rest of a transaction whose tpc_begin or store was not sent.
+    if (unsent_.has_value()) return absl::OkStatus();
   }
-  absl::Status st = Write(zeo::EncodeMessage(
-      zeo::MakeOneway(std::string(method), std::move(args)), encoding_));
+  absl::StatusOr<std::string> payload = zeo::TryEncodeMessage(
+      zeo::MakeOneway(std::string(method), std::move(args)), encoding_);
+  if (!payload.ok()) {
+    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
+                    << method << ": " << payload.status().message();
+    MutexLock lock(&mu_);
+    unsent_ = Unencodable(method, payload.status());
+    return absl::OkStatus();
+  }
+  absl::Status st = Write(*payload);
   if (!st.ok()) Fail(st);
   return st;
 }

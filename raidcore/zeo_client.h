@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -40,6 +41,8 @@ class ZeoClient final : public BackendConnection {
   absl::StatusOr<ZeoReply> Call(absl::string_view method,
                                 zeo::Value::Items args,
                                 absl::Duration timeout) override;
+  // A call msgpack cannot carry (on an M5 backend) is not sent: Call answers
+  // a StorageError; after such a Send, the next Call does (see unsent_).
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
   std::string registered_tid() const override { return registered_tid_; }
   zeo::Value last_info() const override;
@@ -72,6 +75,9 @@ class ZeoClient final : public BackendConnection {
   std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
   zeo::Value last_info_ ABSL_GUARDED_BY(mu_);
+  // The error for a one-way call that could not be encoded, reported by the
+  // next synchronous call.
+  std::optional<ZeoReply> unsent_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace zeoraid::raidcore

@@ -120,6 +120,18 @@ TEST(ValueTest, DebugStringScalars) {
             "-18446744073709551616");
 }
 
+TEST(ValueTest, DebugStringOfStrIsAlwaysUtf8) {
+  EXPECT_EQ(Value::Str("caf\xc3\xa9 \xf0\x9f\x98\x80").DebugString(),
+            "'caf\xc3\xa9 \xf0\x9f\x98\x80'");
+  // Lone surrogates as Python's repr writes them; stray bytes escaped.
+  EXPECT_EQ(Value::Str("a\xed\xb3\xbf"
+                       "b")
+                .DebugString(),
+            "'a\\udcffb'");
+  EXPECT_EQ(Value::Str("\xff\xc3").DebugString(), "'\\xff\\xc3'");
+  EXPECT_EQ(Value::Bytes("\xc3\xa9").DebugString(), "b'\\xc3\\xa9'");
+}
+
 TEST(ValueTest, DebugStringFloatsLikePythonRepr) {
   EXPECT_EQ(Value::Float(1.0).DebugString(), "1.0");
   EXPECT_EQ(Value::Float(-2.5).DebugString(), "-2.5");

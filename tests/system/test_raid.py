@@ -385,3 +385,31 @@ def test_health_follows_backend_and_raid_state(make_cluster):
         assert status("") == serving
     finally:
         channel.close()
+
+
+def test_msgpack_backends_refuse_what_msgpack_cannot_carry(make_cluster):
+    """Backends that speak msgpack (M5) cannot carry a set or a str with lone
+    surrogates, which a pickle client may put in a transaction's extension: the
+    commit fails with StorageError instead of mirroring None in their place, the
+    RAID stays optimal, and the next commit works."""
+    from ZODB.POSException import StorageError
+    cluster = make_cluster(n_backends=2, zeo_conf="msgpack true\n")
+    db = cluster.db()
+    tm, conn, _ = open_conn(db)
+    conn.root()["x"] = 1
+    tm.commit()
+    for bad in ({1, 2}, "lone \udcff surrogate"):
+        conn.root()["x"] = 2
+        tm.get().setExtendedInfo("bad", bad)
+        with pytest.raises(StorageError, match="msgpack cannot"):
+            tm.commit()
+        tm.abort()
+    conn.root()["x"] = 3
+    tm.get().setExtendedInfo("fine", "yes")
+    tm.commit()
+    assert cluster.raidcore.status()["state"] == "optimal"
+    histories = [b.history() for b in cluster.backends]
+    assert histories[0] == histories[1], (
+        f"{describe_history(histories[0])}\nvs\n{describe_history(histories[1])}")
+    assert all("bad" not in t.extension for t in histories[0])
+    assert histories[0][-1].extension == {"fine": "yes"}
