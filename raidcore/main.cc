@@ -159,8 +159,8 @@ ZeoClientOptions BackendOptions(const v1::RaidcoreConfig& cfg,
 }
 
 // How long start-up may spend reading the backend's last transactions (one
-// round trip per record) before starting with an empty queue instead.
-constexpr absl::Duration kPrefillBudget = absl::Seconds(20);
+// round trip per record, newest first); what was read by then is the queue.
+constexpr absl::Duration kPrefillBudget = absl::Seconds(5);
 
 // As a ZEO server does at start-up: clients that were up to date before a
 // restart then verify their caches quickly instead of dropping them. It uses

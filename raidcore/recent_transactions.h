@@ -26,11 +26,14 @@ namespace zeoraid::raidcore {
 // transaction between the first and `last_tid` is included. Each call to the
 // backend gets `timeout`. Errors when the backend cannot say (not a
 // FileStorage-like undoLog, an iterator failure) or its last transaction is
-// not `last_tid`, or when it takes past `deadline`. Best run on a connection
-// of its own: a failure may leave it broken.
+// not `last_tid`. It reads ranges of about `chunk` transactions, newest
+// first: when time runs out (`deadline`) or an older range fails, it returns
+// the newer ranges read so far (a shorter queue, logged). Best run on a
+// connection of its own: a failure may leave it broken.
 absl::StatusOr<std::vector<InvalidationEvent>> ReadRecentTransactions(
     BackendConnection& backend, const std::string& last_tid, size_t count,
-    absl::Duration timeout, absl::Time deadline = absl::InfiniteFuture());
+    absl::Duration timeout, absl::Time deadline = absl::InfiniteFuture(),
+    size_t chunk = 64);
 
 }  // namespace zeoraid::raidcore
 

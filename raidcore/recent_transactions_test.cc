@@ -116,6 +116,58 @@ TEST(RecentTransactionsTest, SkipsUndoIdsThatAreNoTid) {
   EXPECT_EQ((*recent)[1].oids, std::vector<std::string>{T(5)});
 }
 
+TEST(RecentTransactionsTest, ReadsNewestRangeFirstAndKeepsItOnFailure) {
+  // Undoable 3, 5, 7, 9 in ranges of two: [7, 9] first, then [3, 6].
+  FakeBackend backend(T(9));
+  backend.QueueReplies("undoLog",
+                       {R(Value::List({UndoEntry(9), UndoEntry(7), UndoEntry(5),
+                                       UndoEntry(3)}))});
+  backend.QueueReplies("iterator_start", {R(Value::Int(1)), R(Value::Int(2))});
+  backend.QueueReplies("iterator_next",
+                       {R(TxnInfo(7)), R(TxnInfo(8)), R(TxnInfo(9)), R(Value()),
+                        R(TxnInfo(3)), R(TxnInfo(5)), R(Value())});
+  backend.SetReply("iterator_record_start", R(Value::Int(10)));
+  backend.QueueReplies("iterator_record_next",
+                       {R(Record(1, 7)), R(Value()), R(Value()), R(Value()),
+                        R(Record(2, 3)), R(Value()), R(Value())});
+  absl::StatusOr<std::vector<InvalidationEvent>> recent =
+      ReadRecentTransactions(backend, T(9), 4, absl::Seconds(1),
+                             absl::InfiniteFuture(), /*chunk=*/2);
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  std::vector<std::string> tids;
+  for (const InvalidationEvent& e : *recent) tids.push_back(e.tid);
+  EXPECT_EQ(tids, (std::vector<std::string>{T(3), T(5), T(7), T(8), T(9)}));
+  EXPECT_EQ((*recent)[0].oids, std::vector<std::string>{T(2)});
+  EXPECT_EQ((*recent)[2].oids, std::vector<std::string>{T(1)});
+  std::vector<FakeBackend::RecordedCall> starts;
+  for (const auto& c : backend.calls()) {
+    if (c.method == "iterator_start") starts.push_back(c);
+  }
+  ASSERT_EQ(starts.size(), 2u);
+  EXPECT_EQ(starts[0].args[0], Value::Bytes(T(7)));
+  EXPECT_EQ(starts[0].args[1], Value::Bytes(T(9)));
+  EXPECT_EQ(starts[1].args[0], Value::Bytes(T(3)));
+  EXPECT_EQ(starts[1].args[1], Value::Bytes(T(6)));
+
+  // The older range failing leaves a shorter queue, from 7.
+  FakeBackend failing(T(9));
+  failing.QueueReplies("undoLog",
+                       {R(Value::List({UndoEntry(9), UndoEntry(7), UndoEntry(5),
+                                       UndoEntry(3)}))});
+  failing.QueueReplies("iterator_start",
+                       {R(Value::Int(1)),
+                        ZeoReply::Error("builtins.IOError", Value::Tuple({}))});
+  failing.QueueReplies("iterator_next",
+                       {R(TxnInfo(7)), R(TxnInfo(9)), R(Value())});
+  failing.SetReply("iterator_record_start", R(Value::Int(10)));
+  failing.SetReply("iterator_record_next", R(Value()));
+  recent = ReadRecentTransactions(failing, T(9), 4, absl::Seconds(1),
+                                  absl::InfiniteFuture(), /*chunk=*/2);
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  ASSERT_EQ(recent->size(), 2u);
+  EXPECT_EQ(recent->front().tid, T(7));
+}
+
 TEST(RecentTransactionsTest, RefusesWhatDoesNotAddUp) {
   {  // The iterator stops before the last tid.
     FakeBackend backend(T(11));
