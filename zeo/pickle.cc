@@ -508,37 +508,32 @@ class Decoder {
     return Push(std::move(node));
   }
 
-  // Python 2 BINSTRING/SHORT_BINSTRING. ZEO's Unpickler (zodbpickle's, with
-  // the default encoding="ASCII") makes them str and fails on other bytes.
-  absl::Status PushPython2String(size_t width, bool is_signed) {
-    size_t length;
-    absl::Status status = TakeLength(width, is_signed, &length);
-    if (!status.ok()) return status;
-    Node node;
-    node.kind = Value::Kind::kStr;
-    status = TakeString(length, &node.text);
-    if (!status.ok()) return status;
-    for (char c : node.text) {
-      if (static_cast<unsigned char>(c) >= 0x80) {
-        return Error("Python 2 string with non-ASCII bytes");
-      }
-    }
-    return Push(std::move(node));
-  }
+  // How a string opcode's body reads.
+  enum class Body {
+    kBytes,  // BINBYTES family
+    kUtf8,   // BINUNICODE: Python pickles str with "surrogatepass"
+    kAscii,  // Python 2 BINSTRING: ZEO's Unpickler (zodbpickle's, with the
+             // default encoding="ASCII") makes a str and fails on other bytes
+  };
 
-  // BINBYTES family or BINUNICODE.
-  absl::Status PushString(size_t width, bool is_signed, Value::Kind kind) {
+  absl::Status PushString(size_t width, bool is_signed, Body body) {
     size_t length;
     absl::Status status = TakeLength(width, is_signed, &length);
     if (!status.ok()) return status;
     Node node;
-    node.kind = kind;
+    node.kind = body == Body::kBytes ? Value::Kind::kBytes : Value::Kind::kStr;
     status = TakeString(length, &node.text);
     if (!status.ok()) return status;
-    // Python pickles str with "surrogatepass": lone surrogates are legal here.
-    if (kind == Value::Kind::kStr &&
+    if (body == Body::kUtf8 &&
         !internal::IsValidUtf8(node.text, /*allow_surrogates=*/true)) {
       return Error("invalid UTF-8 in str");
+    }
+    if (body == Body::kAscii) {
+      for (char c : node.text) {
+        if (static_cast<unsigned char>(c) >= 0x80) {
+          return Error("Python 2 string with non-ASCII bytes");
+        }
+      }
     }
     return Push(std::move(node));
   }
@@ -775,17 +770,17 @@ class Decoder {
       case kBinFloat:
         return PushFloat();
       case kBinUnicode:
-        return PushString(4, false, Value::Kind::kStr);
+        return PushString(4, false, Body::kUtf8);
       case kShortBinUnicode:
-        return PushString(1, false, Value::Kind::kStr);
+        return PushString(1, false, Body::kUtf8);
       case kBinBytes:
-        return PushString(4, false, Value::Kind::kBytes);
+        return PushString(4, false, Body::kBytes);
       case kShortBinBytes:
-        return PushString(1, false, Value::Kind::kBytes);
+        return PushString(1, false, Body::kBytes);
       case kBinString:
-        return PushPython2String(4, true);
+        return PushString(4, true, Body::kAscii);
       case kShortBinString:
-        return PushPython2String(1, false);
+        return PushString(1, false, Body::kAscii);
       case kBinPut:
         status = TakeLe(1, &n);
         return status.ok() ? Memo(n) : status;
