@@ -44,36 +44,43 @@ std::string Int64ToTwosComplement(int64_t v) {
   return out;
 }
 
-bool IsValidUtf8(absl::string_view s, bool allow_surrogates) {
+size_t Utf8SequenceLength(absl::string_view s, bool allow_surrogates) {
+  if (s.empty()) return 0;
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const uint8_t* end = p + s.size();
-  while (p < end) {
-    const uint8_t c = *p;
-    if (c < 0x80) {
-      ++p;
+  const uint8_t c = p[0];
+  if (c < 0x80) return 1;
+  size_t len;
+  uint8_t lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+  if (c >= 0xc2 && c <= 0xdf) {
+    len = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    len = 3;
+    if (c == 0xe0) lo = 0xa0;                       // overlong
+    if (c == 0xed && !allow_surrogates) hi = 0x9f;  // surrogates
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    len = 4;
+    if (c == 0xf0) lo = 0x90;  // overlong
+    if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() < len) return 0;
+  if (p[1] < lo || p[1] > hi) return 0;
+  for (size_t i = 2; i < len; ++i) {
+    if ((p[i] & 0xc0) != 0x80) return 0;
+  }
+  return len;
+}
+
+bool IsValidUtf8(absl::string_view s, bool allow_surrogates) {
+  while (!s.empty()) {
+    if (static_cast<uint8_t>(s[0]) < 0x80) {  // the common case, inline
+      s.remove_prefix(1);
       continue;
     }
-    size_t len;
-    uint8_t lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-    if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;                       // overlong
-      if (c == 0xed && !allow_surrogates) hi = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;  // overlong
-      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (static_cast<size_t>(end - p) < len) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (size_t i = 2; i < len; ++i) {
-      if ((p[i] & 0xc0) != 0x80) return false;
-    }
-    p += len;
+    const size_t len = Utf8SequenceLength(s, allow_surrogates);
+    if (len == 0) return false;
+    s.remove_prefix(len);
   }
   return true;
 }

@@ -28,6 +28,10 @@ std::string Int64ToTwosComplement(int64_t v);
 // allow_surrogates, what decode("utf-8", "surrogatepass") accepts (pickle).
 bool IsValidUtf8(absl::string_view s, bool allow_surrogates = false);
 
+// Length of the well-formed UTF-8 sequence `s` starts with (1 for ASCII), by
+// the rules of IsValidUtf8; 0 when there is none.
+size_t Utf8SequenceLength(absl::string_view s, bool allow_surrogates = false);
+
 }  // namespace internal
 }  // namespace zeo
 

@@ -247,33 +247,6 @@ char PickQuote(const std::string& s) {
   return has_single && !has_double ? '"' : '\'';
 }
 
-// The length of the well-formed UTF-8 sequence at s[i] (0 if there is none),
-// and its code point.
-size_t Utf8SequenceAt(const std::string& s, size_t i, uint32_t* code_point) {
-  const auto lead = static_cast<uint8_t>(s[i]);
-  size_t n;
-  uint32_t cp;
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    n = 2, cp = lead & 0x1f;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    n = 3, cp = lead & 0x0f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    n = 4, cp = lead & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto c = static_cast<uint8_t>(s[i + k]);
-    if ((c & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (c & 0x3f);
-  }
-  const uint32_t min = n == 2 ? 0x80 : n == 3 ? 0x800 : 0x10000;
-  if (cp < min || cp > 0x10ffff) return 0;
-  *code_point = cp;
-  return n;
-}
-
 // repr of bytes (every byte >= 0x7f escaped) or str (UTF-8 kept as is, lone
 // surrogates as \udxxx and stray bytes as \xNN, so the result is always
 // UTF-8, fit for logs and protobuf strings).
@@ -285,13 +258,17 @@ std::string QuotedRepr(const std::string& s, bool is_bytes) {
     const char ch = s[i];
     const auto c = static_cast<uint8_t>(ch);
     if (!is_bytes && c >= 0x80) {
-      uint32_t cp = 0;
-      const size_t n = Utf8SequenceAt(s, i, &cp);
+      const size_t n = internal::Utf8SequenceLength(
+          absl::string_view(s).substr(i), /*allow_surrogates=*/true);
       char buf[12];
       if (n == 0) {
         std::snprintf(buf, sizeof(buf), "\\x%02x", c);
         out += buf;
-      } else if (cp >= 0xd800 && cp <= 0xdfff) {
+      } else if (c == 0xed && static_cast<uint8_t>(s[i + 1]) >= 0xa0) {
+        // U+D800..U+DFFF: three bytes 1110_1101 101x_xxxx 10xx_xxxx.
+        const unsigned cp = 0xd000 |
+                            ((static_cast<uint8_t>(s[i + 1]) & 0x3f) << 6) |
+                            (static_cast<uint8_t>(s[i + 2]) & 0x3f);
         std::snprintf(buf, sizeof(buf), "\\u%04x", cp);
         out += buf;
         i += n - 1;
