@@ -12,6 +12,7 @@
 namespace zeoraid::raidcore {
 namespace {
 
+using zeo::IsTid;
 using zeo::TidHex;
 using zeo::TidToUint64;
 using zeo::Value;
@@ -26,18 +27,6 @@ std::optional<std::string> TidOfUndoId(const Value& id) {
   std::string raw;
   if (absl::Base64Unescape(text, &raw) && raw.size() == 8) return raw;
   return std::nullopt;
-}
-
-const Value* DictGet(const Value& dict, absl::string_view key) {
-  if (!dict.is_dict()) return nullptr;
-  for (const auto& [k, v] : dict.dict_items()) {
-    if (k.is_str() && k.string_value() == key) return &v;
-  }
-  return nullptr;
-}
-
-bool IsTid(const Value& v) {
-  return v.is_bytes() && v.string_value().size() == 8;
 }
 
 class Reader {
@@ -80,7 +69,7 @@ class Reader {
     }
     std::vector<std::string> tids;
     for (const Value& entry : log->items()) {
-      const Value* id = DictGet(entry, "id");
+      const Value* id = entry.Find("id");
       std::optional<std::string> tid =
           id == nullptr ? std::nullopt : TidOfUndoId(*id);
       // A wrong tid here only makes a range start where no transaction is,

@@ -13,6 +13,7 @@
 namespace zeoraid::translator {
 namespace {
 
+using zeo::IsTid;
 using zeo::Value;
 
 // ZEO's server method set (zeo-protocol.md section 6): a name outside it closes
@@ -75,10 +76,6 @@ bool IsWriteMethod(const std::string& name) {
     if (name == m) return true;
   }
   return false;
-}
-
-bool IsTid(const Value& v) {
-  return v.is_bytes() && v.string_value().size() == 8;
 }
 
 // JSON for the ruok probe: the status dict holds str keys and numbers, str,

@@ -9,6 +9,7 @@
 
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "zeo/value.h"
 
 namespace zeo {
 
@@ -23,6 +24,10 @@ std::string TidFromTime(absl::Time time);
 std::string NextTid(absl::Time now, absl::string_view last);
 // 16 lowercase hex digits, for logs and the admin API.
 std::string TidHex(absl::string_view tid);
+// Whether `v` is a tid (or oid, or serial) on the wire: 8 bytes.
+inline bool IsTid(const Value& v) {
+  return v.is_bytes() && v.string_value().size() == 8;
+}
 
 }  // namespace zeo
 
