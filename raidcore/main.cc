@@ -75,11 +75,8 @@ using zeo::TidHex;
 using zeo::TidToUint64;
 namespace {
 
-// A flag given on the command line overrides the config file.
-bool Specified(absl::string_view flag) { return FlagGiven(flag); }
-
 // The settings in force: the config file, with the flags given on the command
-// line (and the defaults of those it leaves unset) on top.
+// line (FlagGiven) and the defaults of those it leaves unset on top.
 absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   v1::RaidcoreConfig config;
   if (!absl::GetFlag(FLAGS_config).empty()) {
@@ -88,15 +85,15 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
     if (!file.ok()) return file.status();
     config = std::move(*file);
   }
-  if (Specified("listen") || config.listen().empty()) {
+  if (FlagGiven("listen") || config.listen().empty()) {
     config.set_listen(absl::GetFlag(FLAGS_listen));
   }
-  if (Specified("storage") || config.storage().empty()) {
+  if (FlagGiven("storage") || config.storage().empty()) {
     config.set_storage(absl::GetFlag(FLAGS_storage));
   }
   auto seconds = [](absl::string_view flag, const absl::Flag<absl::Duration>& f,
                     double from_file) {
-    return Specified(flag) || from_file == 0
+    return FlagGiven(flag) || from_file == 0
                ? absl::ToDoubleSeconds(absl::GetFlag(f))
                : from_file;
   };
@@ -114,12 +111,12 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   config.set_commit_lock_timeout_seconds(
       seconds("commit_lock_timeout", FLAGS_commit_lock_timeout,
               config.commit_lock_timeout_seconds()));
-  if (Specified("invalidation_queue_size") ||
+  if (FlagGiven("invalidation_queue_size") ||
       config.invalidation_queue_size() == 0) {
     config.set_invalidation_queue_size(
         absl::GetFlag(FLAGS_invalidation_queue_size));
   }
-  if (Specified("max_message_bytes") || config.max_message_bytes() == 0) {
+  if (FlagGiven("max_message_bytes") || config.max_message_bytes() == 0) {
     config.set_max_message_bytes(absl::GetFlag(FLAGS_max_message_bytes));
   }
   for (const std::string& v : absl::GetFlag(FLAGS_backend)) {

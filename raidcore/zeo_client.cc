@@ -182,9 +182,22 @@ ZeoReply Unencodable(absl::string_view method, const absl::Status& why) {
 
 }  // namespace
 
+absl::StatusOr<std::string> ZeoClient::Encode(const zeo::Message& message) {
+  // Values msgpack cannot carry (objects, lone surrogates, huge ints) would
+  // be written as None: refuse the call rather than store something else.
+  absl::StatusOr<std::string> payload =
+      zeo::TryEncodeMessage(message, encoding_);
+  if (!payload.ok()) {
+    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
+                    << message.name << ": " << payload.status().message();
+  }
+  return payload;
+}
+
 absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
                                          zeo::Value::Items args,
                                          absl::Duration timeout) {
+  int64_t msgid;
   {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
@@ -196,22 +209,11 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
       unsent_.reset();
       if (method != "tpc_abort") return error;
     }
+    msgid = next_msgid_++;
   }
-  const int64_t msgid = [&] {
-    MutexLock lock(&mu_);
-    return next_msgid_++;
-  }();
-  // Values msgpack cannot carry (objects, lone surrogates, huge ints) would
-  // be written as None: refuse the call rather than store something else.
-  absl::StatusOr<std::string> payload =
-      zeo::TryEncodeMessage(zeo::MakeCall(zeo::Value::Int(msgid),
-                                          std::string(method), std::move(args)),
-                            encoding_);
-  if (!payload.ok()) {
-    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
-                    << method << ": " << payload.status().message();
-    return Unencodable(method, payload.status());
-  }
+  absl::StatusOr<std::string> payload = Encode(zeo::MakeCall(
+      zeo::Value::Int(msgid), std::string(method), std::move(args)));
+  if (!payload.ok()) return Unencodable(method, payload.status());
   Pending pending;
   {
     MutexLock lock(&mu_);
@@ -253,11 +255,9 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
     // The rest of a transaction whose tpc_begin or store was not sent.
     if (unsent_.has_value()) return absl::OkStatus();
   }
-  absl::StatusOr<std::string> payload = zeo::TryEncodeMessage(
-      zeo::MakeOneway(std::string(method), std::move(args)), encoding_);
+  absl::StatusOr<std::string> payload =
+      Encode(zeo::MakeOneway(std::string(method), std::move(args)));
   if (!payload.ok()) {
-    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
-                    << method << ": " << payload.status().message();
     MutexLock lock(&mu_);
     unsent_ = Unencodable(method, payload.status());
     return absl::OkStatus();

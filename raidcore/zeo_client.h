@@ -55,6 +55,9 @@ class ZeoClient final : public BackendConnection {
   void ReadLoop();
   void Fail(const absl::Status& status);
   absl::Status Write(const std::string& payload);
+  // The frame payload for `message`; an error (logged) when this backend's
+  // encoding cannot carry it.
+  absl::StatusOr<std::string> Encode(const zeo::Message& message);
 
   struct Pending {
     bool done = false;
