@@ -510,6 +510,28 @@ def populate(run: Run, storage, n_objects: int = 3, revisions: int = 3):
     return oids, per_oid, all_tids
 
 
+def persistent_cache_of_new_objects(run: Run, n: int):
+    """A writer, ``n`` new objects created in one commit ("create"), and a client
+    with a persistent cache in the run's ``var`` directory that loaded them all
+    (left open). Returns (var, writer, oids, the create tid, client)."""
+    var = str(run.workdir / "var")
+    Path(var).mkdir()
+    w = run.storage()
+    oids = new_oids(run, w, n)
+    base = run.commit("create", w, [("store", o, z64, pickle_of((i, 0)))
+                                    for i, o in enumerate(oids)])
+    c = run.storage(client="persistent", var=var)
+    for o in oids:
+        c.load(o)
+    return var, w, oids, base, c
+
+
+def invalidations_view(run: Run):
+    """getInvalidations' answer, (tid, oids) or None, with the oids sorted."""
+    return lambda v: ((run.norm(v[0]), sorted(map(run.norm, v[1])))
+                      if isinstance(v, (tuple, list)) else run.norm(v))
+
+
 def open_conn(db):
     tm = transaction.TransactionManager()
     conn = db.open(transaction_manager=tm)
@@ -907,15 +929,7 @@ def test_invalidations_on_reconnect_with_persistent_cache(make_cluster, encoding
     (raidcore gets --invalidation_queue_size 100, ZEO's default.)"""
 
     def scenario(run: Run):
-        var = str(run.workdir / "var")
-        Path(var).mkdir()
-        w = run.storage()
-        oids = new_oids(run, w, 4)
-        base = run.commit("create", w, [("store", o, z64, pickle_of((i, 0)))
-                                        for i, o in enumerate(oids)])
-        c = run.storage(client="persistent", var=var)
-        for o in oids:
-            c.load(o)
+        var, w, oids, base, c = persistent_cache_of_new_objects(run, 4)
         run.check("cached before close", [c._cache.load(o) is not None for o in oids])
         run.check("cache last tid before close", c._cache.getLastTid())
         c.close()
@@ -924,11 +938,9 @@ def test_invalidations_on_reconnect_with_persistent_cache(make_cluster, encoding
                                                 ("store", oids[2], base, pickle_of("o2 v1"))])
         t2 = run.commit("change o2 again", w, [("store", oids[2], t1, pickle_of("o2 v2"))])
         run.call("getInvalidations(base)", w, "getInvalidations", base,
-                 view=lambda v: (run.norm(v[0]), sorted(map(run.norm, v[1])))
-                 if isinstance(v, (tuple, list)) else run.norm(v))
+                 view=invalidations_view(run))
         run.call("getInvalidations(t1)", w, "getInvalidations", t1,
-                 view=lambda v: (run.norm(v[0]), sorted(map(run.norm, v[1])))
-                 if isinstance(v, (tuple, list)) else run.norm(v))
+                 view=invalidations_view(run))
         run.call("getInvalidations(t2) (up to date)", w, "getInvalidations", t2)
         run.call("getInvalidations(z64)", w, "getInvalidations", z64)
         run.call("getInvalidations(a future tid)", w, "getInvalidations",
@@ -974,15 +986,7 @@ def test_invalidations_after_a_server_restart(make_cluster, encoding):
     quickly: exactly the changed objects are invalidated, the others kept."""
 
     def scenario(run: Run):
-        var = str(run.workdir / "var")
-        Path(var).mkdir()
-        w = run.storage()
-        oids = new_oids(run, w, 3)
-        base = run.commit("create", w, [("store", o, z64, pickle_of((i, 0)))
-                                        for i, o in enumerate(oids)])
-        c = run.storage(client="persistent", var=var)
-        for o in oids:
-            c.load(o)
+        var, w, oids, base, c = persistent_cache_of_new_objects(run, 3)
         c.close()
         t1 = run.commit("change o1", w, [("store", oids[1], base, pickle_of("o1 v1"))])
         t2 = run.commit("change o2", w, [("store", oids[2], base, pickle_of("o2 v1"))])
@@ -990,8 +994,7 @@ def test_invalidations_after_a_server_restart(make_cluster, encoding):
 
         run.restart_server()
         w = run.storage()
-        view = (lambda v: (run.norm(v[0]), sorted(map(run.norm, v[1])))
-                if isinstance(v, (tuple, list)) else run.norm(v))
+        view = invalidations_view(run)
         run.call("after restart: getInvalidations(base)", w, "getInvalidations",
                  base, view=view)
         run.call("after restart: getInvalidations(t1)", w, "getInvalidations", t1,
