@@ -4,6 +4,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_CONNECTION_H_
 #define ZEORAID_RAIDCORE_BACKEND_CONNECTION_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -67,6 +68,17 @@ class BackendConnection {
   virtual bool alive() const = 0;
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;
+};
+
+// Opens new connections to the configured backends, so that a recovery job,
+// a heartbeat or a check after a failed call never disturbs the connection
+// that serves the RAID.
+class BackendConnectionFactory {
+ public:
+  virtual ~BackendConnectionFactory() = default;
+  // A connected, registered connection to the backend named `name`.
+  virtual absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string& name) = 0;
 };
 
 }  // namespace zeoraid::raidcore

@@ -1,5 +1,6 @@
 #include "raidcore/backend_set.h"
 
+#include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
 namespace zeoraid::raidcore {
@@ -42,9 +43,9 @@ void BackendSet::Add(std::string name, std::string address,
   } else {
     entry.status.state = BackendState::kDegraded;
     entry.status.reason = std::move(reason);
-    ZR_LOG(WARNING) << "backend " << entry.status.name << " ("
-                    << entry.status.address
-                    << ") starts degraded: " << entry.status.reason;
+    ZR_LOG(INFO) << "backend " << entry.status.name << " ("
+                 << entry.status.address
+                 << ") starts degraded: " << entry.status.reason;
   }
   entry.connection = std::move(connection);
   MutexLock lock(&mu_);
@@ -74,7 +75,8 @@ absl::StatusOr<BackendMember> BackendSet::PickReader() {
   return absl::UnavailableError("RAID failed: no optimal backend");
 }
 
-bool BackendSet::Degrade(const std::string& name, const std::string& reason) {
+bool BackendSet::Degrade(const std::string& name, const std::string& reason,
+                         DegradeKind kind) {
   std::shared_ptr<BackendConnection> to_close;
   RaidState before, after;
   {
@@ -89,6 +91,7 @@ bool BackendSet::Degrade(const std::string& name, const std::string& reason) {
       }
       e.status.state = BackendState::kDegraded;
       e.status.reason = reason;
+      e.status.kind = kind;
       to_close = e.connection;
       changed = true;
       break;
@@ -109,6 +112,115 @@ bool BackendSet::Degrade(const std::string& name, const std::string& reason) {
   // Closing makes the backend abort whatever this connection had in progress.
   if (to_close != nullptr) to_close->Close();
   return true;
+}
+
+BackendSet::Entry* BackendSet::FindLocked(const std::string& name) {
+  for (Entry& e : entries_) {
+    if (e.status.name == name) return &e;
+  }
+  return nullptr;
+}
+
+absl::Status BackendSet::BeginRecovery(const std::string& name) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+  }
+  if (e->status.state != BackendState::kDegraded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", name, " is ",
+                     BackendStateName(e->status.state), ", not degraded"));
+  }
+  e->status.state = BackendState::kRecovering;
+  ZR_LOG(INFO) << "backend " << name
+               << " recovering (was degraded: " << e->status.reason << ")";
+  return absl::OkStatus();
+}
+
+void BackendSet::MakeOptimalLocked(
+    Entry* e, std::shared_ptr<BackendConnection> connection,
+    const std::string& last_tid, const char* how) {
+  const RaidState before = RaidStateLocked();
+  e->status.state = BackendState::kOptimal;
+  e->status.reason.clear();
+  e->status.kind = DegradeKind::kTransport;
+  e->status.last_tid = last_tid;
+  e->connection = std::move(connection);
+  const RaidState after = RaidStateLocked();
+  ZR_LOG(INFO) << "backend " << e->status.name << " optimal again (" << how
+               << ")";
+  if (after != before) {
+    ZR_LOG(INFO) << "RAID state " << RaidStateName(before) << " -> "
+                 << RaidStateName(after);
+  }
+}
+
+absl::Status BackendSet::CompleteRecovery(
+    const std::string& name, std::shared_ptr<BackendConnection> connection,
+    const std::string& last_tid) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr || e->status.state != BackendState::kRecovering) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", name, " is no longer recovering"));
+  }
+  MakeOptimalLocked(e, std::move(connection), last_tid, "recovered");
+  return absl::OkStatus();
+}
+
+void BackendSet::AbandonRecovery(const std::string& name,
+                                 const std::string& reason, DegradeKind kind) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr || e->status.state != BackendState::kRecovering) return;
+  e->status.state = BackendState::kDegraded;
+  e->status.reason = reason;
+  e->status.kind = kind;
+  ZR_LOG(WARNING) << "backend " << name << " stays degraded: " << reason;
+}
+
+absl::Status BackendSet::Readmit(const std::string& name,
+                                 std::shared_ptr<BackendConnection> connection,
+                                 const std::string& last_tid) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr || e->status.state != BackendState::kDegraded) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", name, " is not degraded"));
+  }
+  MakeOptimalLocked(e, std::move(connection), last_tid,
+                    "re-admitted: it holds the RAID's last transaction");
+  return absl::OkStatus();
+}
+
+void BackendSet::SetDegradedReason(const std::string& name,
+                                   const std::string& reason,
+                                   DegradeKind kind) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr || e->status.state != BackendState::kDegraded) return;
+  if (e->status.reason != reason) {
+    ZR_LOG(WARNING) << "backend " << name << " stays degraded: " << reason;
+  }
+  e->status.reason = reason;
+  e->status.kind = kind;
+}
+
+std::optional<BackendStatus> BackendSet::StatusOf(
+    const std::string& name) const {
+  MutexLock lock(&mu_);
+  for (const Entry& e : entries_) {
+    if (e.status.name == name) return e.status;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> BackendSet::Names() const {
+  MutexLock lock(&mu_);
+  std::vector<std::string> out;
+  for (const Entry& e : entries_) out.push_back(e.status.name);
+  return out;
 }
 
 void BackendSet::SetLastTid(const std::string& name, const std::string& tid) {

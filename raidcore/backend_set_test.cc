@@ -54,5 +54,52 @@ TEST(BackendSetTest, ReadsAreSpreadOverOptimalBackends) {
   EXPECT_EQ(set.PickReader().status().code(), absl::StatusCode::kUnavailable);
 }
 
+TEST(BackendSetTest, RecoveryTakesADegradedBackendBackToOptimal) {
+  BackendSet set;
+  set.Add("a", "fake", std::make_shared<FakeBackend>(), "");
+  set.Add("b", "fake", std::make_shared<FakeBackend>(), "");
+  EXPECT_EQ(set.BeginRecovery("a").code(),
+            absl::StatusCode::kFailedPrecondition);  // optimal
+  EXPECT_EQ(set.BeginRecovery("x").code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(set.Degrade("b", "gone"));
+  EXPECT_EQ(set.StatusOf("b")->kind, DegradeKind::kTransport);
+  ASSERT_TRUE(set.BeginRecovery("b").ok());
+  EXPECT_EQ(set.StatusOf("b")->state, BackendState::kRecovering);
+  EXPECT_EQ(set.Optimal().size(), 1u);  // no reads, no commits
+  auto fresh = std::make_shared<FakeBackend>();
+  ASSERT_TRUE(set.CompleteRecovery("b", fresh, "12345678").ok());
+  EXPECT_EQ(set.raid_state(), RaidState::kOptimal);
+  EXPECT_EQ(set.StatusOf("b")->last_tid, "12345678");
+  EXPECT_EQ(set.Optimal()[1].connection, fresh);
+  EXPECT_EQ(set.CompleteRecovery("b", fresh, "12345678").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(BackendSetTest, AbandonedRecoveryKeepsItsKind) {
+  BackendSet set;
+  set.Add("a", "fake", std::make_shared<FakeBackend>(), "");
+  set.Add("b", "fake", std::make_shared<FakeBackend>(), "");
+  set.Degrade("b", "answered otherwise", DegradeKind::kDisagreed);
+  EXPECT_EQ(set.StatusOf("b")->kind, DegradeKind::kDisagreed);
+  ASSERT_TRUE(set.BeginRecovery("b").ok());
+  set.AbandonRecovery("b", "diverged at X", DegradeKind::kDiverged);
+  EXPECT_EQ(set.StatusOf("b")->state, BackendState::kDegraded);
+  EXPECT_EQ(set.StatusOf("b")->kind, DegradeKind::kDiverged);
+  EXPECT_EQ(set.StatusOf("b")->reason, "diverged at X");
+  // A backend in recovery that fails is degraded like an optimal one.
+  ASSERT_TRUE(set.BeginRecovery("b").ok());
+  EXPECT_TRUE(set.Degrade("b", "target died"));
+  EXPECT_EQ(set.StatusOf("b")->kind, DegradeKind::kTransport);
+}
+
+TEST(BackendSetTest, ReadmitOnlyFromDegraded) {
+  BackendSet set;
+  set.Add("a", "fake", nullptr, "start-up");
+  EXPECT_EQ(set.raid_state(), RaidState::kFailed);
+  ASSERT_TRUE(set.Readmit("a", std::make_shared<FakeBackend>(), "t").ok());
+  EXPECT_EQ(set.raid_state(), RaidState::kOptimal);
+  EXPECT_FALSE(set.Readmit("a", std::make_shared<FakeBackend>(), "t").ok());
+}
+
 }  // namespace
 }  // namespace zeoraid::raidcore

@@ -77,29 +77,57 @@ PreparedCommit::~PreparedCommit() {
 
 CommitCoordinator::CommitCoordinator(BackendSet* backends, CommitClock* clock,
                                      InvalidationHub* hub,
-                                     CommitOptions options)
-    : backends_(backends), clock_(clock), hub_(hub), options_(options) {}
+                                     CommitOptions options,
+                                     BackendConnectionFactory* probes)
+    : backends_(backends),
+      clock_(clock),
+      hub_(hub),
+      options_(options),
+      probes_(probes) {}
 
 absl::Status CommitCoordinator::AcquireLock() {
-  auto deadline = CondVar::DeadlineAfter(options_.lock_wait);
-  MutexLock lock(&mu_);
-  while (locked_) {
-    if (!lock_cv_.WaitUntil(&mu_, deadline) && locked_) {
-      return absl::UnavailableError(
-          absl::StrCat("commit lock still held by another transaction after ",
-                       absl::FormatDuration(options_.lock_wait)));
-    }
-  }
-  locked_ = true;
-  return absl::OkStatus();
+  return lock_.Acquire(options_.lock_wait, "another transaction");
 }
 
-void CommitCoordinator::ReleaseLock() {
+void CommitCoordinator::ReleaseLock() { lock_.Release(); }
+
+std::optional<InvalidationEvent> CommitCoordinator::unconfirmed() const {
+  MutexLock lock(&mu_);
+  return unconfirmed_;
+}
+
+void CommitCoordinator::AdoptUnconfirmed() {
+  std::optional<InvalidationEvent> event;
   {
     MutexLock lock(&mu_);
-    locked_ = false;
+    event = std::move(unconfirmed_);
+    unconfirmed_.reset();
+    if (event.has_value()) ++commits_;
   }
-  lock_cv_.Signal();
+  if (!event.has_value()) return;
+  ZR_LOG(WARNING) << "transaction " << TidHex(event->tid)
+                  << " whose tpc_finish no backend confirmed is committed "
+                  << "after all: a backend holds it";
+  clock_->StartFinish();
+  hub_->Publish(*event);
+  clock_->EndFinish(event->tid);
+}
+
+bool CommitCoordinator::CommittedAnyway(const std::string& name,
+                                        const std::string& tid) {
+  if (probes_ == nullptr) return false;
+  absl::StatusOr<std::shared_ptr<BackendConnection>> fresh =
+      probes_->Connect(name);
+  if (!fresh.ok()) {
+    ZR_LOG(WARNING) << "backend " << name << ": cannot ask whether it "
+                    << "committed " << TidHex(tid) << ": "
+                    << fresh.status().message();
+    return false;
+  }
+  absl::StatusOr<ZeoReply> last =
+      (*fresh)->Call("lastTransaction", {}, options_.backend_timeout);
+  (*fresh)->Close();
+  return last.ok() && !last->is_error && last->value == Value::Bytes(tid);
 }
 
 uint64_t CommitCoordinator::commits() const {
@@ -185,7 +213,9 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
             : absl::StrCat("vote for tid ", TidHex(tid),
                            " failed: ", answers[i].status().message());
     absl::StrAppend(&reasons, members[i].name, ": ", reason, "; ");
-    backends_->Degrade(members[i].name, reason);
+    backends_->Degrade(
+        members[i].name, reason,
+        answers[i].ok() ? DegradeKind::kDisagreed : DegradeKind::kTransport);
   }
   if (winner < 0) {
     ReleaseLock();
@@ -248,7 +278,7 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
   std::vector<absl::StatusOr<ZeoReply>> answers =
       OnEach(prepared->voters_, [&](const BackendMember& m) {
         return m.connection->Call("tpc_finish", {Value::Int(prepared->txn_id_)},
-                                  options_.backend_timeout);
+                                  options_.finish_timeout);
       });
   size_t committed = 0;
   Value info;
@@ -260,20 +290,33 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
       backends_->SetLastTid(name, tid);
       continue;
     }
-    std::string reason =
-        answers[i].ok()
-            ? absl::StrCat("tpc_finish of tid ", TidHex(tid), " answered ",
-                           Describe(*answers[i]))
-            : absl::StrCat("tpc_finish of tid ", TidHex(tid),
-                           " failed: ", answers[i].status().message());
-    backends_->Degrade(name, reason);
+    if (!answers[i].ok()) {
+      // A finish that timed out may still have committed: ask afresh before
+      // judging (its own connection is gone either way, so it is degraded
+      // and comes back through recovery, which then copies nothing).
+      bool anyway = CommittedAnyway(name, tid);
+      backends_->Degrade(
+          name, absl::StrCat("tpc_finish of tid ", TidHex(tid), " failed (",
+                             answers[i].status().message(), ")",
+                             anyway ? "; it committed the transaction" : ""));
+      if (anyway && committed++ == 0) info = Value::None();
+      continue;
+    }
+    backends_->Degrade(name,
+                       absl::StrCat("tpc_finish of tid ", TidHex(tid),
+                                    " answered ", Describe(*answers[i])),
+                       DegradeKind::kDisagreed);
   }
   if (committed == 0) {
     clock_->EndFinish("");
+    {
+      MutexLock lock(&mu_);
+      unconfirmed_ = prepared->invalidation_;
+    }
     ReleaseLock();
     ZR_LOG(ERROR) << "transaction " << TidHex(tid)
                   << ": no backend confirmed tpc_finish; outcome unknown (a "
-                  << "backend that timed out may have committed it)";
+                  << "backend that holds it is re-admitted with it)";
     return absl::UnavailableError(absl::StrCat(
         "RAID failed: no backend committed transaction ", TidHex(tid)));
   }

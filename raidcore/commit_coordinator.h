@@ -22,6 +22,7 @@
 #include "base/mutex.h"
 #include "raidcore/backend_set.h"
 #include "raidcore/commit_clock.h"
+#include "raidcore/commit_lock.h"
 #include "raidcore/invalidation_hub.h"
 
 namespace zeoraid::raidcore {
@@ -50,7 +51,9 @@ struct PendingTransaction {
 
 struct CommitOptions {
   absl::Duration backend_timeout =
-      absl::Seconds(10);                         // each vote/finish/abort call
+      absl::Seconds(10);  // each tpc_begin…vote and abort call
+  // tpc_finish may write a lot (fsync of a big transaction): longer.
+  absl::Duration finish_timeout = absl::Seconds(30);
   absl::Duration lock_wait = absl::Seconds(60);  // waiting for the commit lock
 };
 
@@ -94,8 +97,11 @@ struct VoteOutcome {
 
 class CommitCoordinator {
  public:
+  // `probes` (may be null) opens fresh connections to ask a backend whose
+  // tpc_finish failed whether it committed anyway.
   CommitCoordinator(BackendSet* backends, CommitClock* clock,
-                    InvalidationHub* hub, CommitOptions options);
+                    InvalidationHub* hub, CommitOptions options,
+                    BackendConnectionFactory* probes = nullptr);
 
   // Non-OK: no backend could vote (RAID failed) or the lock was not free in
   // time.
@@ -112,6 +118,17 @@ class CommitCoordinator {
 
   uint64_t commits() const;
 
+  // The lock every commit holds from vote to finish; recovery holds it for its
+  // cutover.
+  CommitLock* commit_lock() { return &lock_; }
+
+  // A transaction whose tpc_finish no backend confirmed (not even when asked
+  // afresh): it may be on some backends. Re-admission of a failed RAID adopts
+  // it from a backend that reports its tid (publishing this invalidation).
+  // REQUIRES for Adopt: the commit lock is held.
+  std::optional<InvalidationEvent> unconfirmed() const;
+  void AdoptUnconfirmed();
+
   // pack(t) on every optimal backend at once, with the same pack time. A
   // backend that fails for a transport reason is degraded; an application error
   // that every backend gives is returned.
@@ -121,6 +138,9 @@ class CommitCoordinator {
   friend class PreparedCommit;
   absl::Status AcquireLock();
   void ReleaseLock();
+  // After `name`'s tpc_finish of `tid` failed: true if a fresh connection
+  // finds `tid` as its last transaction.
+  bool CommittedAnyway(const std::string& name, const std::string& tid);
   void AbortOn(const std::vector<BackendMember>& members, int64_t txn_id);
   void AbortPrepared(PreparedCommit* prepared);
 
@@ -128,12 +148,13 @@ class CommitCoordinator {
   CommitClock* const clock_;
   InvalidationHub* const hub_;
   const CommitOptions options_;
+  BackendConnectionFactory* const probes_;
+  CommitLock lock_;
 
   mutable Mutex mu_;
-  CondVar lock_cv_;
-  bool locked_ ABSL_GUARDED_BY(mu_) = false;  // the commit lock
   int64_t next_txn_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<InvalidationEvent> unconfirmed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace zeoraid::raidcore

@@ -186,6 +186,68 @@ TEST_F(CommitCoordinatorTest, NothingCommittedWhenEveryFinishFails) {
   EXPECT_EQ(backends_.raid_state(), RaidState::kFailed);
 }
 
+// Answers lastTransaction with a fixed tid on every fresh connection.
+class FixedTidFactory : public BackendConnectionFactory {
+ public:
+  explicit FixedTidFactory(std::string tid) : tid_(std::move(tid)) {}
+  absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string&) override {
+    auto fake = std::make_shared<FakeBackend>(tid_);
+    fake->SetReply("lastTransaction", ZeoReply::Result(Value::Bytes(tid_)));
+    return std::shared_ptr<BackendConnection>(fake);
+  }
+  void set_tid(std::string tid) { tid_ = std::move(tid); }
+
+ private:
+  std::string tid_;
+};
+
+TEST(CommitCoordinatorFinishTest, FinishThatTimedOutButCommittedCounts) {
+  BackendSet backends;
+  auto fake = std::make_shared<FakeBackend>();
+  backends.Add("b0", "fake", fake, "");
+  CommitClock clock{std::string(zeo::kZeroTid)};
+  InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
+  FixedTidFactory probes{""};
+  CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
+                                &probes};
+  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+  absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  const std::string tid = vote->prepared->tid();
+  probes.set_tid(tid);  // a fresh connection finds the transaction there
+  absl::StatusOr<CommitCoordinator::Committed> committed =
+      coordinator.Finish(std::move(vote->prepared));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->tid, tid);
+  EXPECT_EQ(clock.last_tid(), tid);
+  EXPECT_FALSE(coordinator.unconfirmed().has_value());
+  // Its connection is gone all the same: degraded, for recovery to re-admit.
+  EXPECT_EQ(backends.raid_state(), RaidState::kFailed);
+}
+
+TEST(CommitCoordinatorFinishTest, UnconfirmedFinishIsAdoptedLater) {
+  BackendSet backends;
+  auto fake = std::make_shared<FakeBackend>();
+  backends.Add("b0", "fake", fake, "");
+  CommitClock clock{std::string(zeo::kZeroTid)};
+  InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
+  FixedTidFactory probes{std::string(zeo::kZeroTid)};
+  CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
+                                &probes};
+  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+  absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  const std::string tid = vote->prepared->tid();
+  EXPECT_FALSE(coordinator.Finish(std::move(vote->prepared)).ok());
+  ASSERT_TRUE(coordinator.unconfirmed().has_value());
+  EXPECT_EQ(coordinator.unconfirmed()->tid, tid);
+  coordinator.AdoptUnconfirmed();
+  EXPECT_EQ(clock.last_tid(), tid);
+  EXPECT_EQ(hub.last_tid(), tid);
+  EXPECT_EQ(coordinator.commits(), 1u);
+}
+
 TEST_F(CommitCoordinatorTest, NoOptimalBackendMeansFailed) {
   AddBackends(1);
   backends_.Degrade("b0", "test");

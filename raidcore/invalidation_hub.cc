@@ -78,6 +78,22 @@ bool InvalidationHub::Prefill(std::vector<InvalidationEvent> recent) {
   return true;
 }
 
+bool InvalidationHub::Restart(const std::string& last_tid) {
+  MutexLock lock(&mu_);
+  const bool untouched =
+      recent_.empty() ? last_tid_ == zeo::kZeroTid
+                      : recent_.size() == 1 && recent_.front().tid == last_tid_;
+  if (!untouched) return false;
+  last_tid_ = last_tid;
+  recent_.clear();
+  if (last_tid != zeo::kZeroTid) {
+    InvalidationEvent start;
+    start.tid = last_tid;
+    recent_.push_back(std::move(start));
+  }
+  return true;
+}
+
 std::shared_ptr<InvalidationHub::Subscription> InvalidationHub::Subscribe() {
   MutexLock lock(&mu_);
   std::shared_ptr<Subscription> sub(new Subscription(last_tid_, max_backlog_));

@@ -73,6 +73,11 @@ class InvalidationHub {
   // does not end at the start tid or something was published already.
   bool Prefill(std::vector<InvalidationEvent> recent);
 
+  // Start-up decided late (raidcore waited for its backends): the queue
+  // restarts at `last_tid`, as if constructed with it. Returns false,
+  // changing nothing, once a transaction was published.
+  bool Restart(const std::string& last_tid);
+
   std::shared_ptr<Subscription> Subscribe();
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   // REQUIRES: tids strictly increase between calls (the commit lock ensures

@@ -5,6 +5,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "raidcore/oid_allocator.h"
 #include "raidcore/read_router.h"
 #include "raidcore/recent_transactions.h"
+#include "raidcore/recovery/recovery_manager.h"
 #include "raidcore/storage_service.h"
 #include "raidcore/zeo_client.h"
 #include "zeo/tid.h"
@@ -47,8 +49,9 @@ ABSL_FLAG(std::string, storage, "1",
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "Longest wait to connect, handshake and register with a backend.");
 ABSL_FLAG(absl::Duration, startup_wait, absl::Seconds(15),
-          "At start-up, how long to keep retrying a backend that is not "
-          "reachable yet before starting without it (degraded).");
+          "At start-up, how long to wait for the backends to report their "
+          "last transactions before serving anyway (commits are refused "
+          "until they did, unless --allow_degraded_start).");
 ABSL_FLAG(
     absl::Duration, backend_timeout, absl::Seconds(10),
     "Longest wait for any one backend call; a backend that does not answer "
@@ -64,6 +67,37 @@ ABSL_FLAG(
     int, invalidation_queue_size, 1000,
     "Recent transactions kept to answer getInvalidations for reconnecting "
     "clients.");
+ABSL_FLAG(absl::Duration, finish_timeout, absl::Seconds(30),
+          "Longest wait for a backend's tpc_finish (longer than "
+          "--backend_timeout: it writes the transaction). A backend whose "
+          "finish fails is asked afresh whether it committed before it is "
+          "judged.");
+ABSL_FLAG(absl::Duration, slow_read_timeout, absl::Minutes(5),
+          "Longest wait for a read that may be slow on a big database "
+          "(undoLog, undoInfo, iterators); a backend is not degraded for "
+          "being slow at these, the heartbeat watches its liveness.");
+ABSL_FLAG(bool, auto_recover, true,
+          "Recover a backend degraded for a transport reason (connection "
+          "lost, timeout) by itself once it answers again. Backends that "
+          "disagreed or diverged always wait for an operator "
+          "(zeoraid-admin recover NAME).");
+ABSL_FLAG(bool, allow_degraded_start, false,
+          "At start-up, accept commits once the reachable backends are "
+          "reconciled, without waiting for every configured backend. Off: a "
+          "missing backend may hold the newest commits, so none is accepted "
+          "until every backend reported its last transaction.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1),
+          "How often each optimal backend is asked for its last transaction "
+          "on a connection of its own, so a dead or stopped backend is "
+          "noticed even with no traffic.");
+ABSL_FLAG(absl::Duration, heartbeat_timeout, absl::Seconds(5),
+          "A backend that does not answer a heartbeat within this is "
+          "degraded.");
+ABSL_FLAG(double, recovery_bytes_per_second, 0,
+          "Recovery throttle in bytes/s (0 = unlimited); change it while "
+          "running with zeoraid-admin rate.");
+ABSL_FLAG(double, recovery_transactions_per_second, 0,
+          "Recovery throttle in transactions/s (0 = unlimited).");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
@@ -111,6 +145,31 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   config.set_commit_lock_timeout_seconds(
       seconds("commit_lock_timeout", FLAGS_commit_lock_timeout,
               config.commit_lock_timeout_seconds()));
+  config.set_finish_timeout_seconds(seconds(
+      "finish_timeout", FLAGS_finish_timeout, config.finish_timeout_seconds()));
+  config.set_slow_read_timeout_seconds(
+      seconds("slow_read_timeout", FLAGS_slow_read_timeout,
+              config.slow_read_timeout_seconds()));
+  config.set_heartbeat_interval_seconds(
+      seconds("heartbeat_interval", FLAGS_heartbeat_interval,
+              config.heartbeat_interval_seconds()));
+  config.set_heartbeat_timeout_seconds(
+      seconds("heartbeat_timeout", FLAGS_heartbeat_timeout,
+              config.heartbeat_timeout_seconds()));
+  if (FlagGiven("auto_recover") || !config.has_auto_recover()) {
+    config.set_auto_recover(absl::GetFlag(FLAGS_auto_recover));
+  }
+  if (FlagGiven("allow_degraded_start") || !config.has_allow_degraded_start()) {
+    config.set_allow_degraded_start(absl::GetFlag(FLAGS_allow_degraded_start));
+  }
+  if (FlagGiven("recovery_bytes_per_second")) {
+    config.set_recovery_bytes_per_second(
+        absl::GetFlag(FLAGS_recovery_bytes_per_second));
+  }
+  if (FlagGiven("recovery_transactions_per_second")) {
+    config.set_recovery_transactions_per_second(
+        absl::GetFlag(FLAGS_recovery_transactions_per_second));
+  }
   if (FlagGiven("invalidation_queue_size") ||
       config.invalidation_queue_size() == 0) {
     config.set_invalidation_queue_size(
@@ -218,83 +277,68 @@ int Run() {
   ShutdownSignal shutdown;
 
   BackendSet backends;
-  std::vector<
-      std::pair<v1::BackendConfig, absl::StatusOr<std::unique_ptr<ZeoClient>>>>
-      connected;
+  std::map<std::string, ZeoClientOptions> backend_options;
   for (const v1::BackendConfig& b : cfg.backend()) {
-    connected.emplace_back(b, absl::UnknownError("not connected"));
+    backend_options[b.name()] = BackendOptions(cfg, b);
+    // Nobody is optimal before reconciliation (DESIGN.md rule 7) decides who
+    // holds the newest commits.
+    backends.Add(b.name(), b.address(), nullptr,
+                 "start-up: not reconciled yet");
   }
-  // Backends are usually started together with raidcore: give slow starters a
-  // moment, all in parallel, before deciding who is missing.
-  std::vector<std::thread> connectors;
-  for (auto& entry : connected) {
-    connectors.emplace_back([&entry, &cfg] {
-      const ZeoClientOptions options = BackendOptions(cfg, entry.first);
-      absl::Time give_up =
-          absl::Now() + absl::Seconds(cfg.startup_wait_seconds());
-      while (true) {
-        entry.second = ZeoClient::Connect(options);
-        if (entry.second.ok() || absl::Now() >= give_up ||
-            entry.second.status().code() != absl::StatusCode::kUnavailable) {
-          break;
-        }
-        absl::SleepFor(absl::Milliseconds(200));
-      }
-    });
-  }
-  for (std::thread& t : connectors) t.join();
-  // Start-up reconciliation (DESIGN.md rule 7): the backends with the newest
-  // tid are the truth; one that is behind would serve stale data and is
-  // degraded.
-  std::string last_tid(kZeroTid);
-  for (auto& [b, client] : connected) {
-    if (client.ok() &&
-        TidToUint64((*client)->registered_tid()) > TidToUint64(last_tid)) {
-      last_tid = (*client)->registered_tid();
-    }
-  }
-  const v1::BackendConfig* prefill_source = nullptr;  // an optimal one
-  for (auto& [b, client] : connected) {
-    if (!client.ok()) {
-      backends.Add(b.name(), b.address(), nullptr,
-                   absl::StrCat("cannot connect: ", client.status().message()));
-      continue;
-    }
-    std::string tid = (*client)->registered_tid();
-    if (tid != last_tid) {
-      (*client)->Close();
-      backends.Add(b.name(), b.address(), nullptr,
-                   absl::StrCat("behind: last tid ", TidHex(tid),
-                                " is older than ", TidHex(last_tid)));
-      continue;
-    }
-    ZR_LOG(INFO) << "backend " << b.name() << " (" << b.address()
-                 << ") optimal at tid " << TidHex(tid);
-    if (prefill_source == nullptr) prefill_source = &b;
-    backends.Add(b.name(), b.address(), std::move(*client), "");
-  }
+  ZeoClientFactory connections(std::move(backend_options));
 
-  CommitClock clock(last_tid);
-  InvalidationHub hub(last_tid, cfg.invalidation_queue_size(),
+  CommitClock clock{std::string(kZeroTid)};
+  InvalidationHub hub(std::string(kZeroTid), cfg.invalidation_queue_size(),
                       /*max_backlog=*/100000);
-  if (prefill_source != nullptr) {
-    PrefillInvalidations(cfg, *prefill_source, last_tid, &hub);
-  }
-  ReadRouter reads(&backends, &clock, backend_timeout);
+  const absl::Duration slow_read_timeout =
+      absl::Seconds(cfg.slow_read_timeout_seconds());
+  ReadRouter reads(&backends, &clock, backend_timeout, slow_read_timeout);
   OidAllocator oids(&reads);
-  IteratorRegistry iterators(&backends, backend_timeout,
+  IteratorRegistry iterators(&backends, slow_read_timeout,
                              /*max_iterators=*/10000);
   CommitOptions commit_options;
   commit_options.backend_timeout = backend_timeout;
+  commit_options.finish_timeout = absl::Seconds(cfg.finish_timeout_seconds());
   commit_options.lock_wait = absl::Seconds(cfg.lock_wait_timeout_seconds());
-  CommitCoordinator commits(&backends, &clock, &hub, commit_options);
+  CommitCoordinator commits(&backends, &clock, &hub, commit_options,
+                            &connections);
+
+  RecoveryManagerOptions recovery_options;
+  recovery_options.auto_recover = cfg.auto_recover();
+  recovery_options.allow_degraded_start = cfg.allow_degraded_start();
+  recovery_options.heartbeat_interval =
+      absl::Seconds(cfg.heartbeat_interval_seconds());
+  recovery_options.heartbeat_timeout =
+      absl::Seconds(cfg.heartbeat_timeout_seconds());
+  recovery_options.rate.bytes_per_second = cfg.recovery_bytes_per_second();
+  recovery_options.rate.transactions_per_second =
+      cfg.recovery_transactions_per_second();
+  recovery_options.job.call_timeout = slow_read_timeout;
+  recovery_options.job.finish_timeout =
+      absl::Seconds(cfg.finish_timeout_seconds());
+  recovery_options.job.lock_wait = commit_options.lock_wait;
+  RecoveryManager recovery(&backends, &commits, &clock, &hub, &connections,
+                           recovery_options);
+  // Backends are usually started together with raidcore: give slow starters
+  // --startup_wait before serving without a decision (the manager keeps
+  // trying; until then no commit is accepted).
+  recovery.Start(
+      absl::Seconds(cfg.startup_wait_seconds()),
+      [&cfg, &hub](const std::string& last_tid, const std::string& optimal) {
+        for (const v1::BackendConfig& b : cfg.backend()) {
+          if (b.name() == optimal) {
+            PrefillInvalidations(cfg, b, last_tid, &hub);
+          }
+        }
+      });
+
   StorageServiceOptions storage_options;
   storage_options.storage_name = storage;
   storage_options.commit_lock_timeout =
       absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,
                                  &iterators, &commits, &clock, &hub);
-  AdminService admin_service(storage, &backends, &clock, &commits);
+  AdminService admin_service(storage, &backends, &clock, &commits, &recovery);
   HealthService health_service(&backends);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -320,10 +364,11 @@ int Run() {
   ZR_LOG(INFO) << "raidcore serving storage '" << storage << "' on "
                << cfg.listen() << " with " << cfg.backend_size()
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
-               << ", last tid " << TidHex(last_tid);
+               << ", last tid " << TidHex(clock.last_tid());
 
   int signal_number = shutdown.Wait();
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  recovery.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   return 0;
 }

@@ -9,8 +9,9 @@ absl::StatusOr<ZeoReply> ReadRouter::Read(absl::string_view method,
   while (true) {
     absl::StatusOr<BackendMember> member = backends_->PickReader();
     if (!member.ok()) return member.status();
+    const bool slow = method == "undoLog" || method == "undoInfo";
     absl::StatusOr<ZeoReply> reply =
-        member->connection->Call(method, args, timeout_);
+        member->connection->Call(method, args, slow ? slow_timeout_ : timeout_);
     if (reply.ok()) return reply;
     backends_->Degrade(
         member->name,

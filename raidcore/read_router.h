@@ -23,9 +23,17 @@ struct SnapshotReply {
 
 class ReadRouter {
  public:
+  // `slow_timeout` is for reads that take long on a big database (undoLog,
+  // undoInfo): a backend is not degraded for being slow at those.
+  ReadRouter(BackendSet* backends, const CommitClock* clock,
+             absl::Duration timeout, absl::Duration slow_timeout)
+      : backends_(backends),
+        clock_(clock),
+        timeout_(timeout),
+        slow_timeout_(slow_timeout) {}
   ReadRouter(BackendSet* backends, const CommitClock* clock,
              absl::Duration timeout)
-      : backends_(backends), clock_(clock), timeout_(timeout) {}
+      : ReadRouter(backends, clock, timeout, timeout) {}
 
   absl::StatusOr<ZeoReply> Read(absl::string_view method,
                                 const zeo::Value::Items& args);
@@ -37,6 +45,7 @@ class ReadRouter {
   BackendSet* const backends_;
   const CommitClock* const clock_;
   const absl::Duration timeout_;
+  const absl::Duration slow_timeout_;
 };
 
 }  // namespace zeoraid::raidcore

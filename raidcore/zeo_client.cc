@@ -267,4 +267,16 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
   return st;
 }
 
+absl::StatusOr<std::shared_ptr<BackendConnection>> ZeoClientFactory::Connect(
+    const std::string& name) {
+  auto it = backends_.find(name);
+  if (it == backends_.end()) {
+    return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+  }
+  absl::StatusOr<std::unique_ptr<ZeoClient>> client =
+      ZeoClient::Connect(it->second);
+  if (!client.ok()) return client.status();
+  return std::shared_ptr<BackendConnection>(std::move(*client));
+}
+
 }  // namespace zeoraid::raidcore

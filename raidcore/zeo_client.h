@@ -83,6 +83,18 @@ class ZeoClient final : public BackendConnection {
   std::optional<ZeoReply> unsent_ ABSL_GUARDED_BY(mu_);
 };
 
+// Connects ZeoClients to the configured backends by name.
+class ZeoClientFactory final : public BackendConnectionFactory {
+ public:
+  explicit ZeoClientFactory(std::map<std::string, ZeoClientOptions> backends)
+      : backends_(std::move(backends)) {}
+  absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string& name) override;
+
+ private:
+  const std::map<std::string, ZeoClientOptions> backends_;
+};
+
 }  // namespace zeoraid::raidcore
 
 #endif  // ZEORAID_RAIDCORE_ZEO_CLIENT_H_

@@ -501,13 +501,22 @@ class Raidcore(Service):
         return result
 
     def status(self) -> dict:
-        """``zeoraid-admin status --json`` as a dict."""
-        out = self.admin("status", "--json").stdout
+        """``zeoraid-admin status --json`` as a dict.
+
+        ``status`` exits like a monitoring check: 0 optimal, 1 degraded or
+        recovering, 2 failed, each with the status on stdout; 3 means raidcore
+        could not be asked.
+        """
+        result = self.admin("status", "--json", check=False)
+        if result.returncode not in (0, 1, 2):
+            raise RuntimeError(f"zeoraid-admin status --json exited {result.returncode}\n"
+                               f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+        out = result.stdout
         try:
             return json.loads(out)
         except ValueError as e:
             raise RuntimeError(f"zeoraid-admin status --json printed no JSON ({e}):\n"
-                               f"{out}") from None
+                               f"{out}\nstderr:\n{result.stderr}") from None
 
 
 class Translator(Service):

@@ -1,0 +1,396 @@
+#include "raidcore/recovery/recovery_manager.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl//strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "base/logging.h"
+#include "raidcore/recovery/reconcile.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+using zeo::TidHex;
+
+RecoveryManager::RecoveryManager(BackendSet* backends,
+                                 CommitCoordinator* commits, CommitClock* clock,
+                                 InvalidationHub* hub,
+                                 BackendConnectionFactory* connections,
+                                 RecoveryManagerOptions options)
+    : backends_(backends),
+      commits_(commits),
+      clock_(clock),
+      hub_(hub),
+      connections_(connections),
+      options_(options),
+      throttle_(options.rate) {}
+
+RecoveryManager::~RecoveryManager() { Stop(); }
+
+bool RecoveryManager::Pause(absl::Duration d) {
+  auto deadline = CondVar::DeadlineAfter(d);
+  MutexLock lock(&mu_);
+  while (!stopping_) {
+    if (!stop_cv_.WaitUntil(&mu_, deadline)) break;
+  }
+  return !stopping_;
+}
+
+bool RecoveryManager::Start(absl::Duration wait, StartupDone on_startup) {
+  {
+    MutexLock lock(&mu_);
+    on_startup_ = std::move(on_startup);
+  }
+  const absl::Time give_up = absl::Now() + wait;
+  bool decided = Reconcile();
+  while (!decided && absl::Now() < give_up && Pause(absl::Milliseconds(200))) {
+    decided = Reconcile();
+  }
+  if (!decided) {
+    ZR_LOG(WARNING) << "no commit is accepted yet: " << waiting_for();
+  }
+  supervisor_ = std::thread([this] { Supervise(); });
+  for (const std::string& name : backends_->Names()) {
+    heartbeats_.emplace_back([this, name] { Heartbeat(name); });
+  }
+  return decided;
+}
+
+void RecoveryManager::Stop() {
+  std::shared_ptr<RecoveryJob> job;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+    job = job_;
+  }
+  stop_cv_.SignalAll();
+  if (job != nullptr) job->Cancel();
+  if (supervisor_.joinable()) supervisor_.join();
+  for (std::thread& t : heartbeats_) t.join();
+  std::thread job_thread;
+  {
+    MutexLock lock(&mu_);
+    job_thread = std::move(job_thread_);
+  }
+  if (job_thread.joinable()) job_thread.join();
+}
+
+std::string RecoveryManager::waiting_for() const {
+  MutexLock lock(&mu_);
+  return waiting_for_;
+}
+
+void RecoveryManager::SetRate(RecoveryRate rate) {
+  throttle_.SetRate(rate);
+  ZR_LOG(INFO) << "recovery rate set to "
+               << (rate.bytes_per_second > 0
+                       ? absl::StrCat(rate.bytes_per_second, " bytes/s")
+                       : "unlimited bytes/s")
+               << ", "
+               << (rate.transactions_per_second > 0
+                       ? absl::StrCat(rate.transactions_per_second, " txn/s")
+                       : "unlimited txn/s");
+}
+
+RecoveryRate RecoveryManager::rate() const { return throttle_.rate(); }
+
+std::optional<RecoveryProgress> RecoveryManager::progress() const {
+  std::shared_ptr<RecoveryJob> job;
+  {
+    MutexLock lock(&mu_);
+    job = job_;
+  }
+  if (job == nullptr) return std::nullopt;
+  return job->progress();
+}
+
+bool RecoveryManager::Reconcile() {
+  bool started_up;
+  {
+    MutexLock lock(&mu_);
+    started_up = started_up_;
+  }
+  // Everyone not disabled may hold the truth; ask them all at once (a stopped
+  // backend costs a connect timeout).
+  std::vector<std::string> names;
+  for (const BackendStatus& b : backends_->Status()) {
+    if (b.state == BackendState::kDegraded) names.push_back(b.name);
+  }
+  std::vector<absl::StatusOr<std::shared_ptr<BackendConnection>>> conns(
+      names.size(), absl::UnknownError("not asked"));
+  {
+    std::vector<std::thread> askers;
+    for (size_t i = 0; i < names.size(); ++i) {
+      askers.emplace_back(
+          [&, i] { conns[i] = connections_->Connect(names[i]); });
+    }
+    for (std::thread& t : askers) t.join();
+  }
+  std::vector<BackendReport> reports;
+  for (size_t i = 0; i < names.size(); ++i) {
+    BackendReport r{names[i], std::nullopt};
+    if (conns[i].ok()) r.last_tid = (*conns[i])->registered_tid();
+    reports.push_back(std::move(r));
+  }
+  auto close_all = [&] {
+    for (auto& c : conns) {
+      if (c.ok() && *c != nullptr) (*c)->Close();
+    }
+  };
+  std::optional<InvalidationEvent> unconfirmed = commits_->unconfirmed();
+  const ReconcilePlan plan = PlanReconcile(
+      reports, started_up ? clock_->last_tid() : "",
+      unconfirmed ? std::optional<std::string>(unconfirmed->tid) : std::nullopt,
+      !started_up && options_.allow_degraded_start);
+  if (!plan.decided) {
+    close_all();
+    MutexLock lock(&mu_);
+    if (waiting_for_ != plan.waiting_for) {
+      ZR_LOG(WARNING) << "RAID accepts no commits: " << plan.waiting_for;
+    }
+    waiting_for_ = plan.waiting_for;
+    return false;
+  }
+
+  CommitLock* lock = commits_->commit_lock();
+  absl::Status locked = lock->Acquire(options_.job.lock_wait, "reconciliation");
+  if (!locked.ok()) {
+    close_all();
+    return false;
+  }
+  std::string optimal_name;
+  {
+    CommitLockHold hold(lock);
+    if (!started_up) {
+      clock_->StartFinish();
+      clock_->EndFinish(plan.truth_tid);
+      hub_->Restart(plan.truth_tid);
+    }
+    if (plan.adopt_unconfirmed) commits_->AdoptUnconfirmed();
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (std::find(plan.optimal.begin(), plan.optimal.end(), names[i]) ==
+          plan.optimal.end()) {
+        continue;
+      }
+      if (backends_->Readmit(names[i], *conns[i], plan.truth_tid).ok()) {
+        if (optimal_name.empty()) optimal_name = names[i];
+        *conns[i] = nullptr;  // the RAID's now
+      }
+    }
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!conns[i].ok() || *conns[i] == nullptr) continue;
+    const std::string tid = (*conns[i])->registered_tid();
+    if (std::find(plan.ahead.begin(), plan.ahead.end(), names[i]) !=
+        plan.ahead.end()) {
+      backends_->SetDegradedReason(
+          names[i],
+          absl::StrCat("diverged: its last tid ", TidHex(tid),
+                       " is newer than the RAID's ", TidHex(plan.truth_tid),
+                       " and unknown to it; rebuild it into an empty storage"),
+          DegradeKind::kDiverged);
+    } else {
+      backends_->SetDegradedReason(
+          names[i],
+          absl::StrCat("behind: last tid ", TidHex(tid), ", the RAID is at ",
+                       TidHex(plan.truth_tid)),
+          DegradeKind::kTransport);
+    }
+  }
+  close_all();
+  StartupDone on_startup;
+  {
+    MutexLock lock(&mu_);
+    waiting_for_.clear();
+    if (!started_up_) {
+      started_up_ = true;
+      on_startup = std::move(on_startup_);
+    }
+  }
+  ZR_LOG(INFO) << "reconciled at tid " << TidHex(plan.truth_tid) << ": "
+               << plan.optimal.size() << " backend(s) optimal, "
+               << plan.behind.size() << " behind, " << plan.missing.size()
+               << " missing";
+  if (on_startup) on_startup(plan.truth_tid, optimal_name);
+  return true;
+}
+
+absl::Status RecoveryManager::Recover(const std::string& name) {
+  return StartJob(name, /*automatic=*/false);
+}
+
+absl::Status RecoveryManager::Cancel() {
+  MutexLock lock(&mu_);
+  if (!job_running_) return absl::NotFoundError("no recovery is running");
+  job_->Cancel();
+  ZR_LOG(INFO) << "recovery of " << job_->progress().backend
+               << " cancelled by an operator";
+  return absl::OkStatus();
+}
+
+absl::Status RecoveryManager::StartJob(const std::string& name,
+                                       bool automatic) {
+  MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("raidcore is stopping");
+  if (!started_up_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the RAID is not reconciled yet: ", waiting_for_));
+  }
+  if (job_running_) {
+    RecoveryProgress p = job_->progress();
+    return absl::FailedPreconditionError(
+        absl::StrCat("recovery of ", p.backend, " is running (", p.phase, ", ",
+                     p.transactions_copied,
+                     " transactions copied); one at a time: "
+                     "cancel it first"));
+  }
+  if (backends_->Optimal().empty()) {
+    return absl::FailedPreconditionError("no optimal backend to recover from");
+  }
+  absl::Status begun = backends_->BeginRecovery(name);
+  if (!begun.ok()) return begun;
+  if (job_thread_.joinable()) job_thread_.join();  // the last job, finished
+  job_ = std::make_shared<RecoveryJob>(name, backends_, commits_->commit_lock(),
+                                       clock_, connections_, &throttle_,
+                                       options_.job);
+  job_running_ = true;
+  job_thread_ =
+      std::thread([this, job = job_, automatic] { RunJob(job, automatic); });
+  ZR_LOG(INFO) << "recovery of " << name << " started"
+               << (automatic ? " automatically" : " by an operator");
+  return absl::OkStatus();
+}
+
+void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job, bool automatic) {
+  const absl::Time start = absl::Now();
+  absl::Status result = job->Run();
+  RecoveryProgress p = job->progress();
+  if (result.ok()) {
+    ZR_LOG(INFO) << "recovery of " << p.backend << " from " << p.source
+                 << " done (" << p.mode << "): " << p.transactions_copied
+                 << " transactions, " << p.bytes_copied << " bytes in "
+                 << absl::FormatDuration(absl::Now() - start)
+                 << "; commit lock held "
+                 << absl::FormatDuration(
+                        absl::Seconds(p.longest_lock_hold_seconds));
+    // RecoveryJob's phase is ours to finish.
+  }
+  DegradeKind kind = DegradeKind::kTransport;
+  std::string phase = "done";
+  if (!result.ok()) {
+    phase = "failed";
+    if (absl::IsCancelled(result)) {
+      phase = "cancelled";
+      kind = DegradeKind::kCancelled;
+    } else if (job->diverged()) {
+      kind = DegradeKind::kDiverged;
+    }
+    const std::string reason =
+        phase == "cancelled"
+            ? std::string(
+                  "recovery cancelled by an operator "
+                  "(zeoraid-admin recover resumes it)")
+            : absl::StrCat("recovery failed: ", result.message());
+    backends_->AbandonRecovery(p.backend, reason, kind);
+  }
+  job->Finish(phase, result.ok() ? "" : std::string(result.message()));
+  MutexLock lock(&mu_);
+  if (!result.ok() && kind == DegradeKind::kTransport) {
+    Backoff& b = backoff_[p.backend];
+    b.delay = std::min(std::max(b.delay * 2, options_.probe_backoff_min),
+                       options_.probe_backoff_max);
+    b.next = absl::Now() + b.delay;
+  } else {
+    backoff_.erase(p.backend);
+  }
+  (void)automatic;
+  job_running_ = false;
+}
+
+void RecoveryManager::Supervise() {
+  while (Pause(absl::Milliseconds(500))) {
+    bool started_up;
+    {
+      MutexLock lock(&mu_);
+      started_up = started_up_;
+      if (job_running_) continue;
+    }
+    if (!started_up || backends_->raid_state() == RaidState::kFailed) {
+      Reconcile();
+      continue;
+    }
+    if (!options_.auto_recover) continue;
+    for (const BackendStatus& b : backends_->Status()) {
+      if (b.state != BackendState::kDegraded ||
+          b.kind != DegradeKind::kTransport) {
+        continue;
+      }
+      {
+        MutexLock lock(&mu_);
+        auto it = backoff_.find(b.name);
+        if (it != backoff_.end() && absl::Now() < it->second.next) continue;
+      }
+      absl::StatusOr<std::shared_ptr<BackendConnection>> probe =
+          connections_->Connect(b.name);
+      if (!probe.ok()) {
+        MutexLock lock(&mu_);
+        Backoff& bo = backoff_[b.name];
+        bo.delay = std::min(std::max(bo.delay * 2, options_.probe_backoff_min),
+                            options_.probe_backoff_max);
+        bo.next = absl::Now() + bo.delay;
+        ZR_LOG(DEBUG) << "backend " << b.name << " still unreachable ("
+                      << probe.status().message() << "); next try in "
+                      << absl::FormatDuration(bo.delay);
+        continue;
+      }
+      (*probe)->Close();
+      ZR_LOG(INFO) << "backend " << b.name << " answers again; recovering it";
+      absl::Status started = StartJob(b.name, /*automatic=*/true);
+      if (!started.ok()) {
+        ZR_LOG(WARNING) << "cannot start recovery of " << b.name << ": "
+                        << started.message();
+      }
+      break;
+    }
+  }
+}
+
+void RecoveryManager::Heartbeat(const std::string& name) {
+  std::shared_ptr<BackendConnection> probe;
+  while (Pause(options_.heartbeat_interval)) {
+    std::optional<BackendStatus> status = backends_->StatusOf(name);
+    if (!status.has_value() || status->state != BackendState::kOptimal) {
+      if (probe != nullptr) probe->Close();
+      probe = nullptr;
+      continue;
+    }
+    absl::Status failure;
+    if (probe == nullptr) {
+      absl::StatusOr<std::shared_ptr<BackendConnection>> c =
+          connections_->Connect(name);
+      if (c.ok()) {
+        probe = *std::move(c);
+      } else {
+        failure = c.status();
+      }
+    }
+    if (probe != nullptr) {
+      absl::StatusOr<ZeoReply> last =
+          probe->Call("lastTransaction", {}, options_.heartbeat_timeout);
+      if (!last.ok()) {
+        failure = last.status();
+        probe->Close();
+        probe = nullptr;
+      }
+    }
+    if (!failure.ok()) {
+      backends_->Degrade(name,
+                         absl::StrCat("no heartbeat: ", failure.message()));
+    }
+  }
+  if (probe != nullptr) probe->Close();
+}
+
+}  // namespace zeoraid::raidcore
