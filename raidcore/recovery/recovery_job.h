@@ -29,9 +29,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
-#include "raidcore/backend_set.h"
-#include "raidcore/commit_clock.h"
-#include "raidcore/commit_lock.h"
+#include "raidcore/backend/backend_set.h"
+#include "raidcore/commit/commit_clock.h"
+#include "raidcore/commit/commit_lock.h"
 #include "raidcore/recovery/throttle.h"
 
 namespace zeoraid::raidcore {

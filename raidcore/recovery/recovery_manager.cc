@@ -6,6 +6,7 @@
 #include "absl//strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
+#include "raidcore/recovery/history_reader.h"
 #include "raidcore/recovery/reconcile.h"
 #include "zeo/tid.h"
 
@@ -129,9 +130,25 @@ bool RecoveryManager::Reconcile() {
     for (std::thread& t : askers) t.join();
   }
   std::vector<BackendReport> reports;
+  std::map<std::string, std::string> verified;
   for (size_t i = 0; i < names.size(); ++i) {
     BackendReport r{names[i], std::nullopt};
-    if (conns[i].ok()) r.last_tid = (*conns[i])->registered_tid();
+    if (conns[i].ok()) {
+      // What the iterator shows, not only what register reported: after a
+      // crash a FileStorage may report a transaction it truncated.
+      absl::StatusOr<std::string> last = VerifiedLastTransaction(
+          **conns[i], (*conns[i])->registered_tid(), options_.job.call_timeout);
+      if (last.ok()) {
+        r.last_tid = *last;
+        verified[names[i]] = *last;
+      } else {
+        ZR_LOG(WARNING) << "backend " << names[i]
+                        << ": cannot read its last transaction: "
+                        << last.status().message();
+        (*conns[i])->Close();
+        conns[i] = last.status();
+      }
+    }
     reports.push_back(std::move(r));
   }
   auto close_all = [&] {
@@ -182,7 +199,7 @@ bool RecoveryManager::Reconcile() {
   }
   for (size_t i = 0; i < names.size(); ++i) {
     if (!conns[i].ok() || *conns[i] == nullptr) continue;
-    const std::string tid = (*conns[i])->registered_tid();
+    const std::string tid = verified[names[i]];
     if (std::find(plan.ahead.begin(), plan.ahead.end(), names[i]) !=
         plan.ahead.end()) {
       backends_->SetDegradedReason(

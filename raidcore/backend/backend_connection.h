@@ -1,0 +1,86 @@
+// BackendConnection: one ZEO server that raidcore can call. The RAID logic
+// (BackendSet, CommitCoordinator) only sees this interface, so it is tested
+// with fake backends, under TSan, without sockets or gRPC.
+#ifndef ZEORAID_RAIDCORE_BACKEND_BACKEND_CONNECTION_H_
+#define ZEORAID_RAIDCORE_BACKEND_BACKEND_CONNECTION_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "zeo/value.h"
+
+namespace zeoraid::raidcore {
+
+// What a ZEO server answered: a result, or an application error as ZEO encodes
+// it (class path + args tuple or state dict). An application error
+// (ConflictError, POSKeyError…) is an answer; transport failures are a non-OK
+// Status instead.
+struct ZeoReply {
+  bool is_error = false;
+  zeo::Value value;  // the result, or the error payload
+  std::string error_class;
+
+  static ZeoReply Result(zeo::Value v) {
+    ZeoReply r;
+    r.value = std::move(v);
+    return r;
+  }
+  static ZeoReply Error(std::string class_path, zeo::Value payload) {
+    ZeoReply r;
+    r.is_error = true;
+    r.error_class = std::move(class_path);
+    r.value = std::move(payload);
+    return r;
+  }
+  bool operator==(const ZeoReply& o) const {
+    return is_error == o.is_error && error_class == o.error_class &&
+           value == o.value;
+  }
+};
+
+class BackendConnection {
+ public:
+  virtual ~BackendConnection() = default;
+
+  // A synchronous ZEO call. Non-OK: the backend could not be asked or did not
+  // answer within `timeout` (Unavailable, DeadlineExceeded); the connection is
+  // then unusable.
+  virtual absl::StatusOr<ZeoReply> Call(absl::string_view method,
+                                        zeo::Value::Items args,
+                                        absl::Duration timeout) = 0;
+  // A one-way ZEO call (tpc_begin, storea…): no answer; errors surface at the
+  // next synchronous call, since the server closes the connection when one
+  // fails.
+  virtual absl::Status Send(absl::string_view method,
+                            zeo::Value::Items args) = 0;
+
+  // The last storage statistics ({length, size}) the server sent with its
+  // `info` callback (after a commit on this connection, or a pack); None before
+  // any.
+  virtual zeo::Value last_info() const = 0;
+
+  // The tid the server reported at register time.
+  virtual std::string registered_tid() const = 0;
+  virtual bool alive() const = 0;
+  // Closes the connection; pending and later calls fail with Unavailable.
+  virtual void Close() = 0;
+};
+
+// Opens new connections to the configured backends, so that a recovery job,
+// a heartbeat or a check after a failed call never disturbs the connection
+// that serves the RAID.
+class BackendConnectionFactory {
+ public:
+  virtual ~BackendConnectionFactory() = default;
+  // A connected, registered connection to the backend named `name`.
+  virtual absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string& name) = 0;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_BACKEND_BACKEND_CONNECTION_H_

@@ -1,0 +1,123 @@
+// BackendSet: the mirrors of the RAID and their states (DESIGN.md, RAID rules).
+//
+// optimal → serves reads and writes; degraded → failed or disagreed, excluded
+// until recovered; recovering → being rebuilt, no reads; disabled → taken out
+// by an operator. The RAID is optimal when every backend is, failed when none
+// is, degraded otherwise.
+#ifndef ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
+#define ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "raidcore/backend/backend_connection.h"
+
+namespace zeoraid::raidcore {
+
+enum class BackendState { kOptimal, kDegraded, kRecovering, kDisabled };
+// Why a backend left optimal. Only a transport failure (connection lost, a
+// timeout, not reachable) is healed automatically: a backend that answered
+// differently from the others, or whose history diverged, needs an operator.
+// An operator cancelled its recovery: it waits for the operator too.
+enum class DegradeKind { kTransport, kDisagreed, kDiverged, kCancelled };
+enum class RaidState { kOptimal, kDegraded, kFailed };
+
+const char* BackendStateName(BackendState state);
+const char* RaidStateName(RaidState state);
+
+struct BackendStatus {
+  std::string name;
+  std::string address;
+  BackendState state = BackendState::kDegraded;
+  std::string reason;  // why it left optimal
+  DegradeKind kind = DegradeKind::kTransport;
+  std::string last_tid;
+};
+
+// A backend taking part in an operation. The connection stays valid while the
+// member is held, even if the backend is degraded meanwhile.
+struct BackendMember {
+  std::string name;
+  std::shared_ptr<BackendConnection> connection;
+};
+
+class BackendSet {
+ public:
+  BackendSet() = default;
+  BackendSet(const BackendSet&) = delete;
+  BackendSet& operator=(const BackendSet&) = delete;
+
+  // `connection` null = could not connect; the backend starts degraded with
+  // `reason`.
+  void Add(std::string name, std::string address,
+           std::shared_ptr<BackendConnection> connection, std::string reason);
+
+  // Every optimal backend, in configuration order.
+  std::vector<BackendMember> Optimal() const;
+  // One optimal backend for a read, spreading reads round robin.
+  absl::StatusOr<BackendMember> PickReader();
+
+  // Takes the backend out of service (closing its connection) and logs why.
+  // Only an optimal or recovering backend changes state; returns true if it
+  // did.
+  bool Degrade(const std::string& name, const std::string& reason,
+               DegradeKind kind = DegradeKind::kTransport);
+  void SetLastTid(const std::string& name, const std::string& tid);
+
+  // Recovery: degraded → recovering (no reads, no commits). FailedPrecondition
+  // unless the backend is degraded; NotFound for an unknown name.
+  absl::Status BeginRecovery(const std::string& name);
+  // recovering → optimal, serving through `connection`, which holds every
+  // transaction up to `last_tid`. REQUIRES: the caller holds the commit lock
+  // and `last_tid` is the RAID's last committed tid, so the backend misses
+  // nothing. Fails (changing nothing) if the backend left recovering meanwhile.
+  absl::Status CompleteRecovery(const std::string& name,
+                                std::shared_ptr<BackendConnection> connection,
+                                const std::string& last_tid);
+  // recovering → degraded (a failed or cancelled recovery).
+  void AbandonRecovery(const std::string& name, const std::string& reason,
+                       DegradeKind kind);
+  // degraded → optimal without copying anything: the backend reported the
+  // RAID's last tid (re-admission of a failed RAID, start-up). Same
+  // requirements as CompleteRecovery.
+  absl::Status Readmit(const std::string& name,
+                       std::shared_ptr<BackendConnection> connection,
+                       const std::string& last_tid);
+
+  // A degraded backend's reason and kind, as found by reconciliation.
+  void SetDegradedReason(const std::string& name, const std::string& reason,
+                         DegradeKind kind);
+
+  // nullopt for an unknown name.
+  std::optional<BackendStatus> StatusOf(const std::string& name) const;
+  std::vector<std::string> Names() const;
+
+  RaidState raid_state() const;
+  std::vector<BackendStatus> Status() const;
+
+ private:
+  struct Entry {
+    BackendStatus status;
+    std::shared_ptr<BackendConnection> connection;
+  };
+  RaidState RaidStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Entry* FindLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets `entry` optimal on `connection` and logs the RAID's new state.
+  void MakeOptimalLocked(Entry* entry,
+                         std::shared_ptr<BackendConnection> connection,
+                         const std::string& last_tid, const char* how)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable Mutex mu_;
+  std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_

@@ -1,0 +1,282 @@
+#include "raidcore/backend/zeo_client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "zeo/message.h"
+#include "zeo/pickle.h"
+
+namespace zeoraid::raidcore {
+
+absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
+    const ZeoClientOptions& options) {
+  absl::StatusOr<net::Socket> socket =
+      net::Connect(options.address, options.connect_timeout);
+  if (!socket.ok()) return socket.status();
+  // The server speaks first: its protocol identifier (Z5 pickle, M5 msgpack).
+  absl::StatusOr<std::string> hello =
+      net::ReadFrame(*socket, 64, options.connect_timeout);
+  if (!hello.ok()) {
+    return absl::Status(hello.status().code(),
+                        absl::StrCat("handshake from ", options.address, ": ",
+                                     hello.status().message()));
+  }
+  // As ZEO 5.4+ clients: protocol 5 only, answered with the server's letter,
+  // whose encoding both sides then use.
+  if (*hello != "Z5" && *hello != "M5") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", options.address, " announced protocol '",
+                     *hello, "'; only ZEO 5 (Z5 or M5) is spoken"));
+  }
+  absl::Status st = net::WriteFrame(*socket, *hello, options.connect_timeout);
+  if (!st.ok()) return st;
+
+  std::unique_ptr<ZeoClient> client(new ZeoClient(
+      options, std::move(*socket),
+      *hello == "M5" ? zeo::Encoding::kMsgpack : zeo::Encoding::kPickle));
+  client->reader_ = std::thread([c = client.get()] { c->ReadLoop(); });
+
+  absl::StatusOr<ZeoReply> reg = client->Call(
+      "register", {zeo::Value::Str(options.storage), zeo::Value::Bool(false)},
+      options.connect_timeout);
+  if (!reg.ok()) return reg.status();
+  if (reg->is_error) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backend ", options.address, " refused register('", options.storage,
+        "'): ", reg->error_class, " ", reg->value.DebugString()));
+  }
+  if (!reg->value.is_bytes() || reg->value.string_value().size() != 8) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", options.address, " answered register with ",
+                     reg->value.DebugString()));
+  }
+  client->registered_tid_ = reg->value.string_value();
+  return client;
+}
+
+ZeoClient::ZeoClient(ZeoClientOptions options, net::Socket socket,
+                     zeo::Encoding encoding)
+    : options_(std::move(options)),
+      socket_(std::move(socket)),
+      encoding_(encoding) {}
+
+ZeoClient::~ZeoClient() {
+  Close();
+  if (reader_.joinable()) reader_.join();
+}
+
+zeo::Value ZeoClient::last_info() const {
+  MutexLock lock(&mu_);
+  return last_info_;
+}
+
+bool ZeoClient::alive() const {
+  MutexLock lock(&mu_);
+  return broken_.ok();
+}
+
+void ZeoClient::Close() {
+  Fail(absl::UnavailableError(
+      absl::StrCat("connection to ", options_.label, " closed")));
+}
+
+void ZeoClient::Fail(const absl::Status& status) {
+  {
+    MutexLock lock(&mu_);
+    if (broken_.ok()) broken_ = status;
+    for (auto& [id, pending] : pending_) {
+      pending->done = true;
+      pending->reply = broken_;
+    }
+    pending_.clear();
+  }
+  reply_cv_.SignalAll();
+  socket_.Shutdown();
+}
+
+absl::Status ZeoClient::Write(const std::string& payload) {
+  MutexLock lock(&write_mu_);
+  // A backend that stops reading (SIGSTOP, overload) must not block writers
+  // beyond a call's timeout.
+  return net::WriteFrame(socket_, payload, options_.call_timeout);
+}
+
+void ZeoClient::ReadLoop() {
+  while (true) {
+    absl::StatusOr<std::string> frame = net::ReadFrame(
+        socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
+    if (!frame.ok()) {
+      Fail(absl::UnavailableError(absl::StrCat("backend ", options_.label, ": ",
+                                               frame.status().message())));
+      return;
+    }
+    absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
+        *frame, encoding_, options_.limits, zeo::GlobalPolicy::kClient);
+    if (!message.ok()) {
+      // A reply we cannot read would leave its caller waiting: fail everything.
+      ZR_LOG(ERROR) << "backend " << options_.label
+                    << " sent an undecodable frame: " << message.status();
+      Fail(absl::DataLossError(absl::StrCat(
+          "backend ", options_.label,
+          " sent an undecodable frame: ", message.status().message())));
+      return;
+    }
+    if (!message->is_reply()) {
+      // The server's info callback precedes its tpc_finish (or pack) reply, so
+      // a caller sees it once that reply is in. raidcore is the only writer:
+      // invalidateTransaction never concerns it.
+      if (message->name == "info" && message->args.is_sequence() &&
+          !message->args.items().empty()) {
+        MutexLock lock(&mu_);
+        last_info_ = message->args.items()[0];
+      }
+      ZR_LOG(DEBUG) << "backend " << options_.label << " callback "
+                    << message->name;
+      continue;
+    }
+    if (!message->msgid.is_int()) {
+      ZR_LOG(WARNING) << "backend " << options_.label
+                      << " replied with an unknown msgid "
+                      << message->msgid.DebugString();
+      continue;
+    }
+    ZeoReply reply;
+    if (message->is_error_reply()) {
+      const zeo::Value& args = message->args;
+      if (args.is_sequence() && args.items().size() == 2 &&
+          args.items()[0].is_str()) {
+        reply =
+            ZeoReply::Error(args.items()[0].string_value(), args.items()[1]);
+      } else {
+        reply = ZeoReply::Error("builtins.Exception", args);
+      }
+    } else {
+      reply = ZeoReply::Result(std::move(message->args));
+    }
+    {
+      MutexLock lock(&mu_);
+      auto it = pending_.find(message->msgid.int_value());
+      if (it == pending_.end()) continue;  // the caller timed out
+      it->second->done = true;
+      it->second->reply = std::move(reply);
+      pending_.erase(it);
+    }
+    reply_cv_.SignalAll();
+  }
+}
+
+namespace {
+
+// What a call that cannot be encoded for this backend is answered with. The
+// text names no backend: mirrors that speak the same encoding must answer
+// alike, or the commit coordinator would see them disagree.
+ZeoReply Unencodable(absl::string_view method, const absl::Status& why) {
+  return ZeoReply::Error(
+      "ZODB.POSException.StorageError",
+      zeo::Value::Tuple({zeo::Value::Str(
+          absl::StrCat("the backend speaks msgpack, which cannot carry this ",
+                       method, ": ", why.message()))}));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> ZeoClient::Encode(const zeo::Message& message) {
+  // Values msgpack cannot carry (objects, lone surrogates, huge ints) would
+  // be written as None: refuse the call rather than store something else.
+  absl::StatusOr<std::string> payload =
+      zeo::TryEncodeMessage(message, encoding_);
+  if (!payload.ok()) {
+    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
+                    << message.name << ": " << payload.status().message();
+  }
+  return payload;
+}
+
+absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
+                                         zeo::Value::Items args,
+                                         absl::Duration timeout) {
+  int64_t msgid;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    // A one-way call of this transaction could not be sent: its vote or
+    // finish gets that error instead (as ZEO reports a failed one-way call at
+    // the next synchronous one); an abort is sent, and harmless.
+    if (unsent_.has_value()) {
+      ZeoReply error = std::move(*unsent_);
+      unsent_.reset();
+      if (method != "tpc_abort") return error;
+    }
+    msgid = next_msgid_++;
+  }
+  absl::StatusOr<std::string> payload = Encode(zeo::MakeCall(
+      zeo::Value::Int(msgid), std::string(method), std::move(args)));
+  if (!payload.ok()) return Unencodable(method, payload.status());
+  Pending pending;
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    pending_[msgid] = &pending;
+  }
+  absl::Status st = Write(*payload);
+  if (!st.ok()) Fail(st);
+  // An "infinite" timeout is capped at a day: chrono arithmetic must not
+  // overflow.
+  auto deadline = CondVar::DeadlineAfter(timeout);
+  bool timed_out = false;
+  {
+    MutexLock lock(&mu_);
+    while (!pending.done) {
+      if (!reply_cv_.WaitUntil(&mu_, deadline) && !pending.done) {
+        pending_.erase(msgid);
+        timed_out = true;
+        break;
+      }
+    }
+  }
+  if (timed_out) {
+    // The server may still act on the call (a vote may still lock): the only
+    // safe state is a closed connection, which makes the server abort.
+    absl::Status err = absl::DeadlineExceededError(
+        absl::StrCat("backend ", options_.label, ": ", method,
+                     " did not answer within ", absl::FormatDuration(timeout)));
+    Fail(err);
+    return err;
+  }
+  return std::move(pending.reply);
+}
+
+absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
+  {
+    MutexLock lock(&mu_);
+    if (!broken_.ok()) return broken_;
+    // The rest of a transaction whose tpc_begin or store was not sent.
+    if (unsent_.has_value()) return absl::OkStatus();
+  }
+  absl::StatusOr<std::string> payload =
+      Encode(zeo::MakeOneway(std::string(method), std::move(args)));
+  if (!payload.ok()) {
+    MutexLock lock(&mu_);
+    unsent_ = Unencodable(method, payload.status());
+    return absl::OkStatus();
+  }
+  absl::Status st = Write(*payload);
+  if (!st.ok()) Fail(st);
+  return st;
+}
+
+absl::StatusOr<std::shared_ptr<BackendConnection>> ZeoClientFactory::Connect(
+    const std::string& name) {
+  auto it = backends_.find(name);
+  if (it == backends_.end()) {
+    return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+  }
+  absl::StatusOr<std::unique_ptr<ZeoClient>> client =
+      ZeoClient::Connect(it->second);
+  if (!client.ok()) return client.status();
+  return std::shared_ptr<BackendConnection>(std::move(*client));
+}
+
+}  // namespace zeoraid::raidcore

@@ -1,0 +1,100 @@
+// ZeoClient: raidcore's connection to one real ZEO server, speaking the ZEO 5
+// client protocol (handshake, register, pipelined synchronous calls matched by
+// msgid, one-way calls, and the server's one-way callbacks, which raidcore
+// ignores).
+#ifndef ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
+#define ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "base/mutex.h"
+#include "net/socket.h"
+#include "raidcore/backend/backend_connection.h"
+#include "zeo/limits.h"
+#include "zeo/message.h"
+
+namespace zeoraid::raidcore {
+
+struct ZeoClientOptions {
+  std::string address;  // host:port or unix socket path
+  std::string storage = "1";
+  absl::Duration connect_timeout = absl::Seconds(5);
+  // Longest a write to the backend may block.
+  absl::Duration call_timeout = absl::Seconds(10);
+  zeo::DecodeLimits limits;
+  std::string label;  // for logs: the backend name
+};
+
+class ZeoClient final : public BackendConnection {
+ public:
+  // Connects, completes the handshake and registers (never blocks longer than
+  // connect_timeout for each step).
+  static absl::StatusOr<std::unique_ptr<ZeoClient>> Connect(
+      const ZeoClientOptions& options);
+  ~ZeoClient() override;
+
+  absl::StatusOr<ZeoReply> Call(absl::string_view method,
+                                zeo::Value::Items args,
+                                absl::Duration timeout) override;
+  // A call msgpack cannot carry (on an M5 backend) is not sent: Call answers
+  // a StorageError; after such a Send, the next Call does (see unsent_).
+  absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
+  std::string registered_tid() const override { return registered_tid_; }
+  zeo::Value last_info() const override;
+  bool alive() const override;
+  void Close() override;
+
+ private:
+  ZeoClient(ZeoClientOptions options, net::Socket socket,
+            zeo::Encoding encoding);
+  void ReadLoop();
+  void Fail(const absl::Status& status);
+  absl::Status Write(const std::string& payload);
+  // The frame payload for `message`; an error (logged) when this backend's
+  // encoding cannot carry it.
+  absl::StatusOr<std::string> Encode(const zeo::Message& message);
+
+  struct Pending {
+    bool done = false;
+    absl::StatusOr<ZeoReply> reply = absl::UnknownError("pending");
+  };
+
+  const ZeoClientOptions options_;
+  net::Socket socket_;
+  const zeo::Encoding encoding_;
+  std::string registered_tid_;
+  std::thread reader_;
+
+  Mutex write_mu_;  // serializes frames on the socket
+
+  mutable Mutex mu_;
+  CondVar reply_cv_;
+  int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
+  absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
+  zeo::Value last_info_ ABSL_GUARDED_BY(mu_);
+  // The error for a one-way call that could not be encoded, reported by the
+  // next synchronous call.
+  std::optional<ZeoReply> unsent_ ABSL_GUARDED_BY(mu_);
+};
+
+// Connects ZeoClients to the configured backends by name.
+class ZeoClientFactory final : public BackendConnectionFactory {
+ public:
+  explicit ZeoClientFactory(std::map<std::string, ZeoClientOptions> backends)
+      : backends_(std::move(backends)) {}
+  absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string& name) override;
+
+ private:
+  const std::map<std::string, ZeoClientOptions> backends_;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_

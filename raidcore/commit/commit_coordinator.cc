@@ -1,0 +1,398 @@
+#include "raidcore/commit/commit_coordinator.h"
+
+#include <chrono>
+#include <optional>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+using zeo::NextTid;
+using zeo::TidHex;
+using zeo::TidToUint64;
+namespace {
+
+using zeo::Value;
+
+// Runs fn(member) for every member at once and returns the results in order.
+template <typename Fn>
+auto OnEach(const std::vector<BackendMember>& members, Fn fn)
+    -> std::vector<decltype(fn(members[0]))> {
+  std::vector<decltype(fn(members[0]))> results(members.size(),
+                                                absl::UnknownError("not run"));
+  if (members.size() == 1) {
+    results[0] = fn(members[0]);
+    return results;
+  }
+  std::vector<std::thread> threads;
+  threads.reserve(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = fn(members[i]); });
+  }
+  for (std::thread& t : threads) t.join();
+  return results;
+}
+
+std::string Describe(const ZeoReply& reply) {
+  if (reply.is_error) {
+    return absl::StrCat(reply.error_class, reply.value.DebugString());
+  }
+  return reply.value.DebugString();
+}
+
+// Replays one buffered data call on a backend.
+absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
+                    int64_t txn_id) {
+  Value oid = Value::Bytes(op.oid);
+  Value serial = Value::Bytes(op.serial);
+  switch (op.kind) {
+    case TransactionOp::Kind::kStore:
+      return c.Send("storea",
+                    {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+    case TransactionOp::Kind::kCheckCurrentSerial:
+      return c.Send("checkCurrentSerialInTransaction",
+                    {oid, serial, Value::Int(txn_id)});
+    case TransactionOp::Kind::kUndo:
+      return c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
+    case TransactionOp::Kind::kRestore:
+      return c.Send(
+          "restorea",
+          {oid, serial, op.has_data ? Value::Bytes(op.data) : Value::None(),
+           op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
+           Value::Int(txn_id)});
+    case TransactionOp::Kind::kDelete:
+      return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
+  }
+  return absl::InternalError("unknown transaction op");
+}
+
+}  // namespace
+
+PreparedCommit::~PreparedCommit() {
+  if (!done_ && coordinator_ != nullptr) coordinator_->AbortPrepared(this);
+}
+
+CommitCoordinator::CommitCoordinator(BackendSet* backends, CommitClock* clock,
+                                     InvalidationHub* hub,
+                                     CommitOptions options,
+                                     BackendConnectionFactory* probes)
+    : backends_(backends),
+      clock_(clock),
+      hub_(hub),
+      options_(options),
+      probes_(probes) {}
+
+absl::Status CommitCoordinator::AcquireLock() {
+  return lock_.Acquire(options_.lock_wait, "another transaction");
+}
+
+void CommitCoordinator::ReleaseLock() { lock_.Release(); }
+
+std::optional<InvalidationEvent> CommitCoordinator::unconfirmed() const {
+  MutexLock lock(&mu_);
+  return unconfirmed_;
+}
+
+void CommitCoordinator::AdoptUnconfirmed() {
+  std::optional<InvalidationEvent> event;
+  {
+    MutexLock lock(&mu_);
+    event = std::move(unconfirmed_);
+    unconfirmed_.reset();
+    if (event.has_value()) ++commits_;
+  }
+  if (!event.has_value()) return;
+  ZR_LOG(WARNING) << "transaction " << TidHex(event->tid)
+                  << " whose tpc_finish no backend confirmed is committed "
+                  << "after all: a backend holds it";
+  clock_->StartFinish();
+  hub_->Publish(*event);
+  clock_->EndFinish(event->tid);
+}
+
+bool CommitCoordinator::CommittedAnyway(const std::string& name,
+                                        const std::string& tid) {
+  if (probes_ == nullptr) return false;
+  absl::StatusOr<std::shared_ptr<BackendConnection>> fresh =
+      probes_->Connect(name);
+  if (!fresh.ok()) {
+    ZR_LOG(WARNING) << "backend " << name << ": cannot ask whether it "
+                    << "committed " << TidHex(tid) << ": "
+                    << fresh.status().message();
+    return false;
+  }
+  absl::StatusOr<ZeoReply> last =
+      (*fresh)->Call("lastTransaction", {}, options_.backend_timeout);
+  (*fresh)->Close();
+  return last.ok() && !last->is_error && last->value == Value::Bytes(tid);
+}
+
+uint64_t CommitCoordinator::commits() const {
+  MutexLock lock(&mu_);
+  return commits_;
+}
+
+absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
+    const PendingTransaction& txn) {
+  absl::Status locked = AcquireLock();
+  if (!locked.ok()) return locked;
+
+  std::vector<BackendMember> members = backends_->Optimal();
+  if (members.empty()) {
+    ReleaseLock();
+    return absl::UnavailableError("RAID failed: no optimal backend");
+  }
+  std::string last = clock_->last_tid();
+  std::string tid;
+  if (!txn.requested_tid.empty()) {
+    if (TidToUint64(txn.requested_tid) <= TidToUint64(last)) {
+      ReleaseLock();
+      VoteOutcome outcome;
+      outcome.error = ZeoReply::Error(
+          "ZODB.POSException.StorageTransactionError",
+          Value::Tuple({Value::Str(absl::StrCat(
+              "requested tid ", TidHex(txn.requested_tid),
+              " is not later than the last committed tid ", TidHex(last)))}));
+      return outcome;
+    }
+    tid = txn.requested_tid;
+  } else {
+    tid = NextTid(absl::Now(), last);
+  }
+  int64_t txn_id;
+  {
+    MutexLock lock(&mu_);
+    txn_id = next_txn_id_++;
+  }
+
+  auto vote_on = [&](const BackendMember& m) -> absl::StatusOr<ZeoReply> {
+    BackendConnection& c = *m.connection;
+    absl::Status st =
+        c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                             Value::Bytes(txn.description), txn.extension,
+                             Value::Bytes(tid), Value::Str(txn.status)});
+    for (const TransactionOp& op : txn.ops) {
+      if (!st.ok()) break;
+      st = SendOp(c, op, txn_id);
+    }
+    if (!st.ok()) return st;
+    return c.Call("vote", {Value::Int(txn_id)}, options_.backend_timeout);
+  };
+  std::vector<absl::StatusOr<ZeoReply>> answers = OnEach(members, vote_on);
+
+  // The answer given by the most backends wins; ties go to the earliest
+  // backend.
+  int winner = -1;
+  size_t winner_votes = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].ok()) continue;
+    size_t votes = 0;
+    for (const auto& other : answers) {
+      if (other.ok() && *other == *answers[i]) ++votes;
+    }
+    if (votes > winner_votes) {
+      winner = static_cast<int>(i);
+      winner_votes = votes;
+    }
+  }
+  std::vector<BackendMember> agreeing;
+  std::string reasons;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (winner >= 0 && answers[i].ok() && *answers[i] == *answers[winner]) {
+      agreeing.push_back(members[i]);
+      continue;
+    }
+    std::string reason =
+        answers[i].ok()
+            ? absl::StrCat("vote for tid ", TidHex(tid), " answered ",
+                           Describe(*answers[i]), " while the others answered ",
+                           Describe(*answers[winner]))
+            : absl::StrCat("vote for tid ", TidHex(tid),
+                           " failed: ", answers[i].status().message());
+    absl::StrAppend(&reasons, members[i].name, ": ", reason, "; ");
+    backends_->Degrade(
+        members[i].name, reason,
+        answers[i].ok() ? DegradeKind::kDisagreed : DegradeKind::kTransport);
+  }
+  if (winner < 0) {
+    ReleaseLock();
+    return absl::UnavailableError(
+        absl::StrCat("RAID failed: no backend could vote: ", reasons));
+  }
+  const ZeoReply& answer = *answers[winner];
+  if (answer.is_error) {
+    // Every remaining backend refused the transaction (a conflict): it is the
+    // client's answer, and nothing was committed anywhere.
+    AbortOn(agreeing, txn_id);
+    ReleaseLock();
+    VoteOutcome outcome;
+    outcome.error = answer;
+    return outcome;
+  }
+
+  bool client_resolves = false;
+  for (const Value& item : answer.value.items()) {
+    if (item.is_dict()) client_resolves = true;
+  }
+  if (client_resolves) {
+    AbortOn(agreeing, txn_id);
+    ReleaseLock();
+    VoteOutcome outcome;
+    outcome.conflicts = answer.value;
+    return outcome;
+  }
+
+  std::unique_ptr<PreparedCommit> prepared(new PreparedCommit());
+  prepared->coordinator_ = this;
+  prepared->tid_ = tid;
+  prepared->txn_id_ = txn_id;
+  prepared->vote_result_ = answer.value;
+  prepared->voters_ = std::move(agreeing);
+  prepared->invalidation_.tid = tid;
+  for (const TransactionOp& op : txn.ops) {
+    if (op.kind == TransactionOp::Kind::kStore) {
+      prepared->invalidation_.oids.push_back(op.oid);
+    }
+  }
+  // Objects the backends changed themselves (undone, or conflicts they
+  // resolved) change for the other clients too.
+  for (const Value& oid : answer.value.items()) {
+    if (oid.is_bytes())
+      prepared->invalidation_.oids.push_back(oid.string_value());
+  }
+  prepared->invalidation_.origin_translator = txn.origin_translator;
+  prepared->invalidation_.origin_connection = txn.origin_connection;
+  VoteOutcome outcome;
+  outcome.prepared = std::move(prepared);
+  return outcome;
+}
+
+absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
+    std::unique_ptr<PreparedCommit> prepared) {
+  prepared->done_ = true;
+  const std::string& tid = prepared->tid_;
+  clock_->StartFinish();
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(prepared->voters_, [&](const BackendMember& m) {
+        return m.connection->Call("tpc_finish", {Value::Int(prepared->txn_id_)},
+                                  options_.finish_timeout);
+      });
+  size_t committed = 0;
+  Value info;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const std::string& name = prepared->voters_[i].name;
+    if (answers[i].ok() && !answers[i]->is_error &&
+        answers[i]->value == Value::Bytes(tid)) {
+      if (committed++ == 0) info = prepared->voters_[i].connection->last_info();
+      backends_->SetLastTid(name, tid);
+      continue;
+    }
+    if (!answers[i].ok()) {
+      // A finish that timed out may still have committed: ask afresh before
+      // judging (its own connection is gone either way, so it is degraded
+      // and comes back through recovery, which then copies nothing).
+      bool anyway = CommittedAnyway(name, tid);
+      backends_->Degrade(
+          name, absl::StrCat("tpc_finish of tid ", TidHex(tid), " failed (",
+                             answers[i].status().message(), ")",
+                             anyway ? "; it committed the transaction" : ""));
+      if (anyway && committed++ == 0) info = Value::None();
+      continue;
+    }
+    backends_->Degrade(name,
+                       absl::StrCat("tpc_finish of tid ", TidHex(tid),
+                                    " answered ", Describe(*answers[i])),
+                       DegradeKind::kDisagreed);
+  }
+  if (committed == 0) {
+    clock_->EndFinish("");
+    {
+      MutexLock lock(&mu_);
+      unconfirmed_ = prepared->invalidation_;
+    }
+    ReleaseLock();
+    ZR_LOG(ERROR) << "transaction " << TidHex(tid)
+                  << ": no backend confirmed tpc_finish; outcome unknown (a "
+                  << "backend that holds it is re-admitted with it)";
+    return absl::UnavailableError(absl::StrCat(
+        "RAID failed: no backend committed transaction ", TidHex(tid)));
+  }
+  // Published before the clock moves: whoever sees the new last tid can rely on
+  // the invalidation being on its way.
+  hub_->Publish(prepared->invalidation_);
+  clock_->EndFinish(tid);
+  {
+    MutexLock lock(&mu_);
+    ++commits_;
+  }
+  ReleaseLock();
+  ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
+                << " backend(s)";
+  return Committed{tid, std::move(info)};
+}
+
+absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
+                                                 absl::Duration timeout) {
+  std::vector<BackendMember> members = backends_->Optimal();
+  if (members.empty()) {
+    return absl::UnavailableError("RAID failed: no optimal backend");
+  }
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(members, [&](const BackendMember& m) {
+        return m.connection->Call(
+            "pack", {Value::Float(pack_time), Value::Int(1)}, timeout);
+      });
+  std::optional<ZeoReply> answer;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].ok()) {
+      if (!answer.has_value()) answer = *answers[i];
+      continue;
+    }
+    backends_->Degrade(
+        members[i].name,
+        absl::StrCat("pack failed: ", answers[i].status().message()));
+  }
+  if (!answer.has_value()) {
+    return absl::UnavailableError("RAID failed: no backend could pack");
+  }
+  // Every client learns the new storage statistics, as from ZEO after a pack.
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (answers[i].ok() && !answers[i]->is_error) {
+      hub_->PublishInfo(members[i].connection->last_info());
+      break;
+    }
+  }
+  return *answer;
+}
+
+void CommitCoordinator::Abort(std::unique_ptr<PreparedCommit> prepared) {
+  AbortPrepared(prepared.get());
+}
+
+void CommitCoordinator::AbortPrepared(PreparedCommit* prepared) {
+  if (prepared->done_) return;
+  prepared->done_ = true;
+  AbortOn(prepared->voters_, prepared->txn_id_);
+  ReleaseLock();
+}
+
+void CommitCoordinator::AbortOn(const std::vector<BackendMember>& members,
+                                int64_t txn_id) {
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      OnEach(members, [&](const BackendMember& m) {
+        return m.connection->Call("tpc_abort", {Value::Int(txn_id)},
+                                  options_.backend_timeout);
+      });
+  for (size_t i = 0; i < answers.size(); ++i) {
+    if (!answers[i].ok()) {
+      backends_->Degrade(
+          members[i].name,
+          absl::StrCat("tpc_abort failed: ", answers[i].status().message()));
+    }
+  }
+}
+
+}  // namespace zeoraid::raidcore

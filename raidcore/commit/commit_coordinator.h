@@ -1,0 +1,162 @@
+// CommitCoordinator: mirrored two-phase commit across the optimal backends
+// (DESIGN.md, RAID rule 2).
+//
+// raidcore holds one commit lock from vote to finish/abort. At vote it assigns
+// the tid (later than every tid it committed or any backend reported) and runs
+// tpc_begin(tid) + the buffered data calls + vote on every optimal backend in
+// parallel. Answers are compared: the answer most backends gave wins (ties go
+// to the earlier-configured backend); a backend that errs, times out or
+// disagrees is degraded and the commit goes on with the rest. tpc_finish goes
+// to every backend that voted yes; one that fails then is degraded. The
+// transaction is committed when at least one backend committed it.
+#ifndef ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
+#define ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/mutex.h"
+#include "raidcore/backend/backend_set.h"
+#include "raidcore/commit/commit_clock.h"
+#include "raidcore/commit/commit_lock.h"
+#include "raidcore/commit/invalidation_hub.h"
+
+namespace zeoraid::raidcore {
+
+// One data call of a transaction, replayed on each backend at vote.
+struct TransactionOp {
+  enum class Kind { kStore, kCheckCurrentSerial, kUndo, kRestore, kDelete };
+  Kind kind = Kind::kStore;
+  std::string oid;
+  std::string serial;
+  std::string data;      // kStore, kRestore: the record; kUndo: the undo id
+  bool has_data = true;  // kRestore: false = None
+  std::string prev_txn;  // kRestore: empty = None
+};
+
+struct PendingTransaction {
+  std::string user;
+  std::string description;
+  zeo::Value extension = zeo::Value::Dict({});
+  std::string requested_tid;  // empty: raidcore assigns one
+  std::string status = " ";
+  std::vector<TransactionOp> ops;
+  std::string origin_translator;
+  uint64_t origin_connection = 0;
+};
+
+struct CommitOptions {
+  absl::Duration backend_timeout =
+      absl::Seconds(10);  // each tpc_begin…vote and abort call
+  // tpc_finish may write a lot (fsync of a big transaction): longer.
+  absl::Duration finish_timeout = absl::Seconds(30);
+  absl::Duration lock_wait = absl::Seconds(60);  // waiting for the commit lock
+};
+
+class CommitCoordinator;
+
+// A transaction that voted yes: it holds the commit lock until Finish or Abort.
+// Destroying it without either aborts (so a vanished client never leaves the
+// lock).
+class PreparedCommit {
+ public:
+  ~PreparedCommit();
+  const std::string& tid() const { return tid_; }
+  // What the client's vote() returns (resolved oids).
+  const zeo::Value& vote_result() const { return vote_result_; }
+
+ private:
+  friend class CommitCoordinator;
+  PreparedCommit() = default;
+
+  CommitCoordinator* coordinator_ = nullptr;
+  std::string tid_;
+  int64_t txn_id_ = 0;
+  zeo::Value vote_result_;
+  std::vector<BackendMember> voters_;
+  InvalidationEvent invalidation_;
+  bool done_ = false;
+};
+
+struct VoteOutcome {
+  // Set when the vote succeeded.
+  std::unique_ptr<PreparedCommit> prepared;
+  // Set when the backends agreed on an application error (ConflictError…):
+  // nothing was committed and the lock is already released.
+  std::optional<ZeoReply> error;
+  // Set when backends that leave conflict resolution to clients returned
+  // conflict dicts: the backends' transactions are aborted and the lock
+  // released; the client resolves, adds stores and votes again, and the whole
+  // transaction is replayed.
+  std::optional<zeo::Value> conflicts;
+};
+
+class CommitCoordinator {
+ public:
+  // `probes` (may be null) opens fresh connections to ask a backend whose
+  // tpc_finish failed whether it committed anyway.
+  CommitCoordinator(BackendSet* backends, CommitClock* clock,
+                    InvalidationHub* hub, CommitOptions options,
+                    BackendConnectionFactory* probes = nullptr);
+
+  // Non-OK: no backend could vote (RAID failed) or the lock was not free in
+  // time.
+  absl::StatusOr<VoteOutcome> Vote(const PendingTransaction& txn);
+  struct Committed {
+    std::string tid;
+    // The storage statistics a backend sent with its tpc_finish ({length,
+    // size}), for the committing client's info callback; None if none came.
+    zeo::Value info;
+  };
+  // Non-OK when no backend committed.
+  absl::StatusOr<Committed> Finish(std::unique_ptr<PreparedCommit> prepared);
+  void Abort(std::unique_ptr<PreparedCommit> prepared);
+
+  uint64_t commits() const;
+
+  // The lock every commit holds from vote to finish; recovery holds it for its
+  // cutover.
+  CommitLock* commit_lock() { return &lock_; }
+
+  // A transaction whose tpc_finish no backend confirmed (not even when asked
+  // afresh): it may be on some backends. Re-admission of a failed RAID adopts
+  // it from a backend that reports its tid (publishing this invalidation).
+  // REQUIRES for Adopt: the commit lock is held.
+  std::optional<InvalidationEvent> unconfirmed() const;
+  void AdoptUnconfirmed();
+
+  // pack(t) on every optimal backend at once, with the same pack time. A
+  // backend that fails for a transport reason is degraded; an application error
+  // that every backend gives is returned.
+  absl::StatusOr<ZeoReply> Pack(double pack_time, absl::Duration timeout);
+
+ private:
+  friend class PreparedCommit;
+  absl::Status AcquireLock();
+  void ReleaseLock();
+  // After `name`'s tpc_finish of `tid` failed: true if a fresh connection
+  // finds `tid` as its last transaction.
+  bool CommittedAnyway(const std::string& name, const std::string& tid);
+  void AbortOn(const std::vector<BackendMember>& members, int64_t txn_id);
+  void AbortPrepared(PreparedCommit* prepared);
+
+  BackendSet* const backends_;
+  CommitClock* const clock_;
+  InvalidationHub* const hub_;
+  const CommitOptions options_;
+  BackendConnectionFactory* const probes_;
+  CommitLock lock_;
+
+  mutable Mutex mu_;
+  int64_t next_txn_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<InvalidationEvent> unconfirmed_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_

@@ -1,0 +1,337 @@
+#include "raidcore/commit/commit_coordinator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "raidcore/backend/fake_backend.h"
+
+namespace zeoraid::raidcore {
+namespace {
+
+using zeo::Value;
+
+std::string Oid(int n) { return zeo::TidFromUint64(n); }
+
+PendingTransaction StoreOne(int oid) {
+  PendingTransaction txn;
+  txn.user = "alice";
+  txn.description = "test";
+  txn.ops.push_back({TransactionOp::Kind::kStore, Oid(oid),
+                     std::string(zeo::kZeroTid), "data"});
+  return txn;
+}
+
+class CommitCoordinatorTest : public ::testing::Test {
+ protected:
+  void AddBackends(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto b = std::make_shared<FakeBackend>();
+      fakes_.push_back(b);
+      backends_.Add("b" + std::to_string(i), "fake", b, "");
+    }
+  }
+  BackendState StateOf(const std::string& name) {
+    for (const BackendStatus& s : backends_.Status()) {
+      if (s.name == name) return s.state;
+    }
+    return BackendState::kDisabled;
+  }
+  std::string Commit(const PendingTransaction& txn) {
+    absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(txn);
+    EXPECT_TRUE(vote.ok()) << vote.status();
+    if (!vote.ok() || vote->prepared == nullptr) return "";
+    absl::StatusOr<CommitCoordinator::Committed> committed =
+        coordinator_.Finish(std::move(vote->prepared));
+    EXPECT_TRUE(committed.ok()) << committed.status();
+    if (!committed.ok()) return "";
+    // The committer's info callback carries what the backend reported.
+    EXPECT_EQ(*committed->info.Find("size"), Value::Int(100));
+    return committed->tid;
+  }
+
+  BackendSet backends_;
+  CommitClock clock_{std::string(zeo::kZeroTid)};
+  InvalidationHub hub_{std::string(zeo::kZeroTid), 100, 1000};
+  CommitOptions options_;
+  CommitCoordinator coordinator_{&backends_, &clock_, &hub_, options_};
+  std::vector<std::shared_ptr<FakeBackend>> fakes_;
+};
+
+TEST_F(CommitCoordinatorTest, MirrorsCommitWithOneTidOnEveryBackend) {
+  AddBackends(3);
+  auto watcher = hub_.Subscribe();
+  std::string tid = Commit(StoreOne(1));
+  ASSERT_EQ(tid.size(), 8u);
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(),
+              (std::vector<std::string>{"tpc_begin", "storea", "vote",
+                                        "tpc_finish"}));
+    std::vector<FakeBackend::RecordedCall> calls = fake->calls();
+    EXPECT_EQ(calls[0].args[4],
+              Value::Bytes(tid));  // explicit tid to tpc_begin
+    EXPECT_EQ(calls[1].args[0], Value::Bytes(Oid(1)));
+  }
+  EXPECT_EQ(clock_.last_tid(), tid);
+  EXPECT_EQ(coordinator_.commits(), 1u);
+  InvalidationEvent published;
+  ASSERT_TRUE(watcher->Next(&published, absl::Seconds(1)));
+  EXPECT_EQ(published.tid, tid);
+  EXPECT_EQ(published.oids, std::vector<std::string>{Oid(1)});
+}
+
+TEST_F(CommitCoordinatorTest, TidsStrictlyIncreaseEvenWhenClockIsBehind) {
+  AddBackends(1);
+  // A last tid far in the future: the next tid must still be later.
+  std::string future = zeo::TidFromTime(absl::Now() + absl::Hours(24 * 365));
+  CommitClock clock(future);
+  CommitCoordinator coordinator(&backends_, &clock, &hub_, options_);
+  absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  EXPECT_EQ(zeo::TidToUint64(vote->prepared->tid()),
+            zeo::TidToUint64(future) + 1);
+}
+
+TEST_F(CommitCoordinatorTest, BackendFailingVoteIsDegradedAndCommitGoesOn) {
+  AddBackends(3);
+  fakes_[1]->SetFailure("vote", absl::DeadlineExceededError("stopped"));
+  std::string tid = Commit(StoreOne(1));
+  EXPECT_FALSE(tid.empty());
+  EXPECT_EQ(StateOf("b0"), BackendState::kOptimal);
+  EXPECT_EQ(StateOf("b1"), BackendState::kDegraded);
+  EXPECT_EQ(StateOf("b2"), BackendState::kOptimal);
+  EXPECT_TRUE(fakes_[1]->closed());
+  EXPECT_EQ(backends_.raid_state(), RaidState::kDegraded);
+  // The degraded backend got no tpc_finish.
+  std::vector<std::string> m = fakes_[1]->methods();
+  EXPECT_EQ(std::count(m.begin(), m.end(), "tpc_finish"), 0);
+}
+
+TEST_F(CommitCoordinatorTest, ConflictOnAllBackendsGoesToTheClient) {
+  AddBackends(2);
+  ZeoReply conflict = ZeoReply::Error(
+      "ZODB.POSException.ConflictError",
+      Value::Dict({{Value::Str("message"), Value::Str("conflict")}}));
+  for (auto& f : fakes_) f->SetReply("vote", conflict);
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  ASSERT_TRUE(vote->error.has_value());
+  EXPECT_EQ(vote->error->error_class, "ZODB.POSException.ConflictError");
+  EXPECT_EQ(vote->prepared, nullptr);
+  EXPECT_EQ(backends_.raid_state(), RaidState::kOptimal);
+  for (auto& f : fakes_) {
+    std::vector<std::string> m = f->methods();
+    EXPECT_EQ(m.back(), "tpc_abort");
+  }
+  // The lock was released: the next transaction can vote.
+  for (auto& f : fakes_) f->SetReply("vote", ZeoReply::Result(Value::List({})));
+  EXPECT_FALSE(Commit(StoreOne(2)).empty());
+  EXPECT_EQ(clock_.last_tid(), hub_.last_tid());
+}
+
+TEST_F(CommitCoordinatorTest, ClientResolvedConflictsReleaseTheLock) {
+  AddBackends(2);
+  Value conflict = Value::Dict({{Value::Str("oid"), Value::Bytes(Oid(1))},
+                                {Value::Str("serials"), Value::Tuple({})},
+                                {Value::Str("data"), Value::Bytes("d")}});
+  for (auto& f : fakes_) {
+    f->SetReply("vote", ZeoReply::Result(Value::List({conflict})));
+  }
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  ASSERT_TRUE(vote->conflicts.has_value());
+  EXPECT_EQ(vote->prepared, nullptr);
+  for (auto& f : fakes_) EXPECT_EQ(f->methods().back(), "tpc_abort");
+  // The client resolved and votes again: the whole transaction is replayed.
+  for (auto& f : fakes_) f->SetReply("vote", ZeoReply::Result(Value::List({})));
+  PendingTransaction txn = StoreOne(1);
+  txn.ops.push_back({TransactionOp::Kind::kStore, Oid(1),
+                     std::string(zeo::kZeroTid), "resolved"});
+  EXPECT_FALSE(Commit(txn).empty());
+  std::vector<std::string> m = fakes_[0]->methods();
+  EXPECT_EQ(std::count(m.begin(), m.end(), "tpc_begin"), 2);
+  EXPECT_EQ(std::count(m.begin(), m.end(), "storea"), 3);
+}
+
+TEST_F(CommitCoordinatorTest, BackendThatDisagreesIsDegraded) {
+  AddBackends(3);
+  fakes_[0]->SetReply("vote", ZeoReply::Error("ZODB.POSException.ConflictError",
+                                              Value::Dict({})));
+  std::string tid = Commit(StoreOne(1));
+  EXPECT_FALSE(tid.empty());
+  EXPECT_EQ(StateOf("b0"), BackendState::kDegraded);
+  EXPECT_EQ(StateOf("b1"), BackendState::kOptimal);
+}
+
+TEST_F(CommitCoordinatorTest, FailingFinishDegradesButCommits) {
+  AddBackends(2);
+  fakes_[0]->SetFailure("tpc_finish", absl::UnavailableError("killed"));
+  std::string tid = Commit(StoreOne(1));
+  EXPECT_FALSE(tid.empty());
+  EXPECT_EQ(StateOf("b0"), BackendState::kDegraded);
+  EXPECT_EQ(StateOf("b1"), BackendState::kOptimal);
+  EXPECT_EQ(clock_.last_tid(), tid);
+}
+
+TEST_F(CommitCoordinatorTest, NothingCommittedWhenEveryFinishFails) {
+  AddBackends(1);
+  fakes_[0]->SetFailure("tpc_finish", absl::UnavailableError("killed"));
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  absl::StatusOr<CommitCoordinator::Committed> committed =
+      coordinator_.Finish(std::move(vote->prepared));
+  EXPECT_EQ(committed.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(clock_.last_tid(), std::string(zeo::kZeroTid));
+  EXPECT_EQ(backends_.raid_state(), RaidState::kFailed);
+}
+
+// Answers lastTransaction with a fixed tid on every fresh connection.
+class FixedTidFactory : public BackendConnectionFactory {
+ public:
+  explicit FixedTidFactory(std::string tid) : tid_(std::move(tid)) {}
+  absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
+      const std::string&) override {
+    auto fake = std::make_shared<FakeBackend>(tid_);
+    fake->SetReply("lastTransaction", ZeoReply::Result(Value::Bytes(tid_)));
+    return std::shared_ptr<BackendConnection>(fake);
+  }
+  void set_tid(std::string tid) { tid_ = std::move(tid); }
+
+ private:
+  std::string tid_;
+};
+
+TEST(CommitCoordinatorFinishTest, FinishThatTimedOutButCommittedCounts) {
+  BackendSet backends;
+  auto fake = std::make_shared<FakeBackend>();
+  backends.Add("b0", "fake", fake, "");
+  CommitClock clock{std::string(zeo::kZeroTid)};
+  InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
+  FixedTidFactory probes{""};
+  CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
+                                &probes};
+  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+  absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  const std::string tid = vote->prepared->tid();
+  probes.set_tid(tid);  // a fresh connection finds the transaction there
+  absl::StatusOr<CommitCoordinator::Committed> committed =
+      coordinator.Finish(std::move(vote->prepared));
+  ASSERT_TRUE(committed.ok()) << committed.status();
+  EXPECT_EQ(committed->tid, tid);
+  EXPECT_EQ(clock.last_tid(), tid);
+  EXPECT_FALSE(coordinator.unconfirmed().has_value());
+  // Its connection is gone all the same: degraded, for recovery to re-admit.
+  EXPECT_EQ(backends.raid_state(), RaidState::kFailed);
+}
+
+TEST(CommitCoordinatorFinishTest, UnconfirmedFinishIsAdoptedLater) {
+  BackendSet backends;
+  auto fake = std::make_shared<FakeBackend>();
+  backends.Add("b0", "fake", fake, "");
+  CommitClock clock{std::string(zeo::kZeroTid)};
+  InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
+  FixedTidFactory probes{std::string(zeo::kZeroTid)};
+  CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
+                                &probes};
+  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+  absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok());
+  const std::string tid = vote->prepared->tid();
+  EXPECT_FALSE(coordinator.Finish(std::move(vote->prepared)).ok());
+  ASSERT_TRUE(coordinator.unconfirmed().has_value());
+  EXPECT_EQ(coordinator.unconfirmed()->tid, tid);
+  coordinator.AdoptUnconfirmed();
+  EXPECT_EQ(clock.last_tid(), tid);
+  EXPECT_EQ(hub.last_tid(), tid);
+  EXPECT_EQ(coordinator.commits(), 1u);
+}
+
+TEST_F(CommitCoordinatorTest, NoOptimalBackendMeansFailed) {
+  AddBackends(1);
+  backends_.Degrade("b0", "test");
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  EXPECT_EQ(vote.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(fakes_[0]->methods().empty());
+}
+
+TEST_F(CommitCoordinatorTest, DroppedPreparedCommitAbortsAndReleasesLock) {
+  AddBackends(2);
+  {
+    absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+    ASSERT_TRUE(vote.ok());
+    ASSERT_NE(vote->prepared, nullptr);
+    // The client vanished: the prepared commit goes away without Finish.
+  }
+  for (auto& f : fakes_) EXPECT_EQ(f->methods().back(), "tpc_abort");
+  EXPECT_EQ(clock_.last_tid(), std::string(zeo::kZeroTid));
+  EXPECT_FALSE(Commit(StoreOne(2)).empty());
+}
+
+TEST_F(CommitCoordinatorTest, LockWaitTimesOut) {
+  AddBackends(1);
+  CommitOptions quick;
+  quick.lock_wait = absl::Milliseconds(50);
+  CommitCoordinator coordinator(&backends_, &clock_, &hub_, quick);
+  absl::StatusOr<VoteOutcome> first = coordinator.Vote(StoreOne(1));
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<VoteOutcome> second = coordinator.Vote(StoreOne(2));
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  coordinator.Abort(std::move(first->prepared));
+  absl::StatusOr<VoteOutcome> third = coordinator.Vote(StoreOne(3));
+  EXPECT_TRUE(third.ok());
+}
+
+TEST_F(CommitCoordinatorTest, ExplicitTidMustBeLater) {
+  AddBackends(1);
+  std::string first = Commit(StoreOne(1));
+  PendingTransaction txn = StoreOne(2);
+  txn.requested_tid = first;
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(txn);
+  ASSERT_TRUE(vote.ok());
+  ASSERT_TRUE(vote->error.has_value());
+  EXPECT_EQ(vote->error->error_class,
+            "ZODB.POSException.StorageTransactionError");
+  txn.requested_tid = zeo::TidFromUint64(zeo::TidToUint64(first) + 5);
+  EXPECT_EQ(Commit(txn), txn.requested_tid);
+}
+
+// Many writers at once: the lock admits one transaction at a time, and tids
+// come out strictly increasing and unique. Run under --config=tsan too.
+TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
+  AddBackends(2);
+  std::atomic<int> in_commit{0};
+  std::atomic<bool> overlap{false};
+  Mutex mu;
+  std::vector<std::string> tids;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 25; ++i) {
+        absl::StatusOr<VoteOutcome> vote =
+            coordinator_.Vote(StoreOne(t * 100 + i));
+        ASSERT_TRUE(vote.ok());
+        if (in_commit.fetch_add(1) != 0) overlap = true;
+        std::string tid = vote->prepared->tid();
+        in_commit.fetch_sub(1);
+        absl::StatusOr<CommitCoordinator::Committed> done =
+            coordinator_.Finish(std::move(vote->prepared));
+        ASSERT_TRUE(done.ok());
+        MutexLock lock(&mu);
+        tids.push_back(done->tid);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_FALSE(overlap);
+  ASSERT_EQ(tids.size(), 200u);
+  std::vector<std::string> sorted = tids;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_EQ(coordinator_.commits(), 200u);
+  EXPECT_EQ(clock_.last_tid(), sorted.back());
+}
+
+}  // namespace
+}  // namespace zeoraid::raidcore

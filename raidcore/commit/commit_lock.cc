@@ -1,0 +1,47 @@
+#include "raidcore/commit/commit_lock.h"
+
+#include <algorithm>
+
+#include "absl//strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace zeoraid::raidcore {
+
+absl::Status CommitLock::Acquire(absl::Duration wait,
+                                 absl::string_view holder) {
+  auto deadline = CondVar::DeadlineAfter(wait);
+  MutexLock lock(&mu_);
+  while (locked_) {
+    if (!cv_.WaitUntil(&mu_, deadline) && locked_) {
+      return absl::UnavailableError(absl::StrCat("commit lock still held by ",
+                                                 holder_, " after ",
+                                                 absl::FormatDuration(wait)));
+    }
+  }
+  locked_ = true;
+  holder_ = std::string(holder);
+  acquired_at_ = absl::Now();
+  return absl::OkStatus();
+}
+
+void CommitLock::Release() {
+  {
+    MutexLock lock(&mu_);
+    longest_hold_ = std::max(longest_hold_, absl::Now() - acquired_at_);
+    locked_ = false;
+    holder_.clear();
+  }
+  cv_.Signal();
+}
+
+absl::Duration CommitLock::longest_hold() const {
+  MutexLock lock(&mu_);
+  return longest_hold_;
+}
+
+void CommitLock::ResetLongestHold() {
+  MutexLock lock(&mu_);
+  longest_hold_ = absl::ZeroDuration();
+}
+
+}  // namespace zeoraid::raidcore

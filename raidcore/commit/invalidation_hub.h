@@ -1,0 +1,107 @@
+// InvalidationHub: publishes every committed transaction (tid, oids, origin) to
+// the translators watching raidcore, in tid order, and keeps a bounded queue of
+// recent transactions to answer getInvalidations for reconnecting clients
+// (ZEO's invalidation-queue-size).
+#ifndef ZEORAID_RAIDCORE_COMMIT_INVALIDATION_HUB_H_
+#define ZEORAID_RAIDCORE_COMMIT_INVALIDATION_HUB_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "base/mutex.h"
+#include "zeo/value.h"
+
+namespace zeoraid::raidcore {
+
+// A committed transaction, or (with an empty tid) new storage statistics after
+// a pack, which every client is told about.
+struct InvalidationEvent {
+  std::string tid;
+  zeo::Value info;  // {length, size}, or None
+  std::vector<std::string> oids;
+  std::string origin_translator;
+  uint64_t origin_connection = 0;
+};
+
+struct InvalidationsSince {
+  std::string latest_tid;
+  std::vector<std::string> oids;  // union, sorted, unique
+};
+
+class InvalidationHub {
+ public:
+  // One watcher's queue. A watcher that falls more than `max_backlog` events
+  // behind is cut off (Next returns false for good): its translator must
+  // reconnect and its clients re-verify, rather than raidcore buffering without
+  // bound.
+  class Subscription {
+   public:
+    // Waits up to `timeout` for the next event. Returns false when there is
+    // none yet (check closed()) or the subscription was cut off.
+    bool Next(InvalidationEvent* event, absl::Duration timeout);
+    bool closed() const;
+    // raidcore's last published tid when the subscription started.
+    const std::string& start_tid() const { return start_tid_; }
+
+   private:
+    friend class InvalidationHub;
+    explicit Subscription(std::string start_tid, size_t max_backlog)
+        : start_tid_(std::move(start_tid)), max_backlog_(max_backlog) {}
+    void Push(const InvalidationEvent& event);
+    void Close();
+
+    const std::string start_tid_;
+    const size_t max_backlog_;
+    mutable Mutex mu_;
+    CondVar cv_;
+    std::deque<InvalidationEvent> queue_ ABSL_GUARDED_BY(mu_);
+    bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  };
+
+  InvalidationHub(std::string last_tid, size_t recent_capacity,
+                  size_t max_backlog);
+
+  // Replaces the start-up queue (just the start tid) with `recent`, oldest
+  // first, ending at the start tid (see ReadRecentTransactions), keeping the
+  // newest `recent_capacity`. Returns false, changing nothing, when `recent`
+  // does not end at the start tid or something was published already.
+  bool Prefill(std::vector<InvalidationEvent> recent);
+
+  // Start-up decided late (raidcore waited for its backends): the queue
+  // restarts at `last_tid`, as if constructed with it. Returns false,
+  // changing nothing, once a transaction was published.
+  bool Restart(const std::string& last_tid);
+
+  std::shared_ptr<Subscription> Subscribe();
+  void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
+  // REQUIRES: tids strictly increase between calls (the commit lock ensures
+  // it).
+  void Publish(const InvalidationEvent& event);
+  // Tells every watcher about new storage statistics (not a transaction).
+  void PublishInfo(const zeo::Value& info);
+
+  // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
+  // queue.
+  std::optional<InvalidationsSince> Since(const std::string& tid) const;
+  std::string last_tid() const;
+
+ private:
+  const size_t recent_capacity_;
+  const size_t max_backlog_;
+  mutable Mutex mu_;
+  std::string last_tid_ ABSL_GUARDED_BY(mu_);
+  // Oldest first. The oldest is the floor, as in ZEO's invalidation queue:
+  // every transaction after it is here, and a client at an older tid gets None.
+  std::deque<InvalidationEvent> recent_ ABSL_GUARDED_BY(mu_);
+  std::set<std::shared_ptr<Subscription>> subscribers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_COMMIT_INVALIDATION_HUB_H_

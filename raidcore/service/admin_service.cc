@@ -1,0 +1,135 @@
+#include "raidcore/service/admin_service.h"
+
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+using zeo::TidHex;
+namespace {
+
+v1::RaidState ToProto(RaidState state) {
+  switch (state) {
+    case RaidState::kOptimal:
+      return v1::RAID_OPTIMAL;
+    case RaidState::kDegraded:
+      return v1::RAID_DEGRADED;
+    case RaidState::kFailed:
+      return v1::RAID_FAILED;
+  }
+  return v1::RAID_STATE_UNSPECIFIED;
+}
+
+v1::BackendState ToProto(BackendState state) {
+  switch (state) {
+    case BackendState::kOptimal:
+      return v1::BACKEND_OPTIMAL;
+    case BackendState::kDegraded:
+      return v1::BACKEND_DEGRADED;
+    case BackendState::kRecovering:
+      return v1::BACKEND_RECOVERING;
+    case BackendState::kDisabled:
+      return v1::BACKEND_DISABLED;
+  }
+  return v1::BACKEND_STATE_UNSPECIFIED;
+}
+
+void ToProto(const RecoveryProgress& p, v1::RecoveryProgress* out) {
+  out->set_backend(p.backend);
+  out->set_source(p.source);
+  out->set_mode(p.mode);
+  out->set_phase(p.phase);
+  out->set_transactions_copied(p.transactions_copied);
+  out->set_bytes_copied(p.bytes_copied);
+  out->set_transactions_estimated(p.transactions_estimated);
+  out->set_transactions_per_second(p.transactions_per_second);
+  out->set_bytes_per_second(p.bytes_per_second);
+  out->set_eta_seconds(p.eta_seconds);
+  out->set_elapsed_seconds(p.elapsed_seconds);
+  out->set_longest_lock_hold_seconds(p.longest_lock_hold_seconds);
+  out->set_message(p.message);
+  out->set_first_tid(p.first_tid);
+}
+
+grpc::Status ToGrpc(const absl::Status& st) {
+  if (st.ok()) return grpc::Status::OK;
+  grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
+  if (absl::IsNotFound(st)) code = grpc::StatusCode::NOT_FOUND;
+  if (absl::IsUnavailable(st)) code = grpc::StatusCode::UNAVAILABLE;
+  return grpc::Status(code, std::string(st.message()));
+}
+
+}  // namespace
+
+grpc::Status AdminService::Recover(grpc::ServerContext*,
+                                   const v1::RecoverRequest* request,
+                                   v1::RecoverResponse* response) {
+  absl::Status st = recovery_->Recover(request->backend());
+  if (!st.ok()) return ToGrpc(st);
+  response->set_message("recovery of " + request->backend() + " started");
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::CancelRecovery(
+    grpc::ServerContext*, const v1::CancelRecoveryRequest*,
+    v1::CancelRecoveryResponse* response) {
+  absl::Status st = recovery_->Cancel();
+  if (!st.ok()) return ToGrpc(st);
+  response->set_message("recovery cancelled; the backend stays degraded");
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::SetRecoveryRate(
+    grpc::ServerContext*, const v1::SetRecoveryRateRequest* request,
+    v1::SetRecoveryRateResponse* response) {
+  if (request->rate().bytes_per_second() < 0 ||
+      request->rate().transactions_per_second() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "rates must be >= 0 (0 = unlimited)");
+  }
+  recovery_->SetRate({request->rate().bytes_per_second(),
+                      request->rate().transactions_per_second()});
+  RecoveryRate now = recovery_->rate();
+  response->mutable_rate()->set_bytes_per_second(now.bytes_per_second);
+  response->mutable_rate()->set_transactions_per_second(
+      now.transactions_per_second);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Status(grpc::ServerContext*,
+                                  const v1::StatusRequest*,
+                                  v1::StatusResponse* response) {
+  response->set_state(ToProto(backends_->raid_state()));
+  response->set_storage_name(storage_name_);
+  response->set_last_tid(TidHex(clock_->last_tid()));
+  response->set_commits(commits_->commits());
+  for (const BackendStatus& b : backends_->Status()) {
+    v1::BackendStatus* out = response->add_backends();
+    out->set_name(b.name);
+    out->set_address(b.address);
+    out->set_state(ToProto(b.state));
+    out->set_last_tid(b.last_tid.empty() ? "" : TidHex(b.last_tid));
+    out->set_reason(b.reason);
+    out->set_auto_recover(recovery_->auto_recover() &&
+                          b.state == BackendState::kDegraded &&
+                          b.kind == DegradeKind::kTransport);
+  }
+  std::optional<RecoveryProgress> progress = recovery_->progress();
+  if (progress.has_value()) {
+    ToProto(*progress, response->mutable_recovery());
+    for (v1::BackendStatus& b : *response->mutable_backends()) {
+      if (b.name() == progress->backend &&
+          b.state() == v1::BACKEND_RECOVERING) {
+        ToProto(*progress, b.mutable_recovery());
+      }
+    }
+  }
+  RecoveryRate rate = recovery_->rate();
+  response->mutable_recovery_rate()->set_bytes_per_second(
+      rate.bytes_per_second);
+  response->mutable_recovery_rate()->set_transactions_per_second(
+      rate.transactions_per_second);
+  response->set_waiting_for(recovery_->waiting_for());
+  return grpc::Status::OK;
+}
+
+}  // namespace zeoraid::raidcore

@@ -1,0 +1,517 @@
+#include "raidcore/service/storage_service.h"
+
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "base/logging.h"
+#include "base/mutex.h"
+#include "zeo/pickle.h"
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+using zeo::TidHex;
+namespace {
+
+using zeo::Value;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  grpc::StatusCode code;
+  switch (status.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      code = grpc::StatusCode::DEADLINE_EXCEEDED;
+      break;
+    case absl::StatusCode::kInvalidArgument:
+      code = grpc::StatusCode::INVALID_ARGUMENT;
+      break;
+    case absl::StatusCode::kFailedPrecondition:
+      code = grpc::StatusCode::FAILED_PRECONDITION;
+      break;
+    case absl::StatusCode::kUnavailable:
+      code = grpc::StatusCode::UNAVAILABLE;
+      break;
+    default:
+      code = grpc::StatusCode::INTERNAL;
+  }
+  return grpc::Status(code, std::string(status.message()));
+}
+
+void SetError(const ZeoReply& reply, v1::ZeoError* error) {
+  error->set_class_path(reply.error_class);
+  error->set_payload_pickle(zeo::EncodePickle(reply.value));
+  error->set_message(reply.value.DebugString());
+}
+
+bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
+
+// The backend's get_info dict, without the blob interfaces: a client declares
+// the interfaces it is told about, and the RAID does not carry blobs yet.
+Value RaidInfo(const Value& backend_info) {
+  Value::DictItems out;
+  for (const auto& [key, value] : backend_info.dict_items()) {
+    if (key != Value::Str("interfaces")) {
+      out.emplace_back(key, value);
+      continue;
+    }
+    Value::Items kept;
+    for (const Value& iface : value.items()) {
+      bool blob = iface.items().size() == 2 &&
+                  absl::StrContains(iface.items()[1].string_value(), "Blob");
+      if (!blob) kept.push_back(iface);
+    }
+    out.emplace_back(key, Value::Tuple(std::move(kept)));
+  }
+  return Value::Dict(std::move(out));
+}
+
+// Fills `response` from a backend's answer: its error, or its value pickled.
+grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply,
+                    v1::PickledResponse* response) {
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+  } else {
+    response->set_result_pickle(zeo::EncodePickle(reply->value));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status BadArgument(absl::string_view what) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string(what));
+}
+
+// Cancels a Commit stream whose transaction holds the commit lock for too long,
+// so that a stalled client cannot block every other writer.
+class LockWatchdog {
+ public:
+  LockWatchdog(grpc::ServerContext* context, absl::Duration limit,
+               std::string tid)
+      : thread_([this, context, limit, tid] {
+          auto deadline = CondVar::DeadlineAfter(limit);
+          MutexLock lock(&mu_);
+          while (!done_) {
+            if (!cv_.WaitUntil(&mu_, deadline) && !done_) {
+              ZR_LOG(WARNING) << "transaction " << TidHex(tid)
+                              << " held the commit lock longer than "
+                              << absl::FormatDuration(limit)
+                              << " without finishing; aborting it";
+              context->TryCancel();
+              return;
+            }
+          }
+        }) {}
+  ~LockWatchdog() {
+    {
+      MutexLock lock(&mu_);
+      done_ = true;
+    }
+    cv_.SignalAll();
+    thread_.join();
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+StorageService::StorageService(StorageServiceOptions options,
+                               BackendSet* backends, ReadRouter* reads,
+                               OidAllocator* oids, IteratorRegistry* iterators,
+                               CommitCoordinator* commits, CommitClock* clock,
+                               InvalidationHub* hub)
+    : options_(std::move(options)),
+      backends_(backends),
+      reads_(reads),
+      oids_(oids),
+      iterators_(iterators),
+      commits_(commits),
+      clock_(clock),
+      hub_(hub) {}
+
+grpc::Status StorageService::Register(grpc::ServerContext*,
+                                      const v1::RegisterRequest* request,
+                                      v1::RegisterResponse* response) {
+  if (request->storage_name() != options_.storage_name) {
+    SetError(
+        ZeoReply::Error("builtins.ValueError",
+                        Value::Tuple({Value::Str(absl::StrCat(
+                            "unknown storage: ", request->storage_name()))})),
+        response->mutable_error());
+    return grpc::Status::OK;
+  }
+  if (backends_->raid_state() == RaidState::kFailed) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                        "RAID failed: no optimal backend");
+  }
+  response->set_last_tid(clock_->last_tid());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::GetInfo(grpc::ServerContext*,
+                                     const v1::GetInfoRequest*,
+                                     v1::PickledResponse* response) {
+  absl::StatusOr<ZeoReply> reply = reads_->Read("get_info", {});
+  if (reply.ok() && !reply->is_error) reply->value = RaidInfo(reply->value);
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::LastTransaction(
+    grpc::ServerContext*, const v1::LastTransactionRequest*,
+    v1::LastTransactionResponse* response) {
+  response->set_tid(clock_->last_tid());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
+                                        const v1::LoadBeforeRequest* request,
+                                        v1::LoadBeforeResponse* response) {
+  if (!IsTid(request->oid()) || !IsTid(request->before())) {
+    return BadArgument("oid and before must be 8 bytes");
+  }
+  absl::StatusOr<SnapshotReply> read = reads_->ReadAtSnapshot(
+      "loadBefore",
+      {Value::Bytes(request->oid()), Value::Bytes(request->before())});
+  if (!read.ok()) return ToGrpc(read.status());
+  response->set_snapshot_tid(read->snapshot_tid);
+  const ZeoReply& reply = read->reply;
+  if (reply.is_error) {
+    SetError(reply, response->mutable_error());
+    return grpc::Status::OK;
+  }
+  if (reply.value.is_none()) return grpc::Status::OK;  // found = false
+  const Value::Items& parts = reply.value.items();
+  if (!reply.value.is_sequence() || parts.size() != 3 || !parts[0].is_bytes() ||
+      !parts[1].is_bytes()) {
+    return grpc::Status(
+        grpc::StatusCode::INTERNAL,
+        "backend answered loadBefore with " + reply.value.DebugString());
+  }
+  response->set_found(true);
+  response->set_data(parts[0].string_value());
+  response->set_start_tid(parts[1].string_value());
+  if (parts[2].is_bytes()) response->set_end_tid(parts[2].string_value());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::LoadSerial(grpc::ServerContext*,
+                                        const v1::LoadSerialRequest* request,
+                                        v1::LoadSerialResponse* response) {
+  absl::StatusOr<ZeoReply> reply = reads_->Read(
+      "loadSerial",
+      {Value::Bytes(request->oid()), Value::Bytes(request->serial())});
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+  } else {
+    response->set_data(reply->value.string_value());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::NewOids(grpc::ServerContext*,
+                                     const v1::NewOidsRequest* request,
+                                     v1::NewOidsResponse* response) {
+  absl::StatusOr<ZeoReply> reply =
+      oids_->NewOids(request->count() == 0 ? 100 : request->count());
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) {
+    SetError(*reply, response->mutable_error());
+    return grpc::Status::OK;
+  }
+  for (const Value& oid : reply->value.items()) {
+    response->add_oids(oid.string_value());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::History(grpc::ServerContext*,
+                                     const v1::HistoryRequest* request,
+                                     v1::PickledResponse* response) {
+  absl::StatusOr<ZeoReply> reply = reads_->Read(
+      "history", {Value::Bytes(request->oid()), Value::Int(request->size())});
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::GetInvalidations(
+    grpc::ServerContext*, const v1::GetInvalidationsRequest* request,
+    v1::GetInvalidationsResponse* response) {
+  std::optional<InvalidationsSince> since = hub_->Since(request->tid());
+  if (!since.has_value()) return grpc::Status::OK;  // known = false
+  response->set_known(true);
+  response->set_latest_tid(since->latest_tid);
+  for (const std::string& oid : since->oids) response->add_oids(oid);
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::Pack(grpc::ServerContext*,
+                                  const v1::PackRequest* request,
+                                  v1::PackResponse* response) {
+  absl::StatusOr<ZeoReply> reply =
+      commits_->Pack(request->pack_time(), options_.pack_timeout);
+  if (!reply.ok()) return ToGrpc(reply.status());
+  if (reply->is_error) SetError(*reply, response->mutable_error());
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::UndoLog(grpc::ServerContext*,
+                                     const v1::UndoLogRequest* request,
+                                     v1::PickledResponse* response) {
+  Value::Items args = {Value::Int(request->first()),
+                       Value::Int(request->last())};
+  if (request->is_undo_info()) {
+    Value spec;
+    if (!request->specification_pickle().empty()) {
+      absl::StatusOr<Value> decoded =
+          zeo::DecodePickle(request->specification_pickle());
+      if (!decoded.ok()) {
+        return BadArgument(
+            absl::StrCat("specification: ", decoded.status().message()));
+      }
+      spec = std::move(*decoded);
+    }
+    args.push_back(std::move(spec));
+  }
+  absl::StatusOr<ZeoReply> reply =
+      reads_->Read(request->is_undo_info() ? "undoInfo" : "undoLog", args);
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::Iterate(grpc::ServerContext*,
+                                     const v1::IterateRequest* request,
+                                     v1::PickledResponse* response) {
+  absl::StatusOr<ZeoReply> reply;
+  switch (request->op_case()) {
+    case v1::IterateRequest::kStart:
+      reply =
+          iterators_->Start(request->start().start(), request->start().stop());
+      break;
+    case v1::IterateRequest::kNext:
+      reply = iterators_->Next(request->next());
+      break;
+    case v1::IterateRequest::kRecordStart:
+      reply = iterators_->RecordStart(request->record_start().id(),
+                                      request->record_start().tid());
+      break;
+    case v1::IterateRequest::kRecordNext:
+      reply = iterators_->RecordNext(request->record_next());
+      break;
+    case v1::IterateRequest::kForget:
+      iterators_->Forget(
+          {request->forget().ids().begin(), request->forget().ids().end()});
+      return grpc::Status::OK;
+    default:
+      return BadArgument("empty IterateRequest");
+  }
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::RecordIternext(
+    grpc::ServerContext*, const v1::RecordIternextRequest* request,
+    v1::PickledResponse* response) {
+  Value next =
+      request->next().empty() ? Value::None() : Value::Bytes(request->next());
+  return Answer(reads_->Read("record_iternext", {next}), response);
+}
+
+grpc::Status StorageService::GetTid(grpc::ServerContext*,
+                                    const v1::GetTidRequest* request,
+                                    v1::PickledResponse* response) {
+  return Answer(reads_->Read("getTid", {Value::Bytes(request->oid())}),
+                response);
+}
+
+grpc::Status StorageService::ServerStatus(
+    grpc::ServerContext*, const v1::ServerStatusRequest* request,
+    v1::PickledResponse* response) {
+  absl::StatusOr<ZeoReply> reply = reads_->Read("server_status", {});
+  if (request->keyed_by_storage() && reply.ok() && !reply->is_error) {
+    reply->value = Value::Dict(
+        {{Value::Str(options_.storage_name), std::move(reply->value)}});
+  }
+  return Answer(reply, response);
+}
+
+grpc::Status StorageService::Commit(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
+  PendingTransaction txn;
+  bool begun = false;
+  std::unique_ptr<PreparedCommit> prepared;
+  std::unique_ptr<LockWatchdog> watchdog;
+  v1::CommitRequest request;
+  while (stream->Read(&request)) {
+    v1::CommitResponse response;
+    switch (request.op_case()) {
+      case v1::CommitRequest::kBegin: {
+        if (begun) return BadArgument("Begin sent twice");
+        begun = true;
+        const auto& b = request.begin();
+        txn.user = b.user();
+        txn.description = b.description();
+        if (!b.extension_pickle().empty()) {
+          absl::StatusOr<Value> ext = zeo::DecodePickle(b.extension_pickle());
+          if (!ext.ok()) {
+            return BadArgument(
+                absl::StrCat("extension: ", ext.status().message()));
+          }
+          txn.extension = std::move(*ext);
+        }
+        if (!b.tid().empty() && !IsTid(b.tid())) return BadArgument("bad tid");
+        txn.requested_tid = b.tid();
+        txn.status = b.status().empty() ? " " : b.status();
+        txn.origin_translator = b.origin_translator();
+        txn.origin_connection = b.origin_connection();
+        continue;
+      }
+      case v1::CommitRequest::kUndo: {
+        if (!begun || prepared != nullptr) {
+          return BadArgument("undo outside of a transaction's data phase");
+        }
+        TransactionOp op;
+        op.kind = TransactionOp::Kind::kUndo;
+        op.data = request.undo().undo_id();
+        txn.ops.push_back(std::move(op));
+        continue;
+      }
+      case v1::CommitRequest::kStore:
+      case v1::CommitRequest::kCheckCurrentSerial:
+      case v1::CommitRequest::kRestore:
+      case v1::CommitRequest::kDelete: {
+        if (!begun || prepared != nullptr) {
+          return BadArgument("data call outside of a transaction's data phase");
+        }
+        TransactionOp op;
+        if (request.has_store()) {
+          op.kind = TransactionOp::Kind::kStore;
+          op.oid = request.store().oid();
+          op.serial = request.store().serial();
+          op.data = request.store().data();
+        } else if (request.has_restore()) {
+          const auto& r = request.restore();
+          op.kind = TransactionOp::Kind::kRestore;
+          op.oid = r.oid();
+          op.serial = r.serial();
+          op.data = r.data();
+          op.has_data = r.has_data();
+          op.prev_txn = r.prev_txn();
+          if (!op.prev_txn.empty() && !IsTid(op.prev_txn)) {
+            return BadArgument("prev_txn must be 8 bytes");
+          }
+        } else if (request.has_delete_()) {
+          op.kind = TransactionOp::Kind::kDelete;
+          op.oid = request.delete_().oid();
+          op.serial = request.delete_().serial();
+        } else {
+          op.kind = TransactionOp::Kind::kCheckCurrentSerial;
+          op.oid = request.check_current_serial().oid();
+          op.serial = request.check_current_serial().serial();
+        }
+        if (!IsTid(op.oid) || !IsTid(op.serial)) {
+          return BadArgument("oid and serial must be 8 bytes");
+        }
+        txn.ops.push_back(std::move(op));
+        continue;
+      }
+      case v1::CommitRequest::kVote: {
+        if (!begun || prepared != nullptr)
+          return BadArgument("unexpected Vote");
+        absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
+        if (!outcome.ok()) return ToGrpc(outcome.status());
+        if (outcome->error.has_value()) {
+          SetError(*outcome->error, response.mutable_error());
+        } else if (outcome->conflicts.has_value()) {
+          response.set_vote_result_pickle(
+              zeo::EncodePickle(*outcome->conflicts));
+        } else {
+          prepared = std::move(outcome->prepared);
+          response.set_vote_result_pickle(
+              zeo::EncodePickle(prepared->vote_result()));
+          watchdog = std::make_unique<LockWatchdog>(
+              context, options_.commit_lock_timeout, prepared->tid());
+        }
+        break;
+      }
+      case v1::CommitRequest::kFinish: {
+        // Without a successful vote ZEO's tpc_finish answers None: empty tid.
+        if (prepared != nullptr) {
+          // Finish is bounded by the backends' timeouts; cancelling it now
+          // would report a committed transaction as failed.
+          watchdog.reset();
+          absl::StatusOr<CommitCoordinator::Committed> committed =
+              commits_->Finish(std::move(prepared));
+          if (!committed.ok()) return ToGrpc(committed.status());
+          response.set_tid(committed->tid);
+          if (committed->info.is_dict()) {
+            response.set_info_pickle(zeo::EncodePickle(committed->info));
+          }
+        }
+        break;
+      }
+      case v1::CommitRequest::kAbort: {
+        if (prepared != nullptr) commits_->Abort(std::move(prepared));
+        watchdog.reset();
+        break;
+      }
+      default:
+        return BadArgument("empty CommitRequest");
+    }
+    if (!stream->Write(response)) break;
+  }
+  // Stream ended or was cancelled: a transaction still holding the lock is
+  // aborted on every backend by PreparedCommit's destructor.
+  if (prepared != nullptr) {
+    ZR_LOG(WARNING) << "commit stream from " << context->peer()
+                    << " ended between vote and finish of "
+                    << TidHex(prepared->tid()) << "; aborting";
+    commits_->Abort(std::move(prepared));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status StorageService::WatchInvalidations(
+    grpc::ServerContext* context, const v1::WatchInvalidationsRequest* request,
+    grpc::ServerWriter<v1::Invalidation>* writer) {
+  std::shared_ptr<InvalidationHub::Subscription> sub = hub_->Subscribe();
+  ZR_LOG(INFO) << "translator '" << request->translator() << "' ("
+               << context->peer() << ") watches invalidations from "
+               << TidHex(sub->start_tid());
+  v1::Invalidation sync;
+  sync.set_tid(sub->start_tid());
+  bool ok = writer->Write(sync);
+  while (ok && !context->IsCancelled()) {
+    InvalidationEvent event;
+    if (!sub->Next(&event, absl::Seconds(1))) {
+      if (sub->closed()) break;
+      continue;
+    }
+    v1::Invalidation out;
+    if (event.tid.empty()) {  // new storage statistics, not a transaction
+      if (event.info.is_dict()) {
+        out.set_info_pickle(zeo::EncodePickle(event.info));
+        ok = writer->Write(out);
+      }
+      continue;
+    }
+    out.set_tid(event.tid);
+    for (const std::string& oid : event.oids) out.add_oids(oid);
+    out.set_origin_translator(event.origin_translator);
+    out.set_origin_connection(event.origin_connection);
+    ok = writer->Write(out);
+  }
+  bool cut_off = sub->closed();
+  hub_->Unsubscribe(sub);
+  ZR_LOG(INFO) << "translator '" << request->translator()
+               << "' stopped watching invalidations";
+  if (cut_off) {
+    return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "invalidation watcher fell too far behind");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace zeoraid::raidcore

@@ -1,0 +1,98 @@
+// StorageService: zeoraid.v1.Storage, the data path translators use. A thin
+// layer: it turns RPCs into ZEO calls through ReadRouter (reads) and
+// CommitCoordinator (transactions) and back; RAID decisions live in those
+// classes.
+#ifndef ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
+#define ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
+
+#include <string>
+
+#include "raidcore/commit/commit_coordinator.h"
+#include "raidcore/commit/invalidation_hub.h"
+#include "raidcore/read/iterator_registry.h"
+#include "raidcore/read/oid_allocator.h"
+#include "raidcore/read/read_router.h"
+#include "zeoraid/v1/storage.grpc.pb.h"
+
+namespace zeoraid::raidcore {
+
+struct StorageServiceOptions {
+  std::string storage_name = "1";
+  // Longest time a transaction may hold the commit lock waiting for its Finish.
+  absl::Duration commit_lock_timeout = absl::Seconds(30);
+  // pack runs for as long as the largest backend needs.
+  absl::Duration pack_timeout = absl::Hours(1);
+};
+
+class StorageService final : public zeoraid::v1::Storage::Service {
+ public:
+  StorageService(StorageServiceOptions options, BackendSet* backends,
+                 ReadRouter* reads, OidAllocator* oids,
+                 IteratorRegistry* iterators, CommitCoordinator* commits,
+                 CommitClock* clock, InvalidationHub* hub);
+
+  grpc::Status Register(grpc::ServerContext* context,
+                        const v1::RegisterRequest* request,
+                        v1::RegisterResponse* response) override;
+  grpc::Status GetInfo(grpc::ServerContext* context,
+                       const v1::GetInfoRequest* request,
+                       v1::PickledResponse* response) override;
+  grpc::Status LastTransaction(grpc::ServerContext* context,
+                               const v1::LastTransactionRequest* request,
+                               v1::LastTransactionResponse* response) override;
+  grpc::Status LoadBefore(grpc::ServerContext* context,
+                          const v1::LoadBeforeRequest* request,
+                          v1::LoadBeforeResponse* response) override;
+  grpc::Status LoadSerial(grpc::ServerContext* context,
+                          const v1::LoadSerialRequest* request,
+                          v1::LoadSerialResponse* response) override;
+  grpc::Status NewOids(grpc::ServerContext* context,
+                       const v1::NewOidsRequest* request,
+                       v1::NewOidsResponse* response) override;
+  grpc::Status History(grpc::ServerContext* context,
+                       const v1::HistoryRequest* request,
+                       v1::PickledResponse* response) override;
+  grpc::Status GetInvalidations(
+      grpc::ServerContext* context, const v1::GetInvalidationsRequest* request,
+      v1::GetInvalidationsResponse* response) override;
+  grpc::Status Pack(grpc::ServerContext* context,
+                    const v1::PackRequest* request,
+                    v1::PackResponse* response) override;
+  grpc::Status UndoLog(grpc::ServerContext* context,
+                       const v1::UndoLogRequest* request,
+                       v1::PickledResponse* response) override;
+  grpc::Status Iterate(grpc::ServerContext* context,
+                       const v1::IterateRequest* request,
+                       v1::PickledResponse* response) override;
+  grpc::Status RecordIternext(grpc::ServerContext* context,
+                              const v1::RecordIternextRequest* request,
+                              v1::PickledResponse* response) override;
+  grpc::Status GetTid(grpc::ServerContext* context,
+                      const v1::GetTidRequest* request,
+                      v1::PickledResponse* response) override;
+  grpc::Status ServerStatus(grpc::ServerContext* context,
+                            const v1::ServerStatusRequest* request,
+                            v1::PickledResponse* response) override;
+  grpc::Status Commit(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream)
+      override;
+  grpc::Status WatchInvalidations(
+      grpc::ServerContext* context,
+      const v1::WatchInvalidationsRequest* request,
+      grpc::ServerWriter<v1::Invalidation>* writer) override;
+
+ private:
+  const StorageServiceOptions options_;
+  BackendSet* const backends_;
+  ReadRouter* const reads_;
+  OidAllocator* const oids_;
+  IteratorRegistry* const iterators_;
+  CommitCoordinator* const commits_;
+  CommitClock* const clock_;
+  InvalidationHub* const hub_;
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
