@@ -90,9 +90,11 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1),
           "How often each optimal backend is asked for its last transaction "
           "on a connection of its own, so a dead or stopped backend is "
           "noticed even with no traffic.");
-ABSL_FLAG(absl::Duration, heartbeat_timeout, absl::Seconds(5),
+ABSL_FLAG(absl::Duration, heartbeat_timeout, absl::Seconds(10),
           "A backend that does not answer a heartbeat within this is "
-          "degraded.");
+          "degraded. A ZEO server answers every client from one thread, so a "
+          "call that keeps it busy longer (a huge undoInfo) looks like a "
+          "stall: keep this above the longest such call.");
 ABSL_FLAG(double, recovery_bytes_per_second, 0,
           "Recovery throttle in bytes/s (0 = unlimited); change it while "
           "running with zeoraid-admin rate.");

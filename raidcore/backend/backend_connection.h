@@ -79,6 +79,14 @@ class BackendConnectionFactory {
   // A connected, registered connection to the backend named `name`.
   virtual absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
       const std::string& name) = 0;
+  // Like Connect, giving up after `timeout` if that is shorter than the
+  // configured connect timeout (a heartbeat must not wait longer than its
+  // own timeout for a stopped backend's handshake).
+  virtual absl::StatusOr<std::shared_ptr<BackendConnection>> ConnectWithin(
+      const std::string& name, absl::Duration timeout) {
+    (void)timeout;
+    return Connect(name);
+  }
 };
 
 }  // namespace zeoraid::raidcore

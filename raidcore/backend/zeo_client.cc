@@ -269,12 +269,20 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
 
 absl::StatusOr<std::shared_ptr<BackendConnection>> ZeoClientFactory::Connect(
     const std::string& name) {
+  return ConnectWithin(name, absl::InfiniteDuration());
+}
+
+absl::StatusOr<std::shared_ptr<BackendConnection>>
+ZeoClientFactory::ConnectWithin(const std::string& name,
+                                absl::Duration timeout) {
   auto it = backends_.find(name);
   if (it == backends_.end()) {
     return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
   }
+  ZeoClientOptions options = it->second;
+  options.connect_timeout = std::min(options.connect_timeout, timeout);
   absl::StatusOr<std::unique_ptr<ZeoClient>> client =
-      ZeoClient::Connect(it->second);
+      ZeoClient::Connect(options);
   if (!client.ok()) return client.status();
   return std::shared_ptr<BackendConnection>(std::move(*client));
 }

@@ -90,6 +90,8 @@ class ZeoClientFactory final : public BackendConnectionFactory {
       : backends_(std::move(backends)) {}
   absl::StatusOr<std::shared_ptr<BackendConnection>> Connect(
       const std::string& name) override;
+  absl::StatusOr<std::shared_ptr<BackendConnection>> ConnectWithin(
+      const std::string& name, absl::Duration timeout) override;
 
  private:
   const std::map<std::string, ZeoClientOptions> backends_;

@@ -386,7 +386,7 @@ void RecoveryManager::Heartbeat(const std::string& name) {
     absl::Status failure;
     if (probe == nullptr) {
       absl::StatusOr<std::shared_ptr<BackendConnection>> c =
-          connections_->Connect(name);
+          connections_->ConnectWithin(name, options_.heartbeat_timeout);
       if (c.ok()) {
         probe = *std::move(c);
       } else {

@@ -41,7 +41,7 @@ struct RecoveryManagerOptions {
   bool auto_recover = true;
   bool allow_degraded_start = false;
   absl::Duration heartbeat_interval = absl::Seconds(1);
-  absl::Duration heartbeat_timeout = absl::Seconds(5);
+  absl::Duration heartbeat_timeout = absl::Seconds(10);
   absl::Duration probe_backoff_min = absl::Seconds(1);
   absl::Duration probe_backoff_max = absl::Seconds(30);
   RecoveryRate rate;
