@@ -207,6 +207,15 @@ void BackendSet::SetDegradedReason(const std::string& name,
   e->status.kind = kind;
 }
 
+std::shared_ptr<BackendConnection> BackendSet::ConnectionOf(
+    const std::string& name) const {
+  MutexLock lock(&mu_);
+  for (const Entry& e : entries_) {
+    if (e.status.name == name) return e.connection;
+  }
+  return nullptr;
+}
+
 std::optional<BackendStatus> BackendSet::StatusOf(
     const std::string& name) const {
   MutexLock lock(&mu_);

@@ -93,6 +93,10 @@ class BackendSet {
   void SetDegradedReason(const std::string& name, const std::string& reason,
                          DegradeKind kind);
 
+  // The connection serving the backend (null if none or unknown).
+  std::shared_ptr<BackendConnection> ConnectionOf(
+      const std::string& name) const;
+
   // nullopt for an unknown name.
   std::optional<BackendStatus> StatusOf(const std::string& name) const;
   std::vector<std::string> Names() const;

@@ -328,17 +328,19 @@ void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job, bool automatic) {
 
 void RecoveryManager::Supervise() {
   while (Pause(absl::Milliseconds(500))) {
-    bool started_up;
+    bool started_up, job_running;
     {
       MutexLock lock(&mu_);
       started_up = started_up_;
-      if (job_running_) continue;
+      job_running = job_running_;
     }
+    // Even while a job runs: its source may be the backend that just failed,
+    // and the RAID must not stay failed until the job notices.
     if (!started_up || backends_->raid_state() == RaidState::kFailed) {
       Reconcile();
       continue;
     }
-    if (!options_.auto_recover) continue;
+    if (!options_.auto_recover || job_running) continue;
     for (const BackendStatus& b : backends_->Status()) {
       if (b.state != BackendState::kDegraded ||
           b.kind != DegradeKind::kTransport) {
@@ -381,6 +383,13 @@ void RecoveryManager::Heartbeat(const std::string& name) {
     if (!status.has_value() || status->state != BackendState::kOptimal) {
       if (probe != nullptr) probe->Close();
       probe = nullptr;
+      continue;
+    }
+    // The probe may get through while the RAID's own connection is gone (a
+    // reset socket, a restarted server): that one serves the RAID.
+    std::shared_ptr<BackendConnection> serving = backends_->ConnectionOf(name);
+    if (serving != nullptr && !serving->alive()) {
+      backends_->Degrade(name, "its connection was lost");
       continue;
     }
     absl::Status failure;
