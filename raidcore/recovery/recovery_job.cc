@@ -56,7 +56,8 @@ bool RecoveryJob::SleepUnlessCancelled(absl::Duration d) {
 RecoveryProgress RecoveryJob::progress() const {
   MutexLock l(&mu_);
   RecoveryProgress p = progress_;
-  p.elapsed_seconds = absl::ToDoubleSeconds(absl::Now() - started_);
+  p.elapsed_seconds =
+      absl::ToDoubleSeconds(ended_.value_or(absl::Now()) - started_);
   if (p.elapsed_seconds > 0) {
     p.transactions_per_second = p.transactions_copied / p.elapsed_seconds;
     p.bytes_per_second = p.bytes_copied / p.elapsed_seconds;
@@ -65,6 +66,12 @@ RecoveryProgress RecoveryJob::progress() const {
     p.eta_seconds = p.transactions_estimated / p.transactions_per_second;
   }
   return p;
+}
+
+void RecoveryJob::Finish(const std::string& phase, const std::string& message) {
+  SetPhase(phase, message);
+  MutexLock l(&mu_);
+  ended_ = absl::Now();
 }
 
 void RecoveryJob::SetPhase(const std::string& phase,

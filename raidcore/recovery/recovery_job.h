@@ -24,6 +24,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -79,9 +80,8 @@ class RecoveryJob {
 
   RecoveryProgress progress() const;
   // Records how the job ended ("done", "failed", "cancelled"), for Status.
-  void Finish(const std::string& phase, const std::string& message) {
-    SetPhase(phase, message);
-  }
+  // Rates and elapsed time stop counting then.
+  void Finish(const std::string& phase, const std::string& message);
   bool diverged() const { return diverged_.load(); }
 
  private:
@@ -116,6 +116,7 @@ class RecoveryJob {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   RecoveryProgress progress_ ABSL_GUARDED_BY(mu_);
   absl::Time started_ ABSL_GUARDED_BY(mu_);
+  std::optional<absl::Time> ended_ ABSL_GUARDED_BY(mu_);
   // The target's last tid when the job started: the base of the estimate.
   uint64_t base_tid_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -638,5 +638,18 @@ TEST(RecoveryJobTest, TargetDownMidCopyFails) {
   ExpectNoProtocolErrors(raid);
 }
 
+// Status shows a finished job's figures as they were at its end: its rate must
+// not keep falling while the clock runs on.
+TEST(RecoveryJobProgressTest, ElapsedStopsWhenTheJobEnds) {
+  Throttle throttle;
+  RecoveryJob job("b", nullptr, nullptr, nullptr, nullptr, &throttle,
+                  RecoveryJobOptions());
+  job.Finish("done", "");
+  const double at_end = job.progress().elapsed_seconds;
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(job.progress().elapsed_seconds, at_end);
+  EXPECT_EQ(job.progress().phase, "done");
+}
+
 }  // namespace
 }  // namespace zeoraid::raidcore
