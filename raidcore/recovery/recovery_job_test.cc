@@ -24,6 +24,7 @@
 #include "raidcore/commit/commit_clock.h"
 #include "raidcore/commit/commit_coordinator.h"
 #include "raidcore/commit/invalidation_hub.h"
+#include "raidcore/recovery/committers.h"
 #include "raidcore/recovery/fake_storage.h"
 #include "raidcore/recovery/throttle.h"
 #include "zeo/tid.h"
@@ -43,15 +44,12 @@ namespace {
 using ::testing::HasSubstr;
 using zeo::Value;
 
-std::string Oid(uint64_t n) { return zeo::TidFromUint64(n); }
+using recovery_testing::CommitOnce;
+using recovery_testing::Committers;
+using recovery_testing::CommitterTxn;
+using recovery_testing::Oid;
 
-CommitOptions FastCommits() {
-  CommitOptions o;
-  o.backend_timeout = absl::Seconds(5);
-  o.finish_timeout = absl::Seconds(5);
-  o.lock_wait = absl::Seconds(5);
-  return o;
-}
+using recovery_testing::FastCommits;
 
 RecoveryJobOptions FastJob() {
   RecoveryJobOptions o;
@@ -63,6 +61,9 @@ RecoveryJobOptions FastJob() {
 
 // A RAID over fake ZEO servers, wired like main.cc: the cluster is both the
 // coordinator's probe factory and the recovery's connection factory.
+void Seed(FakeStorageServer& server,
+          const std::vector<StoredTransaction>& txns);
+
 struct Raid {
   explicit Raid(const std::vector<std::string>& names) {
     for (const std::string& name : names) servers[name] = cluster.Add(name);
@@ -97,6 +98,16 @@ struct Raid {
     return *servers.at(name);
   }
 
+  // a holds `history` and is optimal at its last tid; b (empty) is degraded
+  // and in recovery.
+  absl::Status StartRecoveryOfB(const std::vector<StoredTransaction>& history) {
+    Seed((*this)["a"], history);
+    AddOptimal("a");
+    AddDegraded("b");
+    SetLastTid((*this)["a"].last_tid());
+    return backends.BeginRecovery("b");
+  }
+
   FakeStorageCluster cluster;
   std::map<std::string, std::shared_ptr<FakeStorageServer>> servers;
   BackendSet backends;
@@ -104,112 +115,6 @@ struct Raid {
   InvalidationHub hub{std::string(zeo::kZeroTid), 1000, 1 << 20};
   CommitCoordinator coordinator{&backends, &clock, &hub, FastCommits(),
                                 &cluster};
-};
-
-// Vote + Finish; an application error or conflicts count as failures.
-absl::StatusOr<std::string> CommitOnce(CommitCoordinator* c,
-                                       const PendingTransaction& txn) {
-  absl::StatusOr<VoteOutcome> vote = c->Vote(txn);
-  if (!vote.ok()) return vote.status();
-  if (vote->error.has_value()) {
-    return absl::AbortedError(absl::StrCat("vote answered ",
-                                           vote->error->error_class,
-                                           vote->error->value.DebugString()));
-  }
-  if (vote->conflicts.has_value()) {
-    return absl::AbortedError(absl::StrCat("vote answered conflicts ",
-                                           vote->conflicts->DebugString()));
-  }
-  absl::StatusOr<CommitCoordinator::Committed> done =
-      c->Finish(std::move(vote->prepared));
-  if (!done.ok()) return done.status();
-  return done->tid;
-}
-
-// A transaction of committer `thread`: its own object (at `serial`, so a
-// backend that missed one of its commits answers a ConflictError) and a new
-// one.
-PendingTransaction CommitterTxn(int thread, int n, const std::string& serial) {
-  PendingTransaction txn;
-  txn.user = absl::StrCat("committer", thread);
-  txn.description = absl::StrCat("commit ", n);
-  txn.extension = Value::Dict({{Value::Str("thread"), Value::Int(thread)},
-                               {Value::Str("n"), Value::Int(n)}});
-  txn.ops.push_back({TransactionOp::Kind::kStore, Oid(1000000 + thread), serial,
-                     absl::StrCat("thread ", thread, " state ", n)});
-  txn.ops.push_back(
-      {TransactionOp::Kind::kStore, Oid((thread + 2) * 1000000000ull + n),
-       std::string(zeo::kZeroTid), std::string(64 + n % 64, 'x')});
-  return txn;
-}
-
-// Commits from `threads` threads, each pausing `pause` between commits, until
-// Stop. Every acknowledged tid and every failure is kept.
-class Committers {
- public:
-  Committers(CommitCoordinator* coordinator, int threads, absl::Duration pause)
-      : coordinator_(coordinator), pause_(pause) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, t] { Run(t); });
-    }
-  }
-  ~Committers() { Stop(); }
-
-  void Stop() {
-    stop_ = true;
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  int acknowledged() const {
-    MutexLock l(&mu_);
-    return static_cast<int>(tids_.size());
-  }
-  // Waits until `n` commits were acknowledged in all; false on timeout.
-  bool WaitFor(int n, absl::Duration timeout) const {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (acknowledged() < n) {
-      if (absl::Now() > give_up) return false;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return true;
-  }
-  std::vector<std::string> tids() const {
-    MutexLock l(&mu_);
-    return tids_;
-  }
-  std::vector<std::string> failures() const {
-    MutexLock l(&mu_);
-    return failures_;
-  }
-
- private:
-  void Run(int thread) {
-    std::string serial(zeo::kZeroTid);
-    for (int n = 0; !stop_; ++n) {
-      absl::StatusOr<std::string> tid =
-          CommitOnce(coordinator_, CommitterTxn(thread, n, serial));
-      {
-        MutexLock l(&mu_);
-        if (!tid.ok()) {
-          failures_.push_back(absl::StrCat("committer ", thread, " commit ", n,
-                                           ": ", tid.status().ToString()));
-          return;  // its object's serial is unknown now
-        }
-        tids_.push_back(*tid);
-      }
-      serial = *tid;
-      absl::SleepFor(pause_);
-    }
-  }
-
-  CommitCoordinator* const coordinator_;
-  const absl::Duration pause_;
-  std::atomic<bool> stop_{false};
-  mutable Mutex mu_;
-  std::vector<std::string> tids_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
 };
 
 // Empty when equal, else the first difference.
@@ -425,11 +330,7 @@ TEST(RecoveryJobTest, CommitFinishedWhileTheJobWaitsForTheLockIsCopied) {
 TEST(RecoveryJobTest, FullCopyIntoAnEmptyServerKeepsEveryRecord) {
   Raid raid({"a", "b"});
   const std::vector<StoredTransaction> history = VariedHistory(BaseTid(), 60);
-  Seed(raid["a"], history);
-  raid.AddOptimal("a");
-  raid.AddDegraded("b");
-  raid.SetLastTid(raid["a"].last_tid());
-  ASSERT_TRUE(raid.backends.BeginRecovery("b").ok());
+  ASSERT_TRUE(raid.StartRecoveryOfB(history).ok());
   Throttle unlimited;
   std::unique_ptr<RecoveryJob> job = raid.Job("b", &unlimited);
   absl::Status result = job->Run();
@@ -519,11 +420,7 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(RecoveryJobTest, CancelMidCopyLeavesTheTargetNotOptimal) {
   Raid raid({"a", "b"});
   const std::vector<StoredTransaction> history = VariedHistory(BaseTid(), 300);
-  Seed(raid["a"], history);
-  raid.AddOptimal("a");
-  raid.AddDegraded("b");
-  raid.SetLastTid(raid["a"].last_tid());
-  ASSERT_TRUE(raid.backends.BeginRecovery("b").ok());
+  ASSERT_TRUE(raid.StartRecoveryOfB(history).ok());
   Throttle slow(RecoveryRate{0, 100});  // 3 s for everything
   std::unique_ptr<RecoveryJob> job = raid.Job("b", &slow);
   absl::Status result;

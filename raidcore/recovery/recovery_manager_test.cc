@@ -24,6 +24,7 @@
 #include "raidcore/commit/commit_clock.h"
 #include "raidcore/commit/commit_coordinator.h"
 #include "raidcore/commit/invalidation_hub.h"
+#include "raidcore/recovery/committers.h"
 #include "raidcore/recovery/fake_storage.h"
 #include "zeo/tid.h"
 
@@ -41,100 +42,10 @@ namespace {
 
 using zeo::Value;
 
-std::string Oid(uint64_t n) { return zeo::TidFromUint64(n); }
-
-absl::StatusOr<std::string> CommitOnce(CommitCoordinator* c,
-                                       const PendingTransaction& txn) {
-  absl::StatusOr<VoteOutcome> vote = c->Vote(txn);
-  if (!vote.ok()) return vote.status();
-  if (vote->error.has_value()) {
-    return absl::AbortedError(absl::StrCat("vote answered ",
-                                           vote->error->error_class,
-                                           vote->error->value.DebugString()));
-  }
-  if (vote->conflicts.has_value()) {
-    return absl::AbortedError("vote answered conflicts");
-  }
-  absl::StatusOr<CommitCoordinator::Committed> done =
-      c->Finish(std::move(vote->prepared));
-  if (!done.ok()) return done.status();
-  return done->tid;
-}
-
-// Commits from `threads` threads (each updating its own object at the serial
-// it last committed, plus a new one), pausing `pause` between commits, until
-// Stop.
-class Committers {
- public:
-  Committers(CommitCoordinator* coordinator, int threads, absl::Duration pause)
-      : coordinator_(coordinator), pause_(pause) {
-    for (int t = 0; t < threads; ++t) {
-      threads_.emplace_back([this, t] { Run(t); });
-    }
-  }
-  ~Committers() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-  }
-  int acknowledged() const {
-    MutexLock l(&mu_);
-    return static_cast<int>(tids_.size());
-  }
-  bool WaitFor(int n, absl::Duration timeout) const {
-    const absl::Time give_up = absl::Now() + timeout;
-    while (acknowledged() < n) {
-      if (absl::Now() > give_up) return false;
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    return true;
-  }
-  std::vector<std::string> tids() const {
-    MutexLock l(&mu_);
-    return tids_;
-  }
-  std::vector<std::string> failures() const {
-    MutexLock l(&mu_);
-    return failures_;
-  }
-
- private:
-  void Run(int thread) {
-    std::string serial(zeo::kZeroTid);
-    for (int n = 0; !stop_; ++n) {
-      PendingTransaction txn;
-      txn.user = absl::StrCat("committer", thread);
-      txn.description = absl::StrCat("commit ", n);
-      txn.ops.push_back({TransactionOp::Kind::kStore, Oid(1000000 + thread),
-                         serial, absl::StrCat("state ", n)});
-      txn.ops.push_back({TransactionOp::Kind::kStore,
-                         Oid((thread + 2) * 1000000000ull + n),
-                         std::string(zeo::kZeroTid), "new"});
-      absl::StatusOr<std::string> tid = CommitOnce(coordinator_, txn);
-      {
-        MutexLock l(&mu_);
-        if (!tid.ok()) {
-          failures_.push_back(absl::StrCat("committer ", thread, " commit ", n,
-                                           ": ", tid.status().ToString()));
-          return;
-        }
-        tids_.push_back(*tid);
-      }
-      serial = *tid;
-      absl::SleepFor(pause_);
-    }
-  }
-
-  CommitCoordinator* const coordinator_;
-  const absl::Duration pause_;
-  std::atomic<bool> stop_{false};
-  mutable Mutex mu_;
-  std::vector<std::string> tids_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::string> failures_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
-};
+using recovery_testing::CommitOnce;
+using recovery_testing::Committers;
+using recovery_testing::CommitterTxn;
+using recovery_testing::Oid;
 
 bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
   const absl::Time give_up = absl::Now() + timeout;
@@ -190,13 +101,7 @@ RecoveryManagerOptions FastManager() {
   return o;
 }
 
-CommitOptions FastCommits() {
-  CommitOptions o;
-  o.backend_timeout = absl::Seconds(5);
-  o.finish_timeout = absl::Seconds(5);
-  o.lock_wait = absl::Seconds(5);
-  return o;
-}
+using recovery_testing::FastCommits;
 
 // Wired like main.cc: every backend starts degraded ("not reconciled yet"),
 // the cluster is the probe and recovery factory.
