@@ -537,7 +537,10 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
 
 absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
   const Value::Items& args = message.args.items();
-  if (args.size() < 4 || !args[1].is_bytes() || !args[2].is_bytes()) {
+  // As ZEO's TransactionMetaData: user and description are bytes or str (a
+  // transaction.Transaction's are str), kept as UTF-8 bytes.
+  auto text = [](const Value& v) { return v.is_bytes() || v.is_str(); };
+  if (args.size() < 4 || !text(args[1]) || !text(args[2])) {
     return absl::InvalidArgumentError("malformed tpc_begin");
   }
   if (txn_ != nullptr) {
@@ -586,10 +589,14 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
     if (args.size() != 2 || !args[0].is_bytes()) return malformed();
     request.mutable_undo()->set_undo_id(args[0].string_value());
   } else {
-    // Every other data call starts with (oid, serial).
-    if (!IsTid(args[0]) || !IsTid(args[1])) return malformed();
+    // Every other data call starts with (oid, serial); a serial may be None
+    // (a new object), sent on as an empty serial.
+    if (!IsTid(args[0]) || !(IsTid(args[1]) || args[1].is_none())) {
+      return malformed();
+    }
     const std::string& oid = args[0].string_value();
-    const std::string& serial = args[1].string_value();
+    const std::string serial =
+        args[1].is_none() ? std::string() : args[1].string_value();
     if (name == "storea") {
       if (args.size() != 4 || !args[2].is_bytes()) return malformed();
       v1::CommitRequest::Store* store = request.mutable_store();

@@ -47,7 +47,8 @@ std::string Describe(const ZeoReply& reply) {
 absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
                     int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
-  Value serial = Value::Bytes(op.serial);
+  // Empty: the client sent None (as ZEO, it is passed on as it came).
+  Value serial = op.serial.empty() ? Value::None() : Value::Bytes(op.serial);
   switch (op.kind) {
     case TransactionOp::Kind::kStore:
       return c.Send("storea",

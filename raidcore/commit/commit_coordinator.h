@@ -32,7 +32,7 @@ struct TransactionOp {
   enum class Kind { kStore, kCheckCurrentSerial, kUndo, kRestore, kDelete };
   Kind kind = Kind::kStore;
   std::string oid;
-  std::string serial;
+  std::string serial;    // empty: None
   std::string data;      // kStore, kRestore: the record; kUndo: the undo id
   bool has_data = true;  // kRestore: false = None
   std::string prev_txn;  // kRestore: empty = None

@@ -12,10 +12,10 @@ Value TidOrNone(const std::string& tid) {
   return tid.empty() ? Value::None() : Value::Bytes(tid);
 }
 
+// As ZEO's server: KeyError(iid), from its dict of iterators.
 ZeoReply UnknownIterator(uint64_t id) {
-  return ZeoReply::Error(
-      "builtins.KeyError",
-      Value::Tuple({Value::Str(absl::StrCat("unknown iterator ", id))}));
+  return ZeoReply::Error("builtins.KeyError",
+                         Value::Tuple({Value::Int(static_cast<int64_t>(id))}));
 }
 
 }  // namespace

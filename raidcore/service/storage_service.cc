@@ -411,8 +411,10 @@ grpc::Status StorageService::Commit(
           op.oid = request.check_current_serial().oid();
           op.serial = request.check_current_serial().serial();
         }
-        if (!IsTid(op.oid) || !IsTid(op.serial)) {
-          return BadArgument("oid and serial must be 8 bytes");
+        // An empty serial is None: ZODB clients store a new object with
+        // serial None as well as z64, and ZEO passes either on.
+        if (!IsTid(op.oid) || !(op.serial.empty() || IsTid(op.serial))) {
+          return BadArgument("oid must be 8 bytes, serial 8 bytes or None");
         }
         txn.ops.push_back(std::move(op));
         continue;

@@ -1296,6 +1296,42 @@ def test_restore_and_copy_transactions_from(make_cluster, encoding, tmp_path):
         assert b.history()[:len(source_history)] == source_history, b.name
 
 
+def test_calls_zodb_storage_tests_make(make_cluster, encoding):
+    """Legal calls of ZODB's own storage tests that the RAID closed the connection
+    on as "malformed": a store with serial None (a new object, and over an
+    existing one), a deleteObject with serial None, and a transaction.Transaction
+    (str user and description, not bytes) in tpc_begin."""
+
+    def scenario(run: Run):
+        w = run.storage()
+        oids = new_oids(run, w, 3)
+        run.commit("create with serial None", w,
+                   [("store", oids[0], None, pickle_of(1)),
+                    ("store", oids[2], None, pickle_of("x"))])
+        run.commit("store over an existing object with serial None", w,
+                   [("store", oids[0], None, pickle_of(2))])
+        run.commit("delete with serial None", w, [("delete", oids[2], None)])
+        txn = transaction.Transaction()
+        txn.user = "alice"
+        txn.description = "str métadonnées"
+        txn.setExtendedInfo("k", "v")
+        run.txn_ids[id(txn)] = "<transaction.Transaction>"
+
+        def two_phase():
+            w.tpc_begin(txn)
+            w.store(oids[1], z64, pickle_of(3), "", txn)
+            w.tpc_vote(txn)
+            return w.tpc_finish(txn)
+
+        tid = run.outcome("transaction.Transaction in tpc_begin", two_phase)
+        run.outcome("its metadata as stored", lambda: [
+            (i.user, i.description, dict(i.extension)) for i in w.iterator(tid, tid)]
+            if tid is not _RAISED else None)
+        run.call("loadBefore(o1) after it", w, "loadBefore", oids[1], maxtid)
+
+    conformance(make_cluster, encoding, scenario)
+
+
 def test_delete_object(make_cluster, encoding):
     """deleteObject (external GC): the object becomes a POSKeyError, its history
     stays readable; a wrong serial → ConflictError at vote; a missing oid →
