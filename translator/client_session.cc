@@ -721,6 +721,7 @@ void ClientSession::AnswerStatusProbe() {
   // The "ruok" probe (zeo-nagios): {storage name: server_status dict} as JSON.
   v1::ServerStatusRequest request;
   request.set_keyed_by_storage(true);
+  request.set_connections(fanout_->connections());
   v1::PickledResponse response;
   grpc::Status status =
       stub_->ServerStatus(NewContext().get(), request, &response);
@@ -831,9 +832,19 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     return ReplyFrom(msgid, status, response);
   }
   if (name == "server_status") {
+    if (txn_ != nullptr) {
+      // This connection's one-way tpc_begin must count before the answer, as
+      // on a ZEO server, which handles one connection's calls in order.
+      v1::CommitRequest sync;
+      sync.mutable_sync();
+      v1::CommitResponse ignored;
+      txn_->Ask(sync, &ignored).IgnoreError();
+    }
+    v1::ServerStatusRequest request;
+    request.set_connections(fanout_->connections());
     v1::PickledResponse response;
-    grpc::Status status = stub_->ServerStatus(
-        NewContext().get(), v1::ServerStatusRequest(), &response);
+    grpc::Status status =
+        stub_->ServerStatus(NewContext().get(), request, &response);
     return ReplyFrom(msgid, status, response);
   }
   if (name == "getTid") {

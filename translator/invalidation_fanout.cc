@@ -49,6 +49,11 @@ std::string InvalidationFanout::Add(std::shared_ptr<ClientSink> sink) {
   return TidFromUint64(reached_);
 }
 
+size_t InvalidationFanout::connections() const {
+  MutexLock lock(&mu_);
+  return sinks_.size();
+}
+
 void InvalidationFanout::Remove(uint64_t connection_id) {
   MutexLock lock(&mu_);
   sinks_.erase(connection_id);

@@ -72,6 +72,8 @@ class InvalidationFanout {
   bool WaitReached(const std::string& tid, absl::Duration timeout);
 
   const std::string& translator_id() const { return translator_id_; }
+  // Registered client connections (ZEO's server_status "connections").
+  size_t connections() const;
   // The transactions processed lately (for loads racing invalidations).
   const RecentChanges& recent_changes() const { return recent_changes_; }
 
@@ -88,7 +90,7 @@ class InvalidationFanout {
   std::thread thread_;
   RecentChanges recent_changes_{/*capacity=*/4096};
 
-  Mutex mu_;
+  mutable Mutex mu_;
   CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool healthy_ ABSL_GUARDED_BY(mu_) = false;

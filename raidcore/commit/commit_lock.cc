@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "absl//strings/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace zeoraid::raidcore {
@@ -12,7 +12,10 @@ absl::Status CommitLock::Acquire(absl::Duration wait,
   auto deadline = CondVar::DeadlineAfter(wait);
   MutexLock lock(&mu_);
   while (locked_) {
-    if (!cv_.WaitUntil(&mu_, deadline) && locked_) {
+    ++waiting_;
+    const bool signalled = cv_.WaitUntil(&mu_, deadline);
+    --waiting_;
+    if (!signalled && locked_) {
       return absl::UnavailableError(absl::StrCat("commit lock still held by ",
                                                  holder_, " after ",
                                                  absl::FormatDuration(wait)));
@@ -32,6 +35,17 @@ void CommitLock::Release() {
     holder_.clear();
   }
   cv_.Signal();
+}
+
+int CommitLock::waiting() const {
+  MutexLock lock(&mu_);
+  return waiting_;
+}
+
+std::optional<absl::Time> CommitLock::held_since() const {
+  MutexLock lock(&mu_);
+  if (!locked_) return std::nullopt;
+  return acquired_at_;
 }
 
 absl::Duration CommitLock::longest_hold() const {

@@ -5,6 +5,7 @@
 #ifndef ZEORAID_RAIDCORE_COMMIT_COMMIT_LOCK_H_
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_LOCK_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -26,6 +27,11 @@ class CommitLock {
   // REQUIRES: held (by the caller's Acquire).
   void Release();
 
+  // For server_status: how many wait for the lock, and since when it is held
+  // (nullopt when free).
+  int waiting() const;
+  std::optional<absl::Time> held_since() const;
+
   // The longest a holder kept the lock since the last ResetLongestHold.
   absl::Duration longest_hold() const;
   void ResetLongestHold();
@@ -34,6 +40,7 @@ class CommitLock {
   mutable Mutex mu_;
   CondVar cv_;
   bool locked_ ABSL_GUARDED_BY(mu_) = false;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   std::string holder_ ABSL_GUARDED_BY(mu_);
   absl::Time acquired_at_ ABSL_GUARDED_BY(mu_);
   absl::Duration longest_hold_ ABSL_GUARDED_BY(mu_);

@@ -1,6 +1,6 @@
 #include "raidcore/recovery/reconcile.h"
 
-#include "absl//strings/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "zeo/tid.h"

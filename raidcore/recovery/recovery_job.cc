@@ -3,7 +3,7 @@
 #include <utility>
 #include <vector>
 
-#include "absl//strings/str_cat.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
 #include "raidcore/recovery/history_reader.h"

@@ -173,6 +173,7 @@ grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
   if (!IsTid(request->oid()) || !IsTid(request->before())) {
     return BadArgument("oid and before must be 8 bytes");
   }
+  stats_.Load();
   absl::StatusOr<SnapshotReply> read = reads_->ReadAtSnapshot(
       "loadBefore",
       {Value::Bytes(request->oid()), Value::Bytes(request->before())});
@@ -328,12 +329,14 @@ grpc::Status StorageService::GetTid(grpc::ServerContext*,
 grpc::Status StorageService::ServerStatus(
     grpc::ServerContext*, const v1::ServerStatusRequest* request,
     v1::PickledResponse* response) {
-  absl::StatusOr<ZeoReply> reply = reads_->Read("server_status", {});
-  if (request->keyed_by_storage() && reply.ok() && !reply->is_error) {
-    reply->value = Value::Dict(
-        {{Value::Str(options_.storage_name), std::move(reply->value)}});
+  CommitLock* lock = commits_->commit_lock();
+  Value status = stats_.Status(request->connections(), lock->waiting(),
+                               lock->held_since(), clock_->last_tid());
+  if (request->keyed_by_storage()) {
+    status =
+        Value::Dict({{Value::Str(options_.storage_name), std::move(status)}});
   }
-  return Answer(reply, response);
+  return Answer(ZeoReply::Result(std::move(status)), response);
 }
 
 grpc::Status StorageService::Commit(
@@ -341,6 +344,14 @@ grpc::Status StorageService::Commit(
     grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
   PendingTransaction txn;
   bool begun = false;
+  // Counted active (server_status) from Begin until finished or aborted.
+  bool active = false;
+  auto end_active = [&](bool aborted) {
+    if (!active) return;
+    active = false;
+    if (aborted) stats_.Abort();
+    stats_.End();
+  };
   std::unique_ptr<PreparedCommit> prepared;
   std::unique_ptr<LockWatchdog> watchdog;
   v1::CommitRequest request;
@@ -350,6 +361,8 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kBegin: {
         if (begun) return BadArgument("Begin sent twice");
         begun = true;
+        active = true;
+        stats_.Begin();
         const auto& b = request.begin();
         txn.user = b.user();
         txn.description = b.description();
@@ -416,6 +429,9 @@ grpc::Status StorageService::Commit(
         if (!IsTid(op.oid) || !(op.serial.empty() || IsTid(op.serial))) {
           return BadArgument("oid must be 8 bytes, serial 8 bytes or None");
         }
+        if (op.kind != TransactionOp::Kind::kCheckCurrentSerial) {
+          stats_.Store();
+        }
         txn.ops.push_back(std::move(op));
         continue;
       }
@@ -425,6 +441,12 @@ grpc::Status StorageService::Commit(
         absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());
         if (outcome->error.has_value()) {
+          // As ZEO: a vote that raised ends the transaction, and a
+          // ConflictError (or a subclass) is counted.
+          if (absl::StrContains(outcome->error->error_class, "Conflict")) {
+            stats_.Conflict();
+          }
+          end_active(/*aborted=*/false);
           SetError(*outcome->error, response.mutable_error());
         } else if (outcome->conflicts.has_value()) {
           response.set_vote_result_pickle(
@@ -447,6 +469,8 @@ grpc::Status StorageService::Commit(
           absl::StatusOr<CommitCoordinator::Committed> committed =
               commits_->Finish(std::move(prepared));
           if (!committed.ok()) return ToGrpc(committed.status());
+          stats_.Commit();
+          end_active(/*aborted=*/false);
           response.set_tid(committed->tid);
           if (committed->info.is_dict()) {
             response.set_info_pickle(zeo::EncodePickle(committed->info));
@@ -457,8 +481,11 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kAbort: {
         if (prepared != nullptr) commits_->Abort(std::move(prepared));
         watchdog.reset();
+        end_active(/*aborted=*/true);
         break;
       }
+      case v1::CommitRequest::kSync:
+        break;  // an empty answer
       default:
         return BadArgument("empty CommitRequest");
     }
@@ -472,6 +499,9 @@ grpc::Status StorageService::Commit(
                     << TidHex(prepared->tid()) << "; aborting";
     commits_->Abort(std::move(prepared));
   }
+  // A client that vanished mid-transaction is aborted, as ZEO does when its
+  // connection is lost.
+  end_active(/*aborted=*/true);
   return grpc::Status::OK;
 }
 

@@ -12,6 +12,7 @@
 #include "raidcore/read/iterator_registry.h"
 #include "raidcore/read/oid_allocator.h"
 #include "raidcore/read/read_router.h"
+#include "raidcore/service/server_stats.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
 
 namespace zeoraid::raidcore {
@@ -91,6 +92,7 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   CommitCoordinator* const commits_;
   CommitClock* const clock_;
   InvalidationHub* const hub_;
+  ServerStats stats_;
 };
 
 }  // namespace zeoraid::raidcore

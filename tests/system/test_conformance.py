@@ -1296,6 +1296,38 @@ def test_restore_and_copy_transactions_from(make_cluster, encoding, tmp_path):
         assert b.history()[:len(source_history)] == source_history, b.name
 
 
+def test_server_status_counts_like_one_zeo_server(make_cluster, encoding):
+    """server_status: raidcore's own counters, as one ZEO server keeps them for
+    its clients (they were one backend's: loads 0 after loads)."""
+    counters = ("connections", "loads", "stores", "commits", "aborts", "active_txns",
+                "conflicts", "conflicts_resolved", "waiting", "lock_time",
+                "timeout-thread-is-alive")
+
+    def scenario(run: Run):
+        s = run.storage()
+        run.storage()  # a second connection
+        oids = new_oids(run, s, 2)
+        t0 = run.commit("create two", s, [("store", oids[0], z64, pickle_of(1)),
+                                          ("store", oids[1], z64, pickle_of(2))])
+        for i in range(3):
+            run.call(f"loadBefore {i}", s, "loadBefore", oids[i % 2], maxtid)
+        run.commit("conflict", s, [("store", oids[0], z64, pickle_of(3))])
+        txn = TransactionMetaData()
+        s.tpc_begin(txn)
+        run.call("server_status with a transaction open", s, "server_status",
+                 view=lambda d: {k: d.get(k) for k in ("active_txns", "stores")})
+        s.tpc_abort(txn)
+        run.commit("update", s, [("store", oids[1], t0, pickle_of(4))])
+        run.call("server_status", s, "server_status",
+                 view=lambda d: {k: d.get(k) for k in counters})
+        run.outcome("storage.server_status() start and last-transaction types",
+                    s.server_status,
+                    view=lambda d: (type(d["start"]).__name__, len(d["start"]),
+                                    d["last-transaction"] == s.lastTransaction().hex()))
+
+    conformance(make_cluster, encoding, scenario, watch=False)
+
+
 def test_calls_zodb_storage_tests_make(make_cluster, encoding):
     """Legal calls of ZODB's own storage tests that the RAID closed the connection
     on as "malformed": a store with serial None (a new object, and over an
