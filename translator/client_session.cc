@@ -457,6 +457,13 @@ absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
   if (message.is_oneway() || args.empty() || !args[0].is_str()) {
     return absl::InvalidArgumentError("malformed register");
   }
+  const bool wants_read_only = args.size() > 1 && args[1].Truthy();
+  if (options_.read_only && !wants_read_only) {
+    // As a read-only ZEO server; the connection stays open for a
+    // read_only_fallback client to register again, read-only.
+    return ReplyError(message.msgid, "ZODB.POSException.ReadOnlyError",
+                      Value::Tuple({}));
+  }
   std::string processed = fanout_->Add(shared_from_this());
   {
     MutexLock lock(&write_mu_);
@@ -464,7 +471,7 @@ absl::Status ClientSession::HandleRegister(const zeo::Message& message) {
   }
   v1::RegisterRequest request;
   request.set_storage_name(args[0].string_value());
-  request.set_read_only(args.size() > 1 && args[1].Truthy());
+  request.set_read_only(wants_read_only);
   v1::RegisterResponse response;
   grpc::Status status = stub_->Register(NewContext().get(), request, &response);
   if (!status.ok() || response.has_error()) {

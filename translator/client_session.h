@@ -24,6 +24,8 @@ struct SessionOptions {
   zeo::DecodeLimits limits;
   // Announce msgpack (M5) instead of pickle (Z5), like ZEO's `msgpack true`.
   bool msgpack = false;
+  // Like ZEO's `read-only true`: read-write registers get ReadOnlyError.
+  bool read_only = false;
   // Deadline of each unary RPC to raidcore.
   absl::Duration rpc_timeout = absl::Seconds(90);
   // Longest a write to a client may block (a client that stopped reading).

@@ -32,6 +32,10 @@ ABSL_FLAG(
     bool, msgpack, false,
     "Announce the msgpack encoding (M5) to clients instead of pickle (Z5), "
     "like ZEO's `msgpack true`.");
+ABSL_FLAG(bool, read_only, false,
+          "Serve read-only, like ZEO's `read-only true`: a client registering "
+          "read-write gets ReadOnlyError (a ClientStorage with "
+          "read_only_fallback then registers read-only).");
 ABSL_FLAG(absl::Duration, client_write_timeout, absl::Seconds(30),
           "Longest a write to a client may block; a client that stops reading "
           "for longer is disconnected, so it cannot stall the others.");
@@ -70,6 +74,7 @@ int Run() {
   options.limits.max_string_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
   options.msgpack = absl::GetFlag(FLAGS_msgpack);
+  options.read_only = absl::GetFlag(FLAGS_read_only);
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   ZeoServer server(stub.get(), &fanout, options);

@@ -65,6 +65,9 @@ class BackendConnection {
 
   // The tid the server reported at register time.
   virtual std::string registered_tid() const = 0;
+  // The server refused a read-write register (ZEO's `read-only true`, or a
+  // read-only storage), so this connection is registered read-only.
+  virtual bool read_only() const { return false; }
   virtual bool alive() const = 0;
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;

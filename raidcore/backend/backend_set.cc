@@ -239,6 +239,17 @@ void BackendSet::SetLastTid(const std::string& name, const std::string& tid) {
   }
 }
 
+bool BackendSet::read_only() const {
+  MutexLock lock(&mu_);
+  bool any = false;
+  for (const Entry& e : entries_) {
+    if (e.status.state != BackendState::kOptimal) continue;
+    if (e.connection == nullptr || !e.connection->read_only()) return false;
+    any = true;
+  }
+  return any;
+}
+
 RaidState BackendSet::raid_state() const {
   MutexLock lock(&mu_);
   return RaidStateLocked();

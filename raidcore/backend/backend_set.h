@@ -102,6 +102,9 @@ class BackendSet {
   std::vector<std::string> Names() const;
 
   RaidState raid_state() const;
+  // True when every optimal backend is registered read-only (a RAID over
+  // read-only ZEO servers): it serves read-only clients only.
+  bool read_only() const;
   std::vector<BackendStatus> Status() const;
 
  private:

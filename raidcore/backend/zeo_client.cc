@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "zeo/message.h"
@@ -41,6 +42,15 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
   absl::StatusOr<ZeoReply> reg = client->Call(
       "register", {zeo::Value::Str(options.storage), zeo::Value::Bool(false)},
       options.connect_timeout);
+  if (reg.ok() && reg->is_error &&
+      absl::EndsWith(reg->error_class, "ReadOnlyError")) {
+    // A read-only server (or storage): register read-only, as a ZEO client
+    // with read_only_fallback does; the RAID then serves read-only clients.
+    client->read_only_ = true;
+    reg = client->Call(
+        "register", {zeo::Value::Str(options.storage), zeo::Value::Bool(true)},
+        options.connect_timeout);
+  }
   if (!reg.ok()) return reg.status();
   if (reg->is_error) {
     return absl::FailedPreconditionError(absl::StrCat(

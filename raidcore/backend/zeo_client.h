@@ -45,6 +45,7 @@ class ZeoClient final : public BackendConnection {
   // a StorageError; after such a Send, the next Call does (see unsent_).
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
   std::string registered_tid() const override { return registered_tid_; }
+  bool read_only() const override { return read_only_; }
   zeo::Value last_info() const override;
   bool alive() const override;
   void Close() override;
@@ -68,6 +69,7 @@ class ZeoClient final : public BackendConnection {
   net::Socket socket_;
   const zeo::Encoding encoding_;
   std::string registered_tid_;
+  bool read_only_ = false;  // set before the client is handed out
   std::thread reader_;
 
   Mutex write_mu_;  // serializes frames on the socket

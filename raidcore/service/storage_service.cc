@@ -148,6 +148,13 @@ grpc::Status StorageService::Register(grpc::ServerContext*,
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "RAID failed: no optimal backend");
   }
+  if (!request->read_only() && backends_->read_only()) {
+    // As a ZEO server over a read-only storage.
+    SetError(
+        ZeoReply::Error("ZODB.POSException.ReadOnlyError", Value::Tuple({})),
+        response->mutable_error());
+    return grpc::Status::OK;
+  }
   response->set_last_tid(clock_->last_tid());
   return grpc::Status::OK;
 }

@@ -1296,6 +1296,46 @@ def test_restore_and_copy_transactions_from(make_cluster, encoding, tmp_path):
         assert b.history()[:len(source_history)] == source_history, b.name
 
 
+def _read_only_scenario(run: Run):
+    """What read-only, read_only_fallback and read-write clients get from a
+    read-only server."""
+    ro = run.storage(read_only=True)
+    run.check("read_only client: isReadOnly, lastTransaction",
+              (ro.isReadOnly(), ro.lastTransaction()))
+    run.call("read_only client: loadBefore(oid 0)", ro, "loadBefore", z64, maxtid)
+    run.call("read_only client: new_oids", ro, "new_oids", 1)
+    fallback = run.storage(read_only_fallback=True)
+    run.check("read_only_fallback client: connected, isReadOnly",
+              (fallback.is_connected(), fallback.isReadOnly()))
+    run.outcome("read_only_fallback client: tpc_begin",
+                fallback.tpc_begin, TransactionMetaData())
+    rw = run.cluster.client_storage(wait=False)
+    time.sleep(1)
+    run.check("read-write client: connected after 1 s", rw.is_connected())
+
+
+def test_read_only_backends(make_cluster, encoding):
+    """A RAID over read-only ZEO servers (`read-only true`) serves read-only and
+    read_only_fallback clients and refuses read-write registers, as the server
+    itself does (before: raidcore could not register, the client timed out)."""
+    conformance(make_cluster, encoding, _read_only_scenario,
+                zeo_conf="read-only true\n", watch=False)
+
+
+def test_read_only_translator(make_cluster):
+    """zeoraid-translator --read_only is ZEO's `read-only true` in front of a
+    writable RAID."""
+    plain = make_cluster(kind="plain", zeo_conf="read-only true\n")
+    raid = make_cluster(kind="raid", n_backends=2, translator_args=["--read_only"])
+    runs = []
+    for cluster in (plain, raid):
+        run = Run(cluster, "Z5", cluster.workdir / "scenario")
+        run.workdir.mkdir()
+        _read_only_scenario(run)
+        runs.append(run)
+    assert_same(compare(*runs))
+
+
 def test_server_status_counts_like_one_zeo_server(make_cluster, encoding):
     """server_status: raidcore's own counters, as one ZEO server keeps them for
     its clients (they were one backend's: loads 0 after loads)."""
