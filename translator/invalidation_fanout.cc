@@ -146,24 +146,34 @@ void InvalidationFanout::WatchOnce() {
     {
       MutexLock lock(&mu_);
       if (tid <= processed_) continue;  // already seen (cannot happen in order)
-      reached_ = tid;
       for (const auto& [id, sink] : sinks_) sinks.push_back(sink);
     }
-    cv_.SignalAll();
     std::vector<std::string> oids(message.oids().begin(), message.oids().end());
     // Before any client can have seen it delivered.
     recent_changes_.Add(tid, oids);
-    bool ours = message.origin_translator() == translator_id_;
+    // As a ZEO server: every other client gets the invalidation before the
+    // committer gets its tpc_finish reply (which waits for reached_), so a
+    // client that reads right after the commit returned rarely reads stale
+    // data. Then the committer's reply, before any later invalidation.
+    const bool ours = message.origin_translator() == translator_id_;
+    std::shared_ptr<ClientSink> committer;
     for (const auto& sink : sinks) {
       if (ours && sink->connection_id() == message.origin_connection()) {
-        if (!sink->AwaitOwnCommit(message.tid(), kOwnCommitWait)) {
-          // Later invalidations must not overtake its reply: the client
-          // reconnects and verifies instead.
-          sink->Disconnect("tpc_finish reply not written in time");
-        }
+        committer = sink;
       } else {
         sink->DeliverInvalidation(message.tid(), oids);
       }
+    }
+    {
+      MutexLock lock(&mu_);
+      reached_ = tid;
+    }
+    cv_.SignalAll();
+    if (committer != nullptr &&
+        !committer->AwaitOwnCommit(message.tid(), kOwnCommitWait)) {
+      // Later invalidations must not overtake its reply: the client
+      // reconnects and verifies instead.
+      committer->Disconnect("tpc_finish reply not written in time");
     }
     {
       MutexLock lock(&mu_);

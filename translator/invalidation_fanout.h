@@ -66,9 +66,9 @@ class InvalidationFanout {
   // Waits until every invalidation up to `tid` was written to every connection.
   // False on timeout or while the watch is down.
   bool WaitProcessed(const std::string& tid, absl::Duration timeout);
-  // Waits until the fan-out has reached `tid` (it is being processed or done),
-  // so everything before `tid` is written. Used by the committer before its
-  // reply.
+  // Waits until the fan-out has reached `tid`: everything before it is written
+  // everywhere, and `tid`'s invalidation to every connection but the one that
+  // committed it. Used by the committer before its reply (ZEO's order).
   bool WaitReached(const std::string& tid, absl::Duration timeout);
 
   const std::string& translator_id() const { return translator_id_; }
