@@ -100,6 +100,11 @@ ABSL_FLAG(double, recovery_bytes_per_second, 0,
           "running with zeoraid-admin rate.");
 ABSL_FLAG(double, recovery_transactions_per_second, 0,
           "Recovery throttle in transactions/s (0 = unlimited).");
+ABSL_FLAG(absl::Duration, invalidation_age, absl::ZeroDuration(),
+          "ZEO's invalidation-age: a reconnecting client whose last tid is "
+          "older than the invalidation queue but younger than this gets its "
+          "invalidations from a backend's iterator (quick verification) "
+          "instead of verifying its whole cache. 0 = off, as in ZEO.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
@@ -164,6 +169,9 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   if (FlagGiven("allow_degraded_start") || !config.has_allow_degraded_start()) {
     config.set_allow_degraded_start(absl::GetFlag(FLAGS_allow_degraded_start));
   }
+  config.set_invalidation_age_seconds(
+      seconds("invalidation_age", FLAGS_invalidation_age,
+              config.invalidation_age_seconds()));
   if (FlagGiven("recovery_bytes_per_second")) {
     config.set_recovery_bytes_per_second(
         absl::GetFlag(FLAGS_recovery_bytes_per_second));
@@ -336,6 +344,9 @@ int Run() {
 
   StorageServiceOptions storage_options;
   storage_options.storage_name = storage;
+  storage_options.invalidation_age =
+      absl::Seconds(cfg.invalidation_age_seconds());
+  storage_options.read_timeout = backend_timeout;
   storage_options.commit_lock_timeout =
       absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,

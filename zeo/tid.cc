@@ -37,6 +37,26 @@ std::string TidFromTime(absl::Time time) {
   return TidFromUint64((minutes << 32) | low);
 }
 
+absl::Time TidToTime(absl::string_view tid) {
+  const uint64_t v = TidToUint64(tid);
+  uint64_t minutes = v >> 32;
+  const double seconds =
+      static_cast<double>(v & 0xffffffffu) * (60.0 / 4294967296.0);
+  const int64_t minute = minutes % 60;
+  minutes /= 60;
+  const int64_t hour = minutes % 24;
+  minutes /= 24;
+  const int64_t day = minutes % 31 + 1;
+  minutes /= 31;
+  const int64_t month = minutes % 12 + 1;
+  const int64_t year = minutes / 12 + 1900;
+  // CivilMinute normalizes a day past the month's end, as TimeStamp does not
+  // produce one.
+  return absl::FromCivil(absl::CivilMinute(year, month, day, hour, minute),
+                         absl::UTCTimeZone()) +
+         absl::Seconds(seconds);
+}
+
 std::string NextTid(absl::Time now, absl::string_view last) {
   uint64_t candidate = TidToUint64(TidFromTime(now));
   uint64_t floor = TidToUint64(last) + 1;

@@ -19,6 +19,8 @@ uint64_t TidToUint64(absl::string_view tid);
 std::string TidFromUint64(uint64_t value);
 // The TimeStamp of `time` (UTC).
 std::string TidFromTime(absl::Time time);
+// The time a tid stands for (ZODB's TimeStamp(tid).timeTime()).
+absl::Time TidToTime(absl::string_view tid);
 // The tid for a new transaction: the time `now`, or just after `last` when the
 // clock has not moved past it (ZODB's TimeStamp.laterThan).
 std::string NextTid(absl::Time now, absl::string_view last);

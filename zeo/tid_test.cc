@@ -19,6 +19,19 @@ TEST(TidTest, MatchesZodbTimeStamp) {
               4294967296.0 / 60.0 / 1000.0);
 }
 
+TEST(TidTest, TidToTimeInvertsTidFromTime) {
+  // zeo-protocol.md 10.4's recorded tid, as ZODB's TimeStamp reads it.
+  absl::Time want = absl::FromCivil(absl::CivilSecond(2026, 11, 24, 23, 4, 48),
+                                    absl::UTCTimeZone()) +
+                    absl::Milliseconds(587);
+  absl::Time got =
+      TidToTime(std::string("\x04\x0d\x3d\x88\xcf\x4d\xcb\x44", 8));
+  EXPECT_LT(absl::AbsDuration(got - want), absl::Milliseconds(1));
+  const absl::Time now = absl::Now();
+  EXPECT_LT(absl::AbsDuration(TidToTime(TidFromTime(now)) - now),
+            absl::Microseconds(1));
+}
+
 TEST(TidTest, NextTidIsLaterThanLast) {
   absl::Time now = absl::Now();
   std::string last = TidFromTime(now + absl::Hours(1));

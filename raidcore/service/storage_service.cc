@@ -1,11 +1,13 @@
 #include "raidcore/service/storage_service.h"
 
+#include <set>
 #include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/mutex.h"
+#include "raidcore/recovery/history_reader.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
 
@@ -245,10 +247,50 @@ grpc::Status StorageService::History(grpc::ServerContext*,
   return Answer(reply, response);
 }
 
+std::optional<InvalidationsSince> StorageService::InvalidationsByIteration(
+    const std::string& tid) {
+  if (options_.invalidation_age <= absl::ZeroDuration() || !IsTid(tid) ||
+      tid == zeo::kZeroTid) {
+    return std::nullopt;
+  }
+  // As ZEO: only for a tid younger than the age (tids are timestamps).
+  if (absl::Now() - zeo::TidToTime(tid) >= options_.invalidation_age) {
+    return std::nullopt;
+  }
+  // Up to the last published transaction: later ones reach the client on the
+  // invalidation stream, which the translator orders after this answer.
+  const std::string last = hub_->last_tid();
+  InvalidationsSince out;
+  out.latest_tid = last;
+  if (zeo::TidToUint64(tid) >= zeo::TidToUint64(last)) return out;
+  absl::StatusOr<BackendMember> reader = backends_->PickReader();
+  if (!reader.ok()) return std::nullopt;
+  BackendConnection& c = *reader->connection;
+  absl::StatusOr<Value> iid =
+      Ask(c, "backend", "iterator_start",
+          {Value::Bytes(zeo::TidFromUint64(zeo::TidToUint64(tid) + 1)),
+           Value::Bytes(last)},
+          options_.read_timeout);
+  if (!iid.ok()) return std::nullopt;
+  std::set<std::string> oids;
+  while (true) {
+    absl::StatusOr<std::optional<CopiedTransaction>> txn =
+        ReadNext(c, "backend", *iid, options_.read_timeout);
+    if (!txn.ok()) return std::nullopt;  // a broken connection frees it
+    if (!txn->has_value()) break;
+    for (const Value& record : (*txn)->records) {
+      oids.insert(record.items()[0].string_value());
+    }
+  }
+  out.oids.assign(oids.begin(), oids.end());
+  return out;
+}
+
 grpc::Status StorageService::GetInvalidations(
     grpc::ServerContext*, const v1::GetInvalidationsRequest* request,
     v1::GetInvalidationsResponse* response) {
   std::optional<InvalidationsSince> since = hub_->Since(request->tid());
+  if (!since.has_value()) since = InvalidationsByIteration(request->tid());
   if (!since.has_value()) return grpc::Status::OK;  // known = false
   response->set_known(true);
   response->set_latest_tid(since->latest_tid);

@@ -5,6 +5,7 @@
 #ifndef ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
 #define ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
 
+#include <optional>
 #include <string>
 
 #include "raidcore/commit/commit_coordinator.h"
@@ -23,6 +24,11 @@ struct StorageServiceOptions {
   absl::Duration commit_lock_timeout = absl::Seconds(30);
   // pack runs for as long as the largest backend needs.
   absl::Duration pack_timeout = absl::Hours(1);
+  // ZEO's invalidation-age: a getInvalidations(tid) older than the queue but
+  // younger than this is answered from a backend's iterator. 0 = off.
+  absl::Duration invalidation_age;
+  // Each call of that iteration.
+  absl::Duration read_timeout = absl::Seconds(30);
 };
 
 class StorageService final : public zeoraid::v1::Storage::Service {
@@ -84,6 +90,12 @@ class StorageService final : public zeoraid::v1::Storage::Service {
       grpc::ServerWriter<v1::Invalidation>* writer) override;
 
  private:
+  // getInvalidations beyond the queue (invalidation-age): the oids of the
+  // transactions after `tid` up to the last published one, from a backend's
+  // iterator; nullopt when that is not possible.
+  std::optional<InvalidationsSince> InvalidationsByIteration(
+      const std::string& tid);
+
   const StorageServiceOptions options_;
   BackendSet* const backends_;
   ReadRouter* const reads_;

@@ -1336,6 +1336,32 @@ def test_read_only_translator(make_cluster):
     assert_same(compare(*runs))
 
 
+def test_invalidation_age(make_cluster, encoding):
+    """ZEO's invalidation-age: getInvalidations for a tid older than the queue
+    but younger than the age is answered from the storage (quick verification)
+    instead of None (a full verification)."""
+
+    def scenario(run: Run):
+        s = run.storage()
+        oids = new_oids(run, s, 10)
+        tids = [run.commit(f"commit {i}", s, [("store", oids[i], z64, pickle_of(i))])
+                for i in range(10)]
+        run.call("getInvalidations(commit 1) beyond the queue", s,
+                 "getInvalidations", tids[1],
+                 view=lambda r: r if r is None else (run.norm(r[0]),
+                                                     sorted(run.norm(r[1]))))
+        run.call("getInvalidations(commit 8) in the queue", s, "getInvalidations",
+                 tids[8], view=lambda r: r if r is None else (
+                     run.norm(r[0]), sorted(run.norm(r[1]))))
+        run.call("getInvalidations(z64) (older than the age)", s,
+                 "getInvalidations", z64)
+
+    conformance(make_cluster, encoding, scenario, watch=False,
+                zeo_conf="invalidation-queue-size 5\ninvalidation-age 60\n",
+                raidcore_args=["--invalidation_queue_size", "5",
+                               "--invalidation_age", "60s"])
+
+
 def test_server_status_counts_like_one_zeo_server(make_cluster, encoding):
     """server_status: raidcore's own counters, as one ZEO server keeps them for
     its clients (they were one backend's: loads 0 after loads)."""
