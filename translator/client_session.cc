@@ -238,7 +238,9 @@ void ClientSession::Serve() {
   AbortTransaction();
   if (!iterators_.empty()) {
     v1::IterateRequest forget;
-    for (uint64_t iid : iterators_) forget.mutable_forget()->add_ids(iid);
+    for (const auto& [mine, theirs] : iterators_) {
+      forget.mutable_forget()->add_ids(theirs);
+    }
     v1::PickledResponse ignored;
     stub_->Iterate(NewContext().get(), forget, &ignored);
   }
@@ -439,10 +441,32 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
                       Value::Tuple({}));
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
-  if (name == "tpc_begin") return HandleTpcBegin(message);
-  if (name == "storea" || name == "checkCurrentSerialInTransaction" ||
-      name == "undoa" || name == "restorea" || name == "deleteObject") {
-    return HandleDataCall(message);
+  if (name == "tpc_begin" || name == "storea" ||
+      name == "checkCurrentSerialInTransaction" || name == "undoa" ||
+      name == "restorea" || name == "deleteObject" || name == "iterator_gc") {
+    // Methods clients call one-way. A ZEO server answers any method called
+    // synchronously (ZEO's own tests do, for iterator_gc): then the reply is
+    // None, or the error instead of closing the connection.
+    absl::Status handled = name == "tpc_begin"     ? HandleTpcBegin(message)
+                           : name == "iterator_gc" ? HandleIterator(message)
+                                                   : HandleDataCall(message);
+    if (message.is_oneway()) return handled;
+    if (handled.ok()) return Reply(message.msgid, Value());
+    if (name != "tpc_begin" && name != "iterator_gc" &&
+        absl::IsFailedPrecondition(handled)) {
+      // ZEO's _check_tid: StorageTransactionError(current id or None, id).
+      const Value& given =
+          message.args.items().empty() ? Value() : message.args.items().back();
+      return ReplyError(
+          message.msgid, "ZODB.POSException.StorageTransactionError",
+          Value::Tuple({txn_ == nullptr ? Value() : txn_->txn_id, given}));
+    }
+    return ReplyError(
+        message.msgid,
+        absl::IsFailedPrecondition(handled)
+            ? "ZODB.POSException.StorageTransactionError"
+            : "builtins.ValueError",
+        Value::Tuple({Value::Str(std::string(handled.message()))}));
   }
   if (name == "vote") return HandleVote(message);
   if (name == "tpc_finish") return HandleFinish(message);
@@ -760,11 +784,17 @@ absl::Status ClientSession::HandlePing(const zeo::Message& message) {
 absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
   const std::string& name = message.name;
   const Value::Items& args = message.args.items();
-  auto id_arg = [&](size_t i) -> std::optional<uint64_t> {
-    if (i >= args.size() || !args[i].is_int() || args[i].int_value() < 0) {
-      return std::nullopt;
-    }
-    return static_cast<uint64_t>(args[i].int_value());
+  // As ZEO's server, whose iterators live in a dict keyed by these ids: an id
+  // that is not this client's (exhausted, collected, never issued) is a
+  // KeyError(iid).
+  auto unknown = [&](const Value& iid) {
+    return ReplyError(message.msgid, "builtins.KeyError", Value::Tuple({iid}));
+  };
+  auto raidcore_id = [&](size_t i) -> std::optional<uint64_t> {
+    if (i >= args.size() || !args[i].is_int()) return std::nullopt;
+    auto it = iterators_.find(args[i].int_value());
+    if (it == iterators_.end()) return std::nullopt;
+    return it->second;
   };
   v1::IterateRequest request;
   if (name == "iterator_gc") {
@@ -772,8 +802,11 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
       return absl::InvalidArgumentError("malformed iterator_gc");
     }
     for (const Value& v : args[0].items()) {
-      if (!v.is_int() || iterators_.erase(v.int_value()) == 0) continue;
-      request.mutable_forget()->add_ids(v.int_value());
+      if (!v.is_int()) continue;
+      auto it = iterators_.find(v.int_value());
+      if (it == iterators_.end()) continue;  // ZEO ignores unknown ids too
+      request.mutable_forget()->add_ids(it->second);
+      iterators_.erase(it);
     }
     if (request.forget().ids_size() == 0) return absl::OkStatus();
     v1::PickledResponse ignored;
@@ -788,14 +821,25 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
                                                        : "");
     request.mutable_start()->set_stop(args.size() > 1 ? tid_or_empty(args[1])
                                                       : "");
-  } else if (name == "iterator_next" && id_arg(0)) {
-    request.set_next(*id_arg(0));
-  } else if (name == "iterator_record_start" && id_arg(0) && args.size() == 2 &&
+  } else if (name == "iterator_next" || name == "iterator_record_next") {
+    if (args.size() != 1) {
+      return ReplyError(
+          message.msgid, "builtins.TypeError",
+          Value::Tuple({Value::Str(absl::StrCat("bad arguments for ", name))}));
+    }
+    std::optional<uint64_t> id = raidcore_id(0);
+    if (!id) return unknown(args[0]);
+    if (name == "iterator_next") {
+      request.set_next(*id);
+    } else {
+      request.set_record_next(*id);
+    }
+  } else if (name == "iterator_record_start" && args.size() == 2 &&
              IsTid(args[1])) {
-    request.mutable_record_start()->set_id(*id_arg(0));
+    std::optional<uint64_t> id = raidcore_id(0);
+    if (!id) return unknown(args[0]);
+    request.mutable_record_start()->set_id(*id);
     request.mutable_record_start()->set_tid(args[1].string_value());
-  } else if (name == "iterator_record_next" && id_arg(0)) {
-    request.set_record_next(*id_arg(0));
   } else {
     return ReplyError(
         message.msgid, "builtins.TypeError",
@@ -806,14 +850,29 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
   if (status.ok() && !response.has_error()) {
     absl::StatusOr<Value> result = zeo::DecodePickle(
         response.result_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
-    if (result.ok() && result->is_int() &&
+    if (!result.ok()) {
+      return ReplyRpcFailure(
+          message.msgid, grpc::Status(grpc::StatusCode::INTERNAL,
+                                      std::string(result.status().message())));
+    }
+    if (result->is_int() &&
         (name == "iterator_start" || name == "iterator_record_start")) {
-      iterators_.insert(result->int_value());
+      // Hand out this connection's next id for raidcore's.
+      const int64_t mine = next_iterator_id_++;
+      iterators_[mine] = static_cast<uint64_t>(result->int_value());
+      return Reply(message.msgid, Value::Int(mine));
     }
-    if (result.ok() && result->is_none() &&
+    if (result->is_none() &&
         (name == "iterator_next" || name == "iterator_record_next")) {
-      iterators_.erase(*id_arg(0));  // exhausted: raidcore forgot it
+      iterators_.erase(args[0].int_value());  // exhausted: raidcore forgot it
     }
+    return Reply(message.msgid, *std::move(result));
+  }
+  if (status.ok() && response.has_error() &&
+      response.error().class_path() == "builtins.KeyError" && !args.empty()) {
+    // raidcore lost it (evicted): the client's id, as ZEO would name it.
+    if (args[0].is_int()) iterators_.erase(args[0].int_value());
+    return unknown(args[0]);
   }
   return ReplyFrom(message.msgid, status, response);
 }

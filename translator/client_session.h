@@ -6,6 +6,7 @@
 #define ZEORAID_TRANSLATOR_CLIENT_SESSION_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -104,8 +105,12 @@ class ClientSession final : public ClientSink,
   bool read_only_ = false;
   std::string label_;
   std::unique_ptr<Transaction> txn_;
-  // raidcore iterator ids this client holds; forgotten when it leaves.
-  std::set<uint64_t> iterators_;
+  // This client's iterator ids (0, 1, 2… per connection, transaction and
+  // record iterators alike, as a ZEO server counts them) → raidcore's ids;
+  // raidcore forgets them when the client leaves. A client can only name its
+  // own iterators.
+  std::map<int64_t, uint64_t> iterators_;
+  int64_t next_iterator_id_ = 0;
 
   Mutex write_mu_;  // one frame at a time; guards the delivery order below
   CondVar delivered_cv_;

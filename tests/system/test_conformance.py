@@ -1336,6 +1336,34 @@ def test_read_only_translator(make_cluster):
     assert_same(compare(*runs))
 
 
+def test_one_way_methods_called_synchronously(make_cluster, encoding):
+    """A ZEO server answers a method clients usually call one-way when it is
+    called synchronously (ZEO's IterationTests call iterator_gc so): None, or the
+    error instead of closing the connection. Through the RAID the client waited
+    forever."""
+
+    def scenario(run: Run):
+        s = run.storage()
+        iid = run.call("iterator_start", s, "iterator_start", None, None)
+        run.call("iterator_gc([iid]) called synchronously", s, "iterator_gc", [iid])
+        run.call("iterator_next(iid) after it", s, "iterator_next", iid)
+        run.call("iterator_gc([unknown]) called synchronously", s, "iterator_gc",
+                 [12345])
+        txn = TransactionMetaData()
+        run.call("tpc_begin called synchronously", s, "tpc_begin", id(txn), b"u",
+                 b"d", {}, None, " ")
+        oid = s.new_oid()
+        run.call("storea called synchronously", s, "storea", oid, z64, pickle_of(1),
+                 id(txn))
+        run.call("vote", s, "vote", id(txn))
+        run.call("tpc_abort", s, "tpc_abort", id(txn))
+        run.call("storea outside its transaction, synchronously", s, "storea", oid,
+                 z64, pickle_of(1), 999)
+        run.check("still connected", s.is_connected())
+
+    conformance(make_cluster, encoding, scenario, watch=False)
+
+
 def test_invalidation_age(make_cluster, encoding):
     """ZEO's invalidation-age: getInvalidations for a tid older than the queue
     but younger than the age is answered from the storage (quick verification)
