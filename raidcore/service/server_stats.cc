@@ -35,8 +35,10 @@ Value ServerStats::Status(int64_t connections, int64_t waiting,
       {Value::Str("conflicts_resolved"), Value::Int(0)},
       {Value::Str("start"), Value::Str(start_)},
       {Value::Str("waiting"), Value::Int(waiting)},
-      // ZEO 6's lock manager has no timeout thread; its stub answers this.
-      {Value::Str("timeout-thread-is-alive"), Value::Str("stub")},
+      // ZEO has a timeout thread only with a transaction-timeout (else its
+      // stub answers 'stub'); raidcore always enforces one
+      // (--commit_lock_timeout), so it answers as ZEO with one.
+      {Value::Str("timeout-thread-is-alive"), Value::Bool(true)},
       {Value::Str("last-transaction"), Value::Str(hex)},
   });
 }

@@ -598,7 +598,10 @@ def test_register_get_info_and_status(make_cluster, encoding):
         run.call("ping after set_client_label", s, "ping")
         run.check("connected after set_client_label", s.is_connected())
 
-    plain, raid, diffs = run_scenario(make_cluster, encoding, scenario)
+    # raidcore always enforces a transaction timeout, so server_status's
+    # timeout-thread-is-alive compares with a ZEO server that has one.
+    plain, raid, diffs = run_scenario(make_cluster, encoding, scenario,
+                                      zeo_conf="transaction-timeout 30\n")
     # The RAID may advertise fewer interfaces; never one ZEO does not.
     p_if, r_if = plain.notes.get("interfaces"), raid.notes.get("interfaces")
     if p_if is not None and r_if is not None:
@@ -1419,7 +1422,10 @@ def test_server_status_counts_like_one_zeo_server(make_cluster, encoding):
                     view=lambda d: (type(d["start"]).__name__, len(d["start"]),
                                     d["last-transaction"] == s.lastTransaction().hex()))
 
-    conformance(make_cluster, encoding, scenario, watch=False)
+    # raidcore always enforces a transaction timeout (--commit_lock_timeout),
+    # so it compares with a ZEO server that has one.
+    conformance(make_cluster, encoding, scenario, watch=False,
+                zeo_conf="transaction-timeout 30\n")
 
 
 def test_calls_zodb_storage_tests_make(make_cluster, encoding):
