@@ -1431,7 +1431,7 @@ def test_server_status_counts_like_one_zeo_server(make_cluster, encoding):
 def test_calls_zodb_storage_tests_make(make_cluster, encoding):
     """Legal calls of ZODB's own storage tests that the RAID closed the connection
     on as "malformed": a store with serial None (a new object, and over an
-    existing one), a deleteObject with serial None, and a transaction.Transaction
+    existing one) or a str serial, a deleteObject with serial None, and a transaction.Transaction
     (str user and description, not bytes) in tpc_begin."""
 
     def scenario(run: Run):
@@ -1443,6 +1443,9 @@ def test_calls_zodb_storage_tests_make(make_cluster, encoding):
         run.commit("store over an existing object with serial None", w,
                    [("store", oids[0], None, pickle_of(2))])
         run.commit("delete with serial None", w, [("delete", oids[2], None)])
+        oid3 = new_oids(run, w, 1)[0]
+        run.commit("create with a str serial '\\0' * 8 (ZEO's ThreadTests)", w,
+                   [("store", oid3, "\0" * 8, pickle_of(5))])
         txn = transaction.Transaction()
         txn.user = "alice"
         txn.description = "str métadonnées"
