@@ -129,6 +129,21 @@ void InvalidationFanout::WatchOnce() {
                    << TidHex(message.tid());
       continue;
     }
+    if (message.tid().empty() && !message.disconnect_reason().empty()) {
+      // raidcore aborted this client's transaction (timed out): close its
+      // connection, as a ZEO server does.
+      std::shared_ptr<ClientSink> sink;
+      {
+        MutexLock lock(&mu_);
+        auto it = sinks_.find(message.origin_connection());
+        if (message.origin_translator() == translator_id_ &&
+            it != sinks_.end()) {
+          sink = it->second;
+        }
+      }
+      if (sink != nullptr) sink->Disconnect(message.disconnect_reason());
+      continue;
+    }
     if (message.tid().empty()) {  // storage statistics after a pack
       absl::StatusOr<zeo::Value> stats =
           zeo::DecodePickle(message.info_pickle());

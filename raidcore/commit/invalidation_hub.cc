@@ -123,6 +123,17 @@ void InvalidationHub::PublishInfo(const zeo::Value& info) {
   for (const auto& sub : subscribers_) sub->Push(event);
 }
 
+void InvalidationHub::PublishDisconnect(const std::string& translator,
+                                        uint64_t connection,
+                                        const std::string& reason) {
+  InvalidationEvent event;
+  event.origin_translator = translator;
+  event.origin_connection = connection;
+  event.disconnect_reason = reason;
+  MutexLock lock(&mu_);
+  for (const auto& sub : subscribers_) sub->Push(event);
+}
+
 std::optional<InvalidationsSince> InvalidationHub::Since(
     const std::string& tid) const {
   MutexLock lock(&mu_);

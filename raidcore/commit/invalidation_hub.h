@@ -27,6 +27,8 @@ struct InvalidationEvent {
   std::vector<std::string> oids;
   std::string origin_translator;
   uint64_t origin_connection = 0;
+  // With an empty tid: the origin connection is to be closed, for this reason.
+  std::string disconnect_reason;
 };
 
 struct InvalidationsSince {
@@ -85,6 +87,10 @@ class InvalidationHub {
   void Publish(const InvalidationEvent& event);
   // Tells every watcher about new storage statistics (not a transaction).
   void PublishInfo(const zeo::Value& info);
+  // Tells the translator of a client connection to close it (its transaction
+  // timed out), as a ZEO server closes such a connection.
+  void PublishDisconnect(const std::string& translator, uint64_t connection,
+                         const std::string& reason);
 
   // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
   // queue.

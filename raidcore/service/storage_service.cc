@@ -1,5 +1,6 @@
 #include "raidcore/service/storage_service.h"
 
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -87,9 +88,10 @@ grpc::Status BadArgument(absl::string_view what) {
 // so that a stalled client cannot block every other writer.
 class LockWatchdog {
  public:
+  // `on_timeout` runs (on the watchdog's thread) when it fires.
   LockWatchdog(grpc::ServerContext* context, absl::Duration limit,
-               std::string tid)
-      : thread_([this, context, limit, tid] {
+               std::string tid, std::function<void()> on_timeout)
+      : thread_([this, context, limit, tid, on_timeout] {
           auto deadline = CondVar::DeadlineAfter(limit);
           MutexLock lock(&mu_);
           while (!done_) {
@@ -99,6 +101,7 @@ class LockWatchdog {
                               << absl::FormatDuration(limit)
                               << " without finishing; aborting it";
               context->TryCancel();
+              on_timeout();
               return;
             }
           }
@@ -504,8 +507,19 @@ grpc::Status StorageService::Commit(
           prepared = std::move(outcome->prepared);
           response.set_vote_result_pickle(
               zeo::EncodePickle(prepared->vote_result()));
+          // As ZEO's transaction-timeout: the transaction is aborted and its
+          // client's connection closed (it reconnects).
           watchdog = std::make_unique<LockWatchdog>(
-              context, options_.commit_lock_timeout, prepared->tid());
+              context, options_.commit_lock_timeout, prepared->tid(),
+              [this, translator = txn.origin_translator,
+               connection = txn.origin_connection,
+               limit = options_.commit_lock_timeout] {
+                hub_->PublishDisconnect(
+                    translator, connection,
+                    absl::StrCat("transaction timed out after ",
+                                 absl::FormatDuration(limit),
+                                 " holding the commit lock"));
+              });
         }
         break;
       }
@@ -571,6 +585,14 @@ grpc::Status StorageService::WatchInvalidations(
       continue;
     }
     v1::Invalidation out;
+    if (event.tid.empty() && !event.disconnect_reason.empty()) {
+      if (event.origin_translator != request->translator()) continue;
+      out.set_origin_translator(event.origin_translator);
+      out.set_origin_connection(event.origin_connection);
+      out.set_disconnect_reason(event.disconnect_reason);
+      ok = writer->Write(out);
+      continue;
+    }
     if (event.tid.empty()) {  // new storage statistics, not a transaction
       if (event.info.is_dict()) {
         out.set_info_pickle(zeo::EncodePickle(event.info));

@@ -1633,3 +1633,32 @@ def _read_frame(sock) -> bytes:
 
     (n,) = struct.unpack(">I", exactly(4))
     return exactly(n)
+
+
+def test_transaction_timeout_disconnects_the_client(make_cluster, encoding):
+    """ZEO's transaction-timeout: a client that voted and does not finish in time
+    has its transaction aborted and its connection closed (it reconnects; its
+    tpc_finish raises ClientDisconnected). raidcore's --commit_lock_timeout did
+    abort, but the client stayed connected, as if it could still finish."""
+    from ZEO.Exceptions import ClientDisconnected
+
+    def scenario(run: Run):
+        s = run.storage()
+        oid = s.new_oid()
+        txn = TransactionMetaData()
+        disconnects = []
+        notify = s.notify_disconnected
+        s.notify_disconnected = lambda *a: (disconnects.append(1), notify(*a))
+        s.tpc_begin(txn)
+        s.store(oid, z64, pickle_of(1), "", txn)
+        s.tpc_vote(txn)
+        time.sleep(3)
+        run.check("disconnected after the timeout", len(disconnects) > 0)
+        s._wait()
+        run.outcome("tpc_finish after the timeout", s.tpc_finish, txn)
+        s.tpc_abort(txn)
+        run.call("loadBefore of the object", s, "loadBefore", oid, maxtid)
+
+    conformance(make_cluster, encoding, scenario, watch=False,
+                zeo_conf="transaction-timeout 1\n",
+                raidcore_args=["--commit_lock_timeout", "1s"])
