@@ -236,6 +236,11 @@ void ClientSession::Serve() {
   }
   delivered_cv_.SignalAll();
   AbortTransaction();
+  if (pack_thread_.joinable()) {
+    // The client left: raidcore need not finish its pack for it.
+    pack_context_->TryCancel();
+    pack_thread_.join();
+  }
   if (!iterators_.empty()) {
     v1::IterateRequest forget;
     for (const auto& [mine, theirs] : iterators_) {
@@ -1018,13 +1023,23 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     request.set_pack_time(args[0].is_int()
                               ? static_cast<double>(args[0].int_value())
                               : args[0].float_value());
-    v1::PackResponse response;
     // Packing takes as long as it takes: no RPC deadline beyond raidcore's own.
-    grpc::ClientContext context;
-    grpc::Status status = stub_->Pack(&context, request, &response);
-    if (!status.ok()) return ReplyRpcFailure(msgid, status);
-    if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    return Reply(msgid, Value());
+    if (pack_thread_.joinable()) pack_thread_.join();  // one at a time
+    pack_context_ = std::make_unique<grpc::ClientContext>();
+    pack_thread_ =
+        std::thread([this, msgid, request, context = pack_context_.get()] {
+          v1::PackResponse response;
+          grpc::Status status = stub_->Pack(context, request, &response);
+          absl::Status written = !status.ok() ? ReplyRpcFailure(msgid, status)
+                                 : response.has_error()
+                                     ? ReplyZeoError(msgid, response.error())
+                                     : Reply(msgid, Value());
+          if (!written.ok()) {
+            ZR_LOG(DEBUG) << "connection " << id_
+                          << ": pack reply not written: " << written.message();
+          }
+        });
+    return absl::OkStatus();
   }
   if (name == "undoLog" || name == "undoInfo") {
     bool info = name == "undoInfo";

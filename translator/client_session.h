@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "base/mutex.h"
@@ -111,6 +112,12 @@ class ClientSession final : public ClientSink,
   // own iterators.
   std::map<int64_t, uint64_t> iterators_;
   int64_t next_iterator_id_ = 0;
+  // A pack runs beside the connection's other calls, as on a ZEO server (which
+  // packs in a thread): a client's tpc_finish must not wait behind its own
+  // pack, which may wait for that transaction's lock. One at a time; its
+  // context lets the session cancel it when the client leaves.
+  std::thread pack_thread_;
+  std::unique_ptr<grpc::ClientContext> pack_context_;
 
   Mutex write_mu_;  // one frame at a time; guards the delivery order below
   CondVar delivered_cv_;

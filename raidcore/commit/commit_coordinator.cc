@@ -360,11 +360,23 @@ absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
     return absl::UnavailableError("RAID failed: no backend could pack");
   }
   // Every client learns the new storage statistics, as from ZEO after a pack.
+  // The backend's own info callback may come after its pack reply, so ask
+  // for the statistics afresh.
   for (size_t i = 0; i < answers.size(); ++i) {
-    if (answers[i].ok() && !answers[i]->is_error) {
-      hub_->PublishInfo(members[i].connection->last_info());
-      break;
+    if (!answers[i].ok() || answers[i]->is_error) continue;
+    Value info = members[i].connection->last_info();
+    absl::StatusOr<ZeoReply> fresh =
+        members[i].connection->Call("get_info", {}, options_.backend_timeout);
+    if (fresh.ok() && !fresh->is_error && fresh->value.is_dict()) {
+      const Value* length = fresh->value.Find("length");
+      const Value* size = fresh->value.Find("size");
+      if (length != nullptr && size != nullptr) {
+        info = Value::Dict({{Value::Str("length"), *length},
+                            {Value::Str("size"), *size}});
+      }
     }
+    hub_->PublishInfo(info);
+    break;
   }
   return *answer;
 }

@@ -1662,3 +1662,39 @@ def test_transaction_timeout_disconnects_the_client(make_cluster, encoding):
     conformance(make_cluster, encoding, scenario, watch=False,
                 zeo_conf="transaction-timeout 1\n",
                 raidcore_args=["--commit_lock_timeout", "1s"])
+
+
+def test_pack_beside_a_voted_transaction_of_the_same_client(make_cluster, encoding):
+    """A client that packs from one thread while another of its threads holds a
+    voted transaction: ZEO packs in a thread, so the tpc_finish is served and the
+    pack (which waits for the storage's commit lock) completes. Through the RAID
+    the pack blocked the connection, the finish never came, and the transaction
+    was aborted by the commit lock timeout (ZODB's testPackWhileWriting)."""
+    from ZODB.serialize import referencesf
+
+    def scenario(run: Run):
+        s = run.storage()
+        oids = new_oids(run, s, 1)
+        run.commit("root", s, [("store", z64, z64, pickle_of("root"))])
+        serial = z64
+        for i in range(3):  # old revisions, so that the pack has work to do
+            serial = run.commit(f"revision {i}", s,
+                                [("store", oids[0], serial, pickle_of(i))])
+        time.sleep(0.1)
+        txn = TransactionMetaData()
+        s.tpc_begin(txn)
+        s.store(oids[0], serial, pickle_of("voted"), "", txn)
+        s.tpc_vote(txn)
+        packed = []
+        packer = threading.Thread(
+            target=lambda: packed.append(s.pack(time.time(), referencesf)))
+        packer.start()
+        time.sleep(0.5)
+        started = time.monotonic()
+        run.outcome("tpc_finish while the same client packs", s.tpc_finish, txn)
+        run.check("tpc_finish answered within 10 s", time.monotonic() - started < 10)
+        packer.join(60)
+        run.check("pack returned", (not packer.is_alive(), packed))
+        run.call("loadBefore after both", s, "loadBefore", oids[0], maxtid)
+
+    conformance(make_cluster, encoding, scenario, watch=False)
