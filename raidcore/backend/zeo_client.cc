@@ -63,6 +63,32 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
                      reg->value.DebugString()));
   }
   client->registered_tid_ = reg->value.string_value();
+  // Mirroring commits every transaction with the tid raidcore chose, which a
+  // ZEO server passes on as storage.tpc_begin(txn, tid, status): only a storage
+  // that can restore takes that (a MappingStorage raises TypeError at every
+  // vote). Refuse such a backend now, with the reason, rather than then.
+  absl::StatusOr<ZeoReply> info =
+      client->Call("get_info", {}, options.connect_timeout);
+  if (!info.ok()) return info.status();
+  const zeo::Value* interfaces =
+      info->is_error ? nullptr : info->value.Find("interfaces");
+  if (interfaces != nullptr && interfaces->is_sequence()) {
+    bool restoreable = false;
+    for (const zeo::Value& iface : interfaces->items()) {
+      if (iface.is_sequence() && iface.items().size() == 2 &&
+          iface.items()[1].string_value() == "IStorageRestoreable") {
+        restoreable = true;
+      }
+    }
+    if (!restoreable) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backend ", options.address,
+          " serves a storage that cannot commit "
+          "a transaction with a given tid (it does not provide "
+          "ZODB.interfaces.IStorageRestoreable, e.g. a MappingStorage); "
+          "mirrors need one that does, such as a FileStorage"));
+    }
+  }
   return client;
 }
 

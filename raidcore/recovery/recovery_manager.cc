@@ -156,6 +156,15 @@ bool RecoveryManager::Reconcile() {
       if (c.ok() && *c != nullptr) (*c)->Close();
     }
   };
+  // Why each silent backend is silent, in its status and (once) in the log.
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!conns[i].ok()) {
+      backends_->SetDegradedReason(
+          names[i],
+          absl::StrCat("cannot connect: ", conns[i].status().message()),
+          DegradeKind::kTransport);
+    }
+  }
   std::optional<InvalidationEvent> unconfirmed = commits_->unconfirmed();
   const ReconcilePlan plan = PlanReconcile(
       reports, started_up ? clock_->last_tid() : "",

@@ -413,3 +413,29 @@ def test_msgpack_backends_refuse_what_msgpack_cannot_carry(make_cluster):
         f"{describe_history(histories[0])}\nvs\n{describe_history(histories[1])}")
     assert all("bad" not in t.extension for t in histories[0])
     assert histories[0][-1].extension == {"fine": "yes"}
+
+
+def test_backend_that_cannot_take_a_tid_is_refused_with_the_reason(tmp_path):
+    """A mirror must commit each transaction with the RAID's tid; ZEO passes it as
+    storage.tpc_begin(txn, tid, status), which a MappingStorage cannot take (every
+    vote raised TypeError). raidcore refuses such a backend, saying why."""
+    import harness
+    cluster = harness.Cluster(tmp_path, kind="raid", n_backends=2,
+                              raidcore_args=["--startup_wait", "1s"])
+    for b in cluster.backends:
+        def prepare(b=b):
+            b.dir.mkdir(parents=True, exist_ok=True)
+            b.conf.write_text(f"<zeo>\n  address {format_addr(b.addr)}\n</zeo>\n"
+                              f"<mappingstorage {STORAGE_NAME}>\n</mappingstorage>\n")
+        b.prepare = prepare
+    try:
+        for b in cluster.backends:
+            b.start()
+        cluster.raidcore.start()
+        wait_until(lambda: all("IStorageRestoreable" in b["reason"]
+                               for b in cluster.raidcore.status()["backends"]), 20,
+                   "both backends refused with the reason")
+        assert cluster.raidcore.status()["state"] == "failed"
+        assert "IStorageRestoreable" in cluster.raidcore.process.log_text()
+    finally:
+        cluster.stop()
