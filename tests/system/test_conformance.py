@@ -1618,7 +1618,9 @@ def test_ruok_status_probe(make_cluster, encoding):
                       if "last-transaction" in st else None)
             run.check("ruok: then EOF", rest)
 
-    conformance(make_cluster, encoding, scenario, watch=False)
+    # raidcore always enforces a transaction timeout (timeout-thread-is-alive).
+    conformance(make_cluster, encoding, scenario, watch=False,
+                zeo_conf="transaction-timeout 30\n")
 
 
 def _read_frame(sock) -> bytes:
