@@ -982,11 +982,16 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     return Reply(msgid, BytesList(response.oids()));
   }
   if (name == "history") {
-    if (args.empty() || !IsTid(args[0])) return bad_args();
+    if (args.empty() || args.size() > 2) return bad_args();
     v1::HistoryRequest request;
-    request.set_oid(args[0].string_value());
-    request.set_size(args.size() > 1 && args[1].is_int() ? args[1].int_value()
-                                                         : 1);
+    if (IsTid(args[0]) && (args.size() == 1 || args[1].is_int())) {
+      request.set_oid(args[0].string_value());
+      request.set_size(args.size() > 1 ? args[1].int_value() : 1);
+    } else {
+      // Odd arguments (a size or oid of None): the backend's storage answers
+      // them as under ZEO (TypeError, POSKeyError).
+      request.set_args_pickle(zeo::EncodePickle(message.args));
+    }
     v1::PickledResponse response;
     grpc::Status status =
         stub_->History(NewContext().get(), request, &response);

@@ -245,8 +245,17 @@ grpc::Status StorageService::NewOids(grpc::ServerContext*,
 grpc::Status StorageService::History(grpc::ServerContext*,
                                      const v1::HistoryRequest* request,
                                      v1::PickledResponse* response) {
-  absl::StatusOr<ZeoReply> reply = reads_->Read(
-      "history", {Value::Bytes(request->oid()), Value::Int(request->size())});
+  Value::Items args = {Value::Bytes(request->oid()),
+                       Value::Int(request->size())};
+  if (!request->args_pickle().empty()) {
+    absl::StatusOr<Value> given = zeo::DecodePickle(request->args_pickle());
+    if (!given.ok() || !given->is_sequence() || given->items().empty() ||
+        given->items().size() > 2) {
+      return BadArgument("history arguments");
+    }
+    args = given->items();
+  }
+  absl::StatusOr<ZeoReply> reply = reads_->Read("history", std::move(args));
   return Answer(reply, response);
 }
 

@@ -1700,3 +1700,21 @@ def test_pack_beside_a_voted_transaction_of_the_same_client(make_cluster, encodi
         run.call("loadBefore after both", s, "loadBefore", oids[0], maxtid)
 
     conformance(make_cluster, encoding, scenario, watch=False)
+
+
+def test_history_with_odd_arguments(make_cluster, encoding):
+    """history with a size or oid of None gets the storage's own error, as from
+    ZEO (TypeError, POSKeyError); the RAID answered a size of None as 1
+    (ZEO's checkExceptionLogsAtError)."""
+
+    def scenario(run: Run):
+        s = run.storage()
+        oids = new_oids(run, s, 1)
+        run.commit("create", s, [("store", oids[0], z64, pickle_of(1))])
+        run.call("history(oid, None)", s, "history", oids[0], None,
+                 view=lambda r: r)
+        run.call("history(None, None)", s, "history", None, None)
+        run.call("history(oid, 2) still works", s, "history", oids[0], 2,
+                 view=run.norm_entries)
+
+    conformance(make_cluster, encoding, scenario, watch=False)
