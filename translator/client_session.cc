@@ -1035,6 +1035,14 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
         std::thread([this, msgid, request, context = pack_context_.get()] {
           v1::PackResponse response;
           grpc::Status status = stub_->Pack(context, request, &response);
+          if (status.ok() && !response.info_pickle().empty()) {
+            // As ZEO: the packing client has the new statistics before the
+            // reply (the fan-out brings them again, later; same values).
+            absl::StatusOr<Value> info =
+                zeo::DecodePickle(response.info_pickle(), options_.limits,
+                                  zeo::GlobalPolicy::kClient);
+            if (info.ok() && info->is_dict()) DeliverInfo(*info);
+          }
           absl::Status written = !status.ok() ? ReplyRpcFailure(msgid, status)
                                  : response.has_error()
                                      ? ReplyZeoError(msgid, response.error())

@@ -336,7 +336,8 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
 }
 
 absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
-                                                 absl::Duration timeout) {
+                                                 absl::Duration timeout,
+                                                 zeo::Value* published) {
   std::vector<BackendMember> members = backends_->Optimal();
   if (members.empty()) {
     return absl::UnavailableError("RAID failed: no optimal backend");
@@ -371,11 +372,12 @@ absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,
       const Value* length = fresh->value.Find("length");
       const Value* size = fresh->value.Find("size");
       if (length != nullptr && size != nullptr) {
-        info = Value::Dict({{Value::Str("length"), *length},
-                            {Value::Str("size"), *size}});
+        info = Value::Dict(
+            {{Value::Str("length"), *length}, {Value::Str("size"), *size}});
       }
     }
     hub_->PublishInfo(info);
+    if (published != nullptr) *published = info;
     break;
   }
   return *answer;

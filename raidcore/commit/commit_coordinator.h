@@ -132,7 +132,9 @@ class CommitCoordinator {
   // pack(t) on every optimal backend at once, with the same pack time. A
   // backend that fails for a transport reason is degraded; an application error
   // that every backend gives is returned.
-  absl::StatusOr<ZeoReply> Pack(double pack_time, absl::Duration timeout);
+  // `info` (if given) receives the storage statistics published afterwards.
+  absl::StatusOr<ZeoReply> Pack(double pack_time, absl::Duration timeout,
+                                zeo::Value* info = nullptr);
 
  private:
   friend class PreparedCommit;

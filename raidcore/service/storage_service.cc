@@ -313,10 +313,12 @@ grpc::Status StorageService::GetInvalidations(
 grpc::Status StorageService::Pack(grpc::ServerContext*,
                                   const v1::PackRequest* request,
                                   v1::PackResponse* response) {
+  Value info;
   absl::StatusOr<ZeoReply> reply =
-      commits_->Pack(request->pack_time(), options_.pack_timeout);
+      commits_->Pack(request->pack_time(), options_.pack_timeout, &info);
   if (!reply.ok()) return ToGrpc(reply.status());
   if (reply->is_error) SetError(*reply, response->mutable_error());
+  if (info.is_dict()) response->set_info_pickle(zeo::EncodePickle(info));
   return grpc::Status::OK;
 }
 

@@ -1718,3 +1718,23 @@ def test_history_with_odd_arguments(make_cluster, encoding):
                  view=run.norm_entries)
 
     conformance(make_cluster, encoding, scenario, watch=False)
+
+
+def test_len_right_after_pack(make_cluster, encoding):
+    """The packing client knows the new storage statistics when its pack returns,
+    as from ZEO, whose info callback precedes the pack reply (ZODB's
+    testPackWithMultiDatabaseReferences read len() right after the pack)."""
+    from ZODB.serialize import referencesf
+
+    def scenario(run: Run):
+        s = run.storage()
+        oids = new_oids(run, s, 3)
+        run.commit("root", s, [("store", z64, z64, pickle_of("root"))])
+        for i, oid in enumerate(oids):  # unreachable: the pack removes them
+            run.commit(f"garbage {i}", s, [("store", oid, z64, pickle_of(i))])
+        run.check("len before the pack", len(s))
+        for attempt in range(5):
+            s.pack(time.time(), referencesf)
+            run.check(f"len right after pack {attempt}", len(s))
+
+    conformance(make_cluster, encoding, scenario, watch=False)
