@@ -377,7 +377,20 @@ class _Server:
         tag = f"{self.seq:04d}"
         if self.mode == "runzeo":
             addr = self._translator_addr(requested)
+            mapping_path = None
+            if (self.info.get("mode") == "runzeo" and self.substitute_mapping
+                    and any(t == "mappingstorage" for t, _ in self.conf.storages_all)):
+                # the same substitution as the raid target, so that a test failing
+                # only because of it fails on the runzeo target too
+                self.info["substituted"] = "MappingStorage served by a FileStorage"
+
+                def mapping_path(name):
+                    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+                    path = str(self.logs / f"{tag}-mapping-{safe}.fs")
+                    self.scratch.append(path)
+                    return path
             conf_text = self.conf.render(_addr_text(addr), lambda p: p, lambda p: p,
+                                         mapping_path=mapping_path,
                                          extra_log=str(self.logs / f"{tag}-runzeo.log"))
             self._spawn_runzeo(f"{tag}-runzeo", conf_text, addr, deadline)
             return self._client_addr(requested, addr)
