@@ -202,16 +202,24 @@ class FixedTidFactory : public BackendConnectionFactory {
   std::string tid_;
 };
 
-TEST(CommitCoordinatorFinishTest, FinishThatTimedOutButCommittedCounts) {
+// One backend whose tpc_finish times out; fresh connections (`probes`) report
+// the last tid the test gives them.
+class CommitCoordinatorFinishTest : public ::testing::Test {
+ protected:
+  CommitCoordinatorFinishTest() {
+    backends.Add("b0", "fake", fake, "");
+    fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+  }
   BackendSet backends;
-  auto fake = std::make_shared<FakeBackend>();
-  backends.Add("b0", "fake", fake, "");
+  std::shared_ptr<FakeBackend> fake = std::make_shared<FakeBackend>();
   CommitClock clock{std::string(zeo::kZeroTid)};
   InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
-  FixedTidFactory probes{""};
+  FixedTidFactory probes{std::string(zeo::kZeroTid)};
   CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
                                 &probes};
-  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+};
+
+TEST_F(CommitCoordinatorFinishTest, FinishThatTimedOutButCommittedCounts) {
   absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
   ASSERT_TRUE(vote.ok());
   const std::string tid = vote->prepared->tid();
@@ -226,16 +234,7 @@ TEST(CommitCoordinatorFinishTest, FinishThatTimedOutButCommittedCounts) {
   EXPECT_EQ(backends.raid_state(), RaidState::kFailed);
 }
 
-TEST(CommitCoordinatorFinishTest, UnconfirmedFinishIsAdoptedLater) {
-  BackendSet backends;
-  auto fake = std::make_shared<FakeBackend>();
-  backends.Add("b0", "fake", fake, "");
-  CommitClock clock{std::string(zeo::kZeroTid)};
-  InvalidationHub hub{std::string(zeo::kZeroTid), 100, 1000};
-  FixedTidFactory probes{std::string(zeo::kZeroTid)};
-  CommitCoordinator coordinator{&backends, &clock, &hub, CommitOptions(),
-                                &probes};
-  fake->SetFailure("tpc_finish", absl::DeadlineExceededError("slow"));
+TEST_F(CommitCoordinatorFinishTest, UnconfirmedFinishIsAdoptedLater) {
   absl::StatusOr<VoteOutcome> vote = coordinator.Vote(StoreOne(1));
   ASSERT_TRUE(vote.ok());
   const std::string tid = vote->prepared->tid();

@@ -643,6 +643,25 @@ class FakeStorageCluster : public BackendConnectionFactory {
       ABSL_GUARDED_BY(mu_);
 };
 
+// Empty when equal, else the first difference.
+inline std::string HistoryDiff(const std::vector<StoredTransaction>& a,
+                               const std::vector<StoredTransaction>& b) {
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    if (a[i] != b[i]) {
+      return absl::StrCat("transaction ", i, " differs:\n  ",
+                          a[i].DebugString(), "\n  ", b[i].DebugString());
+    }
+  }
+  if (a.size() != b.size()) {
+    const StoredTransaction& extra =
+        a.size() > b.size() ? a[b.size()] : b[a.size()];
+    return absl::StrCat(
+        a.size(), " vs ", b.size(),
+        " transactions; the first extra one: ", extra.DebugString());
+  }
+  return "";
+}
+
 }  // namespace zeoraid::raidcore
 
 #endif  // ZEORAID_RAIDCORE_RECOVERY_FAKE_STORAGE_H_

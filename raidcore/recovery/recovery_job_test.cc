@@ -108,6 +108,23 @@ struct Raid {
     return backends.BeginRecovery("b");
   }
 
+  // Commits `n` transactions of one committer in a row; `victim` is degraded
+  // before commit `miss_from`, so it misses the rest. Returns the last tid.
+  absl::StatusOr<std::string> CommitInARow(int n, const std::string& victim,
+                                           int miss_from) {
+    std::string serial(zeo::kZeroTid);
+    for (int i = 0; i < n; ++i) {
+      if (i == miss_from && !backends.Degrade(victim, "test: stopped")) {
+        return absl::FailedPreconditionError(victim + " was not optimal");
+      }
+      absl::StatusOr<std::string> tid =
+          CommitOnce(&coordinator, CommitterTxn(0, i, serial));
+      if (!tid.ok()) return tid.status();
+      serial = *tid;
+    }
+    return serial;
+  }
+
   FakeStorageCluster cluster;
   std::map<std::string, std::shared_ptr<FakeStorageServer>> servers;
   BackendSet backends;
@@ -116,25 +133,6 @@ struct Raid {
   CommitCoordinator coordinator{&backends, &clock, &hub, FastCommits(),
                                 &cluster};
 };
-
-// Empty when equal, else the first difference.
-std::string HistoryDiff(const std::vector<StoredTransaction>& a,
-                        const std::vector<StoredTransaction>& b) {
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    if (a[i] != b[i]) {
-      return absl::StrCat("transaction ", i, " differs:\n  ",
-                          a[i].DebugString(), "\n  ", b[i].DebugString());
-    }
-  }
-  if (a.size() != b.size()) {
-    const StoredTransaction& extra =
-        a.size() > b.size() ? a[b.size()] : b[a.size()];
-    return absl::StrCat(
-        a.size(), " vs ", b.size(),
-        " transactions; the first extra one: ", extra.DebugString());
-  }
-  return "";
-}
 
 // `prefix` is the start of `history`.
 std::string PrefixDiff(const std::vector<StoredTransaction>& history,
@@ -290,14 +288,9 @@ TEST(RecoveryJobTest, CommitFinishedWhileTheJobWaitsForTheLockIsCopied) {
   Raid raid({"a", "b"});
   raid.AddOptimal("a");
   raid.AddOptimal("b");
-  std::string serial(zeo::kZeroTid);
-  for (int i = 0; i < 60; ++i) {
-    if (i == 5) ASSERT_TRUE(raid.backends.Degrade("b", "test: b stopped"));
-    absl::StatusOr<std::string> tid =
-        CommitOnce(&raid.coordinator, CommitterTxn(0, i, serial));
-    ASSERT_TRUE(tid.ok()) << tid.status();
-    serial = *tid;
-  }
+  absl::StatusOr<std::string> last = raid.CommitInARow(60, "b", 5);
+  ASSERT_TRUE(last.ok()) << last.status();
+  const std::string serial = *last;
   absl::StatusOr<VoteOutcome> vote =
       raid.coordinator.Vote(CommitterTxn(0, 60, serial));
   ASSERT_TRUE(vote.ok()) << vote.status();
@@ -447,14 +440,9 @@ TEST(RecoveryJobTest, CancelMidCopyLeavesTheTargetNotOptimal) {
 TEST(RecoveryJobTest, SourceDownMidCopyFailsThenTheOtherSourceSucceeds) {
   Raid raid({"a", "b", "c"});
   for (const char* name : {"a", "b", "c"}) raid.AddOptimal(name);
-  std::string serial(zeo::kZeroTid);
-  for (int i = 0; i < 110; ++i) {
-    if (i == 10) ASSERT_TRUE(raid.backends.Degrade("c", "test: c stopped"));
-    absl::StatusOr<std::string> tid =
-        CommitOnce(&raid.coordinator, CommitterTxn(0, i, serial));
-    ASSERT_TRUE(tid.ok()) << tid.status();
-    serial = *tid;
-  }
+  absl::StatusOr<std::string> last = raid.CommitInARow(110, "c", 10);
+  ASSERT_TRUE(last.ok()) << last.status();
+  const std::string serial = *last;
   ASSERT_EQ(raid["c"].History().size(), 10u);
   // a goes down while the job reads its 40th transaction.
   raid["a"].GoDownAtCall("iterator_next", 40);

@@ -282,14 +282,13 @@ absl::Status RecoveryManager::StartJob(const std::string& name,
                                        clock_, connections_, &throttle_,
                                        options_.job);
   job_running_ = true;
-  job_thread_ =
-      std::thread([this, job = job_, automatic] { RunJob(job, automatic); });
+  job_thread_ = std::thread([this, job = job_] { RunJob(job); });
   ZR_LOG(INFO) << "recovery of " << name << " started"
                << (automatic ? " automatically" : " by an operator");
   return absl::OkStatus();
 }
 
-void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job, bool automatic) {
+void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job) {
   const absl::Time start = absl::Now();
   absl::Status result = job->Run();
   RecoveryProgress p = job->progress();
@@ -301,7 +300,6 @@ void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job, bool automatic) {
                  << "; commit lock held "
                  << absl::FormatDuration(
                         absl::Seconds(p.longest_lock_hold_seconds));
-    // RecoveryJob's phase is ours to finish.
   }
   DegradeKind kind = DegradeKind::kTransport;
   std::string phase = "done";
@@ -324,15 +322,19 @@ void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job, bool automatic) {
   job->Finish(phase, result.ok() ? "" : std::string(result.message()));
   MutexLock lock(&mu_);
   if (!result.ok() && kind == DegradeKind::kTransport) {
-    Backoff& b = backoff_[p.backend];
-    b.delay = std::min(std::max(b.delay * 2, options_.probe_backoff_min),
-                       options_.probe_backoff_max);
-    b.next = absl::Now() + b.delay;
+    BackOffLocked(p.backend);
   } else {
     backoff_.erase(p.backend);
   }
-  (void)automatic;
   job_running_ = false;
+}
+
+absl::Duration RecoveryManager::BackOffLocked(const std::string& name) {
+  Backoff& b = backoff_[name];
+  b.delay = std::min(std::max(b.delay * 2, options_.probe_backoff_min),
+                     options_.probe_backoff_max);
+  b.next = absl::Now() + b.delay;
+  return b.delay;
 }
 
 void RecoveryManager::Supervise() {
@@ -364,13 +366,10 @@ void RecoveryManager::Supervise() {
           connections_->Connect(b.name);
       if (!probe.ok()) {
         MutexLock lock(&mu_);
-        Backoff& bo = backoff_[b.name];
-        bo.delay = std::min(std::max(bo.delay * 2, options_.probe_backoff_min),
-                            options_.probe_backoff_max);
-        bo.next = absl::Now() + bo.delay;
+        const absl::Duration delay = BackOffLocked(b.name);
         ZR_LOG(DEBUG) << "backend " << b.name << " still unreachable ("
                       << probe.status().message() << "); next try in "
-                      << absl::FormatDuration(bo.delay);
+                      << absl::FormatDuration(delay);
         continue;
       }
       (*probe)->Close();

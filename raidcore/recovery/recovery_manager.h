@@ -83,7 +83,11 @@ class RecoveryManager {
   bool Reconcile() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status StartJob(const std::string& name, bool automatic)
       ABSL_LOCKS_EXCLUDED(mu_);
-  void RunJob(std::shared_ptr<RecoveryJob> job, bool automatic);
+  void RunJob(std::shared_ptr<RecoveryJob> job);
+  // Doubles `name`'s probe delay (within the options' bounds) and schedules
+  // its next probe; returns the delay.
+  absl::Duration BackOffLocked(const std::string& name)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Supervise();
   void Heartbeat(const std::string& name);
   // Waits `d` or until Stop; false once stopping.

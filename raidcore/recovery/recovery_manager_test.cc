@@ -56,21 +56,6 @@ bool WaitUntil(const std::function<bool()>& condition, absl::Duration timeout) {
   return true;
 }
 
-// Empty when equal, else the first difference.
-std::string HistoryDiff(const std::vector<StoredTransaction>& a,
-                        const std::vector<StoredTransaction>& b) {
-  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
-    if (a[i] != b[i]) {
-      return absl::StrCat("transaction ", i, " differs:\n  ",
-                          a[i].DebugString(), "\n  ", b[i].DebugString());
-    }
-  }
-  if (a.size() != b.size()) {
-    return absl::StrCat(a.size(), " vs ", b.size(), " transactions");
-  }
-  return "";
-}
-
 // Both servers hold the same 30 transactions of an hour ago.
 void SeedAlike(FakeStorageServer& a, FakeStorageServer& b) {
   const uint64_t base =
@@ -116,6 +101,18 @@ class RecoveryManagerTest : public ::testing::Test {
     }
   }
   ~RecoveryManagerTest() override { manager_.Stop(); }
+
+  // Commits `n` transactions, each storing one new object.
+  absl::Status CommitNewObjects(int n) {
+    for (int i = 0; i < n; ++i) {
+      PendingTransaction txn;
+      txn.ops.push_back({TransactionOp::Kind::kStore, Oid(5000000 + i),
+                         std::string(zeo::kZeroTid), "d"});
+      absl::StatusOr<std::string> tid = CommitOnce(&coordinator_, txn);
+      if (!tid.ok()) return tid.status();
+    }
+    return absl::OkStatus();
+  }
 
   void StartUp() {
     std::string startup_tid, startup_backend;
@@ -223,12 +220,7 @@ TEST_F(RecoveryManagerTest, CancelledRecoveryIsNotRestartedAutomatically) {
   // b misses 200 commits.
   ASSERT_TRUE(backends_.Degrade("b", "test: b stopped answering",
                                 DegradeKind::kDisagreed));
-  for (int i = 0; i < 200; ++i) {
-    PendingTransaction txn;
-    txn.ops.push_back({TransactionOp::Kind::kStore, Oid(5000000 + i),
-                       std::string(zeo::kZeroTid), "d"});
-    ASSERT_TRUE(CommitOnce(&coordinator_, txn).ok());
-  }
+  ASSERT_TRUE(CommitNewObjects(200).ok());
   manager_.SetRate(RecoveryRate{0, 100});
   ASSERT_TRUE(manager_.Recover("b").ok());
   EXPECT_THAT(std::string(manager_.Recover("b").message()),
@@ -296,12 +288,7 @@ TEST_F(RecoveryManagerTest,
   StartUp();
   ASSERT_TRUE(backends_.Degrade("b", "test: b stopped answering",
                                 DegradeKind::kDisagreed));
-  for (int i = 0; i < 200; ++i) {
-    PendingTransaction txn;
-    txn.ops.push_back({TransactionOp::Kind::kStore, Oid(5000000 + i),
-                       std::string(zeo::kZeroTid), "d"});
-    ASSERT_TRUE(CommitOnce(&coordinator_, txn).ok());
-  }
+  ASSERT_TRUE(CommitNewObjects(200).ok());
   manager_.SetRate(RecoveryRate{0, 20});
   ASSERT_TRUE(manager_.Recover("b").ok());
   ASSERT_TRUE(

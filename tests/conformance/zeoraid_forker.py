@@ -53,6 +53,11 @@ from pathlib import Path
 from typing import Optional
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The system tests' harness: binary lookup and port helpers are shared with it.
+sys.path.insert(0, str(REPO_ROOT / "tests" / "system"))
+import harness  # noqa: E402
+
+bin_dir = harness.bin_dir
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
@@ -81,16 +86,9 @@ def reset() -> list[dict]:
     return old
 
 
-def bin_dir() -> Path:
-    return Path(os.environ.get("ZEORAID_BIN_DIR") or REPO_ROOT / "bazel-bin")
-
-
 def binary(package: str, name: str) -> str:
-    path = bin_dir() / package / name
-    if not (path.is_file() and os.access(path, os.X_OK)):
-        raise RuntimeError(f"{path} not found or not executable (set ZEORAID_BIN_DIR "
-                           f"or build //{package}:{name})")
-    return str(path)
+    """The system tests' binary lookup (ZEORAID_BIN_DIR or bazel-bin), as a str."""
+    return str(harness.binary(package, name))
 
 
 def log_dir() -> Path:
@@ -255,23 +253,10 @@ def parse_address(text: str):
 # --------------------------------------------------------------------- processes
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        return s.getsockname()[1]
-
-
-def port_open(addr, timeout: float = 0.5) -> bool:
-    try:
-        if isinstance(addr, str):
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-                s.settimeout(timeout)
-                s.connect(addr)
-        else:
-            socket.create_connection(addr, timeout=timeout).close()
-        return True
-    except OSError:
-        return False
+# The system tests' port helpers: a free loopback port (never handed out twice in a
+# process), and whether something listens on an address.
+free_port = harness.free_port
+port_open = harness.port_open
 
 
 class StartError(RuntimeError):
