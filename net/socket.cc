@@ -344,4 +344,9 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
   return absl::OkStatus();
 }
 
+bool HasPendingInput(const Socket& socket) {
+  struct pollfd pfd = {socket.fd(), POLLIN, 0};
+  return ::poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN) != 0;
+}
+
 }  // namespace zeoraid::net

@@ -59,6 +59,10 @@ absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout);
 absl::StatusOr<std::string> ReadFrame(const Socket& socket,
                                       size_t max_frame_bytes,
                                       absl::Duration timeout);
+// Whether bytes from the peer (e.g. the client's next call) are waiting to be
+// read right now; never blocks.
+bool HasPendingInput(const Socket& socket);
+
 // Writes the length prefix and the payload, within `timeout` for the whole
 // frame: a peer that stops reading (or drains too slowly) gets
 // DeadlineExceeded, after which the stream is unusable (part of the frame may

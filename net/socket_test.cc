@@ -39,6 +39,22 @@ TEST(SocketTest, FramesRoundTrip) {
   EXPECT_EQ(ReadFrame(p.server, 1 << 20, absl::Seconds(5))->size(), 100000u);
 }
 
+TEST(SocketTest, HasPendingInputSeesTheNextFrame) {
+  Pair p = Connected();
+  EXPECT_FALSE(HasPendingInput(p.server));
+  ASSERT_TRUE(WriteFrame(p.client, "one").ok());
+  ASSERT_TRUE(WriteFrame(p.client, "two").ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!HasPendingInput(p.server) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_TRUE(HasPendingInput(p.server));
+  EXPECT_EQ(*ReadFrame(p.server, 64, absl::Seconds(5)), "one");
+  EXPECT_TRUE(HasPendingInput(p.server));  // "two" is waiting
+  EXPECT_EQ(*ReadFrame(p.server, 64, absl::Seconds(5)), "two");
+  EXPECT_FALSE(HasPendingInput(p.server));
+}
+
 TEST(SocketTest, UnixSocketsWork) {
   // Bazel's test directory is too deep for a socket path (108 bytes at most).
   std::string path =

@@ -112,6 +112,10 @@ std::string JsonOf(const Value& v) {
   }
 }
 
+// A transaction bigger than this is not copied into the record cache: its
+// records are read back from raidcore when needed.
+constexpr size_t kMaxWriteThroughBytes = 8 << 20;
+
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
   for (const std::string& s : items) out.push_back(Value::Bytes(s));
@@ -129,6 +133,14 @@ struct ClientSession::Transaction {
   // The stream broke while the client was sending one-way calls; reported at
   // vote.
   bool broken = false;
+  // What the client stored (oid, data), for the record cache once the
+  // backends committed it; oids whose committed data is not simply this
+  // (restored, deleted, or changed by the backends at vote) are left out.
+  // Given up past kMaxWriteThroughBytes.
+  std::map<std::string, std::string> stored;
+  std::set<std::string> not_verbatim;
+  size_t stored_bytes = 0;
+  bool write_through = true;
 
   bool Send(const v1::CommitRequest& request) {
     if (!broken && !stream->Write(request)) broken = true;
@@ -531,42 +543,123 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
     return ReplyError(message.msgid, "builtins.TypeError",
                       Value::Tuple({Value::Str("loadBefore(oid, before)")}));
   }
+  const std::string& oid = args[0].string_value();
+  const std::string& before = args[1].string_value();
+  absl::StatusOr<bool> cached =
+      LoadFromCache(message.msgid, oid, zeo::TidToUint64(before));
+  if (!cached.ok()) return cached.status();
+  if (*cached) return absl::OkStatus();
+  // The client already sent its next call: let this load run beside it
+  // (ZEO's client pipelines loads; prefetch sends hundreds at once).
+  bool pipelined = false;
+  if (options_.load_pool != nullptr && net::HasPendingInput(socket_)) {
+    MutexLock lock(&loads_mu_);
+    if (pipelined_loads_ < options_.max_pipelined_loads) {
+      ++pipelined_loads_;
+      pipelined = true;
+    }
+  }
+  if (!pipelined) return LoadFromRaidcore(message.msgid, oid, before);
+  options_.load_pool->Submit(
+      [self = shared_from_this(), msgid = message.msgid, oid, before] {
+        absl::Status st = self->LoadFromRaidcore(msgid, oid, before);
+        {
+          MutexLock lock(&self->loads_mu_);
+          --self->pipelined_loads_;
+        }
+        if (!st.ok()) self->Disconnect(std::string(st.message()));
+      });
+  return absl::OkStatus();
+}
+
+absl::StatusOr<bool> ClientSession::LoadFromCache(const Value& msgid,
+                                                  const std::string& oid,
+                                                  uint64_t before) {
+  std::optional<ObjectCache::Hit> hit =
+      fanout_->cache().LoadBefore(oid, before);
+  if (!hit.has_value()) return false;
+  bool told;
+  {
+    MutexLock lock(&write_mu_);
+    told = std::max(hit->start, hit->end) <= delivered_;
+  }
+  // The answer names a transaction this client has not been told about yet:
+  // its invalidations must reach the client first.
+  if (!told && !fanout_->WaitProcessed(zeo::TidFromUint64(hit->snapshot),
+                                       options_.ordering_timeout)) {
+    return absl::UnavailableError(
+        "invalidations from raidcore are not flowing");
+  }
+  {
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    if (hit->end == 0 && delivered_ > hit->snapshot &&
+        fanout_->recent_changes().ChangedBetween(oid, hit->snapshot,
+                                                 delivered_) !=
+            RecentChanges::Answer::kUnchanged) {
+      return false;  // replaced since: read it from raidcore
+    }
+    absl::Status st = WriteLocked(zeo::MakeReply(
+        msgid, Value::Tuple({Value::Bytes(*hit->data),
+                             Value::Bytes(zeo::TidFromUint64(hit->start)),
+                             hit->end == 0 ? Value::None()
+                                           : Value::Bytes(zeo::TidFromUint64(
+                                                 hit->end))})));
+    if (!st.ok()) return st;
+  }
+  return true;
+}
+
+absl::Status ClientSession::LoadFromRaidcore(const Value& msgid,
+                                             const std::string& oid,
+                                             const std::string& before) {
   v1::LoadBeforeRequest request;
-  request.set_oid(args[0].string_value());
-  request.set_before(args[1].string_value());
+  request.set_oid(oid);
+  request.set_before(before);
   // Bounded: each retry means this object changed meanwhile.
   for (int attempt = 0; attempt < 20; ++attempt) {
     v1::LoadBeforeResponse response;
     grpc::Status status =
         stub_->LoadBefore(NewContext().get(), request, &response);
-    if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+    if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (!fanout_->WaitProcessed(response.snapshot_tid(),
                                 options_.ordering_timeout)) {
       return absl::UnavailableError(
           "invalidations from raidcore are not flowing");
     }
-    Value result;
     if (response.has_error()) {
-      return ReplyZeoError(message.msgid, response.error());
+      return ReplyZeoError(msgid, response.error());
     }
+    Value result;
     bool current = response.found() && response.end_tid().empty();
     if (response.found()) {
       result = Value::Tuple(
           {Value::Bytes(response.data()), Value::Bytes(response.start_tid()),
            current ? Value::None() : Value::Bytes(response.end_tid())});
     }
-    MutexLock lock(&write_mu_);
-    if (closed_) return absl::UnavailableError("connection closed");
-    if (current && delivered_ > zeo::TidToUint64(response.snapshot_tid()) &&
-        fanout_->recent_changes().ChangedBetween(
-            request.oid(), zeo::TidToUint64(response.snapshot_tid()),
-            delivered_) != RecentChanges::Answer::kUnchanged) {
-      // The client already processed a later transaction that replaced (or
-      // may have replaced) this revision: a "current" answer from before it
-      // would be cached as current though stale. Read again.
-      continue;
+    {
+      MutexLock lock(&write_mu_);
+      if (closed_) return absl::UnavailableError("connection closed");
+      if (current && delivered_ > zeo::TidToUint64(response.snapshot_tid()) &&
+          fanout_->recent_changes().ChangedBetween(
+              oid, zeo::TidToUint64(response.snapshot_tid()), delivered_) !=
+              RecentChanges::Answer::kUnchanged) {
+        // The client already processed a later transaction that replaced (or
+        // may have replaced) this revision: a "current" answer from before
+        // it would be cached as current though stale. Read again.
+        continue;
+      }
+      absl::Status st = WriteLocked(zeo::MakeReply(msgid, std::move(result)));
+      if (!st.ok()) return st;
     }
-    return WriteLocked(zeo::MakeReply(message.msgid, result));
+    if (response.found()) {
+      fanout_->cache().StoreLoaded(
+          oid, std::move(*response.mutable_data()),
+          zeo::TidToUint64(response.start_tid()),
+          current ? 0 : zeo::TidToUint64(response.end_tid()),
+          zeo::TidToUint64(response.snapshot_tid()));
+    }
+    return absl::OkStatus();
   }
   return absl::UnavailableError("loadBefore kept racing newer commits");
 }
@@ -645,6 +738,15 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
       store->set_oid(oid);
       store->set_serial(serial);
       store->set_data(args[2].string_value());
+      if (txn_->write_through) {
+        txn_->stored_bytes += args[2].string_value().size();
+        if (txn_->stored_bytes > kMaxWriteThroughBytes) {
+          txn_->write_through = false;
+          txn_->stored.clear();
+        } else {
+          txn_->stored[oid] = args[2].string_value();
+        }
+      }
     } else if (name == "restorea") {
       if (args.size() != 5 || !(args[2].is_bytes() || args[2].is_none()) ||
           !(IsTid(args[3]) || args[3].is_none())) {
@@ -656,10 +758,12 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
       restore->set_has_data(args[2].is_bytes());
       restore->set_data(args[2].string_value());
       if (args[3].is_bytes()) restore->set_prev_txn(args[3].string_value());
+      txn_->not_verbatim.insert(oid);
     } else if (name == "deleteObject") {
       if (args.size() != 3) return malformed();
       request.mutable_delete_()->set_oid(oid);
       request.mutable_delete_()->set_serial(serial);
+      txn_->not_verbatim.insert(oid);
     } else {  // checkCurrentSerialInTransaction
       if (args.size() != 3) return malformed();
       request.mutable_check_current_serial()->set_oid(oid);
@@ -688,6 +792,22 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   }
   if (response.has_error()) {
     return ReplyZeoError(message.msgid, response.error());
+  }
+  absl::StatusOr<Value> result =
+      zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
+                        zeo::GlobalPolicy::kClient);
+  if (!result.ok() || !result->is_sequence()) {
+    txn_->write_through = false;
+  } else {
+    // The oids the backends changed themselves (resolved conflicts, undone
+    // objects); conflict dicts: the client stores again and votes again.
+    for (const Value& item : result->items()) {
+      if (item.is_bytes()) {
+        txn_->not_verbatim.insert(item.string_value());
+      } else {
+        txn_->write_through = false;
+      }
+    }
   }
   return ReplyPickled(message.msgid, response.vote_result_pickle());
 }
@@ -721,6 +841,18 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     return absl::UnavailableError(absl::StrCat("invalidations before ",
                                                zeo::TidHex(response.tid()),
                                                " did not arrive in time"));
+  }
+  if (finished->write_through && !finished->stored.empty()) {
+    // The fan-out waits at this tid until the reply below is written, so the
+    // cache's last tid is this transaction's.
+    std::vector<std::pair<std::string, std::string>> records;
+    records.reserve(finished->stored.size());
+    for (auto& [oid, data] : finished->stored) {
+      if (finished->not_verbatim.count(oid) == 0) {
+        records.emplace_back(oid, std::move(data));
+      }
+    }
+    fanout_->cache().StoreCommitted(zeo::TidToUint64(response.tid()), records);
   }
   absl::StatusOr<Value> stats =
       response.info_pickle().empty()

@@ -14,6 +14,7 @@
 
 #include "absl/status/status.h"
 #include "base/mutex.h"
+#include "base/worker_pool.h"
 #include "net/socket.h"
 #include "translator/invalidation_fanout.h"
 #include "zeo/limits.h"
@@ -34,6 +35,13 @@ struct SessionOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   // How long a reply may wait for the invalidations it must follow.
   absl::Duration ordering_timeout = absl::Seconds(30);
+  // Answers a client's pipelined loadBefore calls (sent without waiting for
+  // the previous reply, as prefetch and threads sharing a ClientStorage do)
+  // side by side; null: one after another on the connection's thread.
+  WorkerPool* load_pool = nullptr;
+  // At most this many of one connection's loads on the pool at once; the
+  // connection's thread answers the next one itself (and so stops reading).
+  int max_pipelined_loads = 16;
 };
 
 class ClientSession final : public ClientSink,
@@ -63,6 +71,14 @@ class ClientSession final : public ClientSink,
   absl::Status Dispatch(const zeo::Message& message);
   absl::Status HandleRegister(const zeo::Message& message);
   absl::Status HandleLoadBefore(const zeo::Message& message);
+  // Answers loadBefore from the translator's record cache; false on a miss
+  // (or a hit that a newer invalidation already written to this client
+  // makes unusable).
+  absl::StatusOr<bool> LoadFromCache(const zeo::Value& msgid,
+                                     const std::string& oid, uint64_t before);
+  // Answers loadBefore with raidcore's answer, which also goes to the cache.
+  absl::Status LoadFromRaidcore(const zeo::Value& msgid, const std::string& oid,
+                                const std::string& before);
   absl::Status HandleTpcBegin(const zeo::Message& message);
   absl::Status HandleDataCall(const zeo::Message& message);
   absl::Status HandleVote(const zeo::Message& message);
@@ -118,6 +134,10 @@ class ClientSession final : public ClientSink,
   // context lets the session cancel it when the client leaves.
   std::thread pack_thread_;
   std::unique_ptr<grpc::ClientContext> pack_context_;
+
+  Mutex loads_mu_;
+  // This connection's loads on the load pool right now.
+  int pipelined_loads_ ABSL_GUARDED_BY(loads_mu_) = 0;
 
   Mutex write_mu_;  // one frame at a time; guards the delivery order below
   CondVar delivered_cv_;

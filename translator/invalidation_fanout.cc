@@ -21,8 +21,11 @@ constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
 }  // namespace
 
 InvalidationFanout::InvalidationFanout(v1::Storage::Stub* stub,
-                                       std::string translator_id)
-    : stub_(stub), translator_id_(std::move(translator_id)) {}
+                                       std::string translator_id,
+                                       uint64_t cache_bytes)
+    : stub_(stub),
+      translator_id_(std::move(translator_id)),
+      cache_(cache_bytes, &recent_changes_) {}
 
 InvalidationFanout::~InvalidationFanout() { Stop(); }
 
@@ -123,6 +126,8 @@ void InvalidationFanout::WatchOnce() {
         healthy_ = true;
         if (tid > processed_) processed_ = reached_ = tid;
         recent_changes_.Reset(processed_);
+        // Commits may have happened while no watch was open: start empty.
+        cache_.Reset(processed_);
       }
       cv_.SignalAll();
       ZR_LOG(INFO) << "watching raidcore invalidations from "
@@ -152,6 +157,9 @@ void InvalidationFanout::WatchOnce() {
         MutexLock lock(&mu_);
         for (const auto& [id, sink] : sinks_) all.push_back(sink);
       }
+      // A pack removed old revisions and unreachable objects: what the
+      // cache holds may no longer be what a backend answers.
+      cache_.Reset(cache_.last_tid());
       if (stats.ok() && stats->is_dict()) {
         for (const auto& sink : all) sink->DeliverInfo(*stats);
       }
@@ -166,6 +174,7 @@ void InvalidationFanout::WatchOnce() {
     std::vector<std::string> oids(message.oids().begin(), message.oids().end());
     // Before any client can have seen it delivered.
     recent_changes_.Add(tid, oids);
+    cache_.Invalidate(tid, oids);
     // As a ZEO server: every other client gets the invalidation before the
     // committer gets its tpc_finish reply (which waits for reached_), so a
     // client that reads right after the commit returned rarely reads stale
@@ -204,6 +213,8 @@ void InvalidationFanout::WatchOnce() {
     healthy_ = false;
     stopping = stopping_;
   }
+  // Transactions may commit unseen until the next watch: the cache is off.
+  cache_.Disable();
   cv_.SignalAll();
   if (stopping) return;
   std::string reason =

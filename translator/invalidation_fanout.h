@@ -26,6 +26,7 @@
 
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "translator/object_cache.h"
 #include "translator/recent_changes.h"
 #include "zeo/value.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
@@ -52,7 +53,9 @@ class ClientSink {
 
 class InvalidationFanout {
  public:
-  InvalidationFanout(v1::Storage::Stub* stub, std::string translator_id);
+  // `cache_bytes` bounds the record cache shared by the clients (0: none).
+  InvalidationFanout(v1::Storage::Stub* stub, std::string translator_id,
+                     uint64_t cache_bytes = 0);
   ~InvalidationFanout();
 
   void Start();
@@ -76,6 +79,9 @@ class InvalidationFanout {
   size_t connections() const;
   // The transactions processed lately (for loads racing invalidations).
   const RecentChanges& recent_changes() const { return recent_changes_; }
+  // The record cache, kept coherent here: each transaction's invalidation is
+  // applied to it before any client can see that transaction.
+  ObjectCache& cache() { return cache_; }
 
  private:
   bool WaitFor(const std::string& tid, absl::Duration timeout,
@@ -89,6 +95,7 @@ class InvalidationFanout {
   const std::string translator_id_;
   std::thread thread_;
   RecentChanges recent_changes_{/*capacity=*/4096};
+  ObjectCache cache_;
 
   mutable Mutex mu_;
   CondVar cv_;

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <random>
 #include <thread>
@@ -41,6 +42,14 @@ ABSL_FLAG(absl::Duration, client_write_timeout, absl::Seconds(30),
           "for longer is disconnected, so it cannot stall the others.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
+ABSL_FLAG(int, cache_mb, 128,
+          "Size in MiB of the record cache shared by this translator's "
+          "clients (loadBefore answered without asking raidcore; kept exact "
+          "by the invalidations); 0 turns it off.");
+ABSL_FLAG(int, load_threads, 16,
+          "Threads answering clients' pipelined loads (calls a client sends "
+          "without waiting, e.g. prefetch); 0 answers them one after another "
+          "on each connection's thread.");
 
 namespace zeoraid::translator {
 namespace {
@@ -66,8 +75,16 @@ int Run() {
   // Unique per process, so raidcore's invalidations can name their origin.
   std::string id = absl::StrCat(absl::GetFlag(FLAGS_name), "/", getpid(), "/",
                                 std::random_device()());
-  InvalidationFanout fanout(stub.get(), id);
+  InvalidationFanout fanout(
+      stub.get(), id,
+      static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20);
   fanout.Start();
+  // Destroyed (after running what is queued) before the fan-out and the stub
+  // its jobs use.
+  std::unique_ptr<WorkerPool> load_pool;
+  if (absl::GetFlag(FLAGS_load_threads) > 0) {
+    load_pool = std::make_unique<WorkerPool>(absl::GetFlag(FLAGS_load_threads));
+  }
 
   SessionOptions options;
   options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
@@ -77,6 +94,7 @@ int Run() {
   options.read_only = absl::GetFlag(FLAGS_read_only);
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
+  options.load_pool = load_pool.get();
   ZeoServer server(stub.get(), &fanout, options);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
   if (!listening.ok()) {
