@@ -115,6 +115,8 @@ std::string JsonOf(const Value& v) {
 // A transaction bigger than this is not copied into the record cache: its
 // records are read back from raidcore when needed.
 constexpr size_t kMaxWriteThroughBytes = 8 << 20;
+// A transaction's calls are sent to raidcore in messages of about this size.
+constexpr size_t kMaxBatchBytes = 1 << 20;
 
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
@@ -125,11 +127,20 @@ Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
 }  // namespace
 
 struct ClientSession::Transaction {
+  Transaction(Value id, v1::Storage::Stub* stub)
+      : txn_id(std::move(id)), stub(stub) {}
+
   Value txn_id;
+  v1::Storage::Stub* const stub;
+  // The Commit stream, opened when the first batch goes out (usually at
+  // vote): until then the calls wait in `batch`, and raidcore, which acts on
+  // nothing before Vote, gets the whole transaction in one message.
   std::unique_ptr<grpc::ClientContext> context;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>
       stream;
+  v1::CommitRequest batch;
+  size_t batch_bytes = 0;
   // The stream broke while the client was sending one-way calls; reported at
   // vote.
   bool broken = false;
@@ -142,15 +153,37 @@ struct ClientSession::Transaction {
   size_t stored_bytes = 0;
   bool write_through = true;
 
-  bool Send(const v1::CommitRequest& request) {
-    if (!broken && !stream->Write(request)) broken = true;
+  // Queues `request`; a big batch goes out at once.
+  bool Send(v1::CommitRequest request) {
+    batch_bytes += request.ByteSizeLong();
+    *batch.mutable_batch()->add_requests() = std::move(request);
+    if (batch_bytes >= kMaxBatchBytes) Flush();
     return !broken;
   }
-  // Sends `request` and reads raidcore's answer; on failure returns the
-  // stream's final status.
-  grpc::Status Ask(const v1::CommitRequest& request,
-                   v1::CommitResponse* response) {
-    if (Send(request) && stream->Read(response)) return grpc::Status::OK;
+  bool Flush() {
+    if (broken || batch.batch().requests().empty()) return !broken;
+    if (stream == nullptr) {
+      // A transaction lives as long as the client takes: no deadline on the
+      // stream; raidcore bounds the time it holds its lock. The call's
+      // headers go out with the first message.
+      context = std::make_unique<grpc::ClientContext>();
+      context->set_initial_metadata_corked(true);
+      stream = stub->Commit(context.get());
+    }
+    if (!stream->Write(batch)) broken = true;
+    batch.Clear();
+    batch_bytes = 0;
+    return !broken;
+  }
+  // Sends `request` after the queued ones and reads raidcore's answer; on
+  // failure returns the stream's final status.
+  grpc::Status Ask(v1::CommitRequest request, v1::CommitResponse* response) {
+    Send(std::move(request));
+    if (Flush() && stream->Read(response)) return grpc::Status::OK;
+    if (stream == nullptr) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "transaction stream not open");
+    }
     broken = true;
     context->TryCancel();
     grpc::Status status = stream->Finish();
@@ -160,11 +193,18 @@ struct ClientSession::Transaction {
     }
     return status;
   }
+  // Ends the stream after its last answer.
   void Close() {
-    if (!broken) {
+    if (!broken && stream != nullptr) {
       stream->WritesDone();
       stream->Finish();
     }
+  }
+  // Makes raidcore abort on every backend and free its lock.
+  void Cancel() {
+    if (stream == nullptr) return;
+    context->TryCancel();
+    stream->Finish();
   }
 };
 
@@ -270,12 +310,22 @@ void ClientSession::Serve() {
   ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_ << " ended";
 }
 
+void ClientSession::CloseLater(std::unique_ptr<Transaction> txn) {
+  if (options_.pool == nullptr) {
+    txn->Close();
+    return;
+  }
+  // Closing waits for raidcore's end of the stream: not on the way of this
+  // client's next call.
+  std::shared_ptr<Transaction> shared(std::move(txn));
+  options_.pool->Submit([shared] { shared->Close(); });
+}
+
 void ClientSession::AbortTransaction() {
   if (txn_ == nullptr) return;
   // Cancelling the stream makes raidcore abort on every backend and free its
   // lock.
-  txn_->context->TryCancel();
-  txn_->stream->Finish();
+  txn_->Cancel();
   txn_.reset();
 }
 
@@ -552,7 +602,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
   // The client already sent its next call: let this load run beside it
   // (ZEO's client pipelines loads; prefetch sends hundreds at once).
   bool pipelined = false;
-  if (options_.load_pool != nullptr && net::HasPendingInput(socket_)) {
+  if (options_.pool != nullptr && net::HasPendingInput(socket_)) {
     MutexLock lock(&loads_mu_);
     if (pipelined_loads_ < options_.max_pipelined_loads) {
       ++pipelined_loads_;
@@ -560,7 +610,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
     }
   }
   if (!pipelined) return LoadFromRaidcore(message.msgid, oid, before);
-  options_.load_pool->Submit(
+  options_.pool->Submit(
       [self = shared_from_this(), msgid = message.msgid, oid, before] {
         absl::Status st = self->LoadFromRaidcore(msgid, oid, before);
         {
@@ -689,13 +739,8 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
   begin->set_origin_connection(id_);
   begin->set_origin_translator(fanout_->translator_id());
 
-  txn_ = std::make_unique<Transaction>();
-  txn_->txn_id = args[0];
-  // A transaction lives as long as the client takes: no deadline on the stream;
-  // raidcore bounds the time it holds its lock.
-  txn_->context = std::make_unique<grpc::ClientContext>();
-  txn_->stream = stub_->Commit(txn_->context.get());
-  txn_->Send(request);
+  txn_ = std::make_unique<Transaction>(args[0], stub_);
+  txn_->Send(std::move(request));
   return absl::OkStatus();
 }
 
@@ -770,7 +815,7 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
       request.mutable_check_current_serial()->set_serial(serial);
     }
   }
-  txn_->Send(request);
+  txn_->Send(std::move(request));
   return absl::OkStatus();
 }
 
@@ -829,7 +874,7 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   // holds every other client's later invalidations meanwhile.
   std::unique_ptr<Transaction> finished = std::move(txn_);
   if (response.tid().empty()) {
-    finished->Close();
+    CloseLater(std::move(finished));
     return Reply(message.msgid, Value());
   }
   // Everything before our transaction must reach the client first, and nothing
@@ -874,7 +919,7 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
   }
   delivered_cv_.SignalAll();
-  finished->Close();
+  CloseLater(std::move(finished));
   return st;
 }
 

@@ -35,10 +35,11 @@ struct SessionOptions {
   absl::Duration write_timeout = absl::Seconds(30);
   // How long a reply may wait for the invalidations it must follow.
   absl::Duration ordering_timeout = absl::Seconds(30);
-  // Answers a client's pipelined loadBefore calls (sent without waiting for
-  // the previous reply, as prefetch and threads sharing a ClientStorage do)
-  // side by side; null: one after another on the connection's thread.
-  WorkerPool* load_pool = nullptr;
+  // Runs work beside the connections' threads: a client's pipelined
+  // loadBefore calls (sent without waiting for the previous reply, as
+  // prefetch and threads sharing a ClientStorage do), and the closing of
+  // finished transaction streams. Null: all on the connection's thread.
+  WorkerPool* pool = nullptr;
   // At most this many of one connection's loads on the pool at once; the
   // connection's thread answers the next one itself (and so stops reading).
   int max_pipelined_loads = 16;
@@ -107,6 +108,8 @@ class ClientSession final : public ClientSink,
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AnswerStatusProbe();
   void AbortTransaction();
+  // Ends a finished transaction's stream (on the pool when there is one).
+  void CloseLater(std::unique_ptr<Transaction> txn);
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
   const uint64_t id_;

@@ -172,9 +172,13 @@ void InvalidationFanout::WatchOnce() {
       for (const auto& [id, sink] : sinks_) sinks.push_back(sink);
     }
     std::vector<std::string> oids(message.oids().begin(), message.oids().end());
-    // Before any client can have seen it delivered.
-    recent_changes_.Add(tid, oids);
-    cache_.Invalidate(tid, oids);
+    // Before any client can have seen it delivered. The cache (and the
+    // change log it consults) also drops what changed silently.
+    std::vector<std::string> changed = oids;
+    changed.insert(changed.end(), message.silent_oids().begin(),
+                   message.silent_oids().end());
+    recent_changes_.Add(tid, changed);
+    cache_.Invalidate(tid, changed);
     // As a ZEO server: every other client gets the invalidation before the
     // committer gets its tpc_finish reply (which waits for reached_), so a
     // client that reads right after the commit returned rarely reads stale

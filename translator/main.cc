@@ -46,10 +46,10 @@ ABSL_FLAG(int, cache_mb, 128,
           "Size in MiB of the record cache shared by this translator's "
           "clients (loadBefore answered without asking raidcore; kept exact "
           "by the invalidations); 0 turns it off.");
-ABSL_FLAG(int, load_threads, 16,
+ABSL_FLAG(int, worker_threads, 16,
           "Threads answering clients' pipelined loads (calls a client sends "
-          "without waiting, e.g. prefetch); 0 answers them one after another "
-          "on each connection's thread.");
+          "without waiting, e.g. prefetch) and closing finished transactions; "
+          "0 does all of it on each connection's own thread.");
 
 namespace zeoraid::translator {
 namespace {
@@ -81,9 +81,9 @@ int Run() {
   fanout.Start();
   // Destroyed (after running what is queued) before the fan-out and the stub
   // its jobs use.
-  std::unique_ptr<WorkerPool> load_pool;
-  if (absl::GetFlag(FLAGS_load_threads) > 0) {
-    load_pool = std::make_unique<WorkerPool>(absl::GetFlag(FLAGS_load_threads));
+  std::unique_ptr<WorkerPool> pool;
+  if (absl::GetFlag(FLAGS_worker_threads) > 0) {
+    pool = std::make_unique<WorkerPool>(absl::GetFlag(FLAGS_worker_threads));
   }
 
   SessionOptions options;
@@ -94,7 +94,7 @@ int Run() {
   options.read_only = absl::GetFlag(FLAGS_read_only);
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
-  options.load_pool = load_pool.get();
+  options.pool = pool.get();
   ZeoServer server(stub.get(), &fanout, options);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
   if (!listening.ok()) {

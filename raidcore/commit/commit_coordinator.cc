@@ -256,6 +256,9 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   for (const TransactionOp& op : txn.ops) {
     if (op.kind == TransactionOp::Kind::kStore) {
       prepared->invalidation_.oids.push_back(op.oid);
+    } else if (op.kind == TransactionOp::Kind::kDelete ||
+               op.kind == TransactionOp::Kind::kRestore) {
+      prepared->invalidation_.silent_oids.push_back(op.oid);
     }
   }
   // Objects the backends changed themselves (undone, or conflicts they

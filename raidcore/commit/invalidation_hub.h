@@ -25,6 +25,10 @@ struct InvalidationEvent {
   std::string tid;
   zeo::Value info;  // {length, size}, or None
   std::vector<std::string> oids;
+  // Objects the transaction changed without announcing it to ZEO clients
+  // (deleted or restored, as ZEO does not invalidate those): record caches
+  // drop them; clients are not told.
+  std::vector<std::string> silent_oids;
   std::string origin_translator;
   uint64_t origin_connection = 0;
   // With an empty tid: the origin connection is to be closed, for this reason.

@@ -417,9 +417,12 @@ grpc::Status StorageService::Commit(
   };
   std::unique_ptr<PreparedCommit> prepared;
   std::unique_ptr<LockWatchdog> watchdog;
-  v1::CommitRequest request;
-  while (stream->Read(&request)) {
-    v1::CommitResponse response;
+  // Applies one request; sets *answered when it gets a response (Vote,
+  // Finish, Abort, Sync). A non-OK status ends the stream.
+  auto apply = [&](const v1::CommitRequest& request,
+                   v1::CommitResponse& response,
+                   bool* answered) -> grpc::Status {
+    *answered = true;
     switch (request.op_case()) {
       case v1::CommitRequest::kBegin: {
         if (begun) return BadArgument("Begin sent twice");
@@ -442,7 +445,8 @@ grpc::Status StorageService::Commit(
         txn.status = b.status().empty() ? " " : b.status();
         txn.origin_translator = b.origin_translator();
         txn.origin_connection = b.origin_connection();
-        continue;
+        *answered = false;
+        return grpc::Status::OK;
       }
       case v1::CommitRequest::kUndo: {
         if (!begun || prepared != nullptr) {
@@ -452,7 +456,8 @@ grpc::Status StorageService::Commit(
         op.kind = TransactionOp::Kind::kUndo;
         op.data = request.undo().undo_id();
         txn.ops.push_back(std::move(op));
-        continue;
+        *answered = false;
+        return grpc::Status::OK;
       }
       case v1::CommitRequest::kStore:
       case v1::CommitRequest::kCheckCurrentSerial:
@@ -496,7 +501,8 @@ grpc::Status StorageService::Commit(
           stats_.Store();
         }
         txn.ops.push_back(std::move(op));
-        continue;
+        *answered = false;
+        return grpc::Status::OK;
       }
       case v1::CommitRequest::kVote: {
         if (!begun || prepared != nullptr)
@@ -560,10 +566,29 @@ grpc::Status StorageService::Commit(
       }
       case v1::CommitRequest::kSync:
         break;  // an empty answer
+      case v1::CommitRequest::kBatch:
+        return BadArgument("a Batch inside a Batch");
       default:
         return BadArgument("empty CommitRequest");
     }
-    if (!stream->Write(response)) break;
+    return grpc::Status::OK;
+  };
+  v1::CommitRequest request;
+  while (stream->Read(&request)) {
+    v1::CommitResponse response;
+    bool answered = false;
+    if (request.has_batch()) {
+      const auto& requests = request.batch().requests();
+      for (int i = 0; i < requests.size(); ++i) {
+        if (answered) return BadArgument("a Batch goes on after an answer");
+        grpc::Status st = apply(requests[i], response, &answered);
+        if (!st.ok()) return st;
+      }
+    } else {
+      grpc::Status st = apply(request, response, &answered);
+      if (!st.ok()) return st;
+    }
+    if (answered && !stream->Write(response)) break;
   }
   // Stream ended or was cancelled: a transaction still holding the lock is
   // aborted on every backend by PreparedCommit's destructor.
@@ -613,6 +638,7 @@ grpc::Status StorageService::WatchInvalidations(
     }
     out.set_tid(event.tid);
     for (const std::string& oid : event.oids) out.add_oids(oid);
+    for (const std::string& oid : event.silent_oids) out.add_silent_oids(oid);
     out.set_origin_translator(event.origin_translator);
     out.set_origin_connection(event.origin_connection);
     ok = writer->Write(out);

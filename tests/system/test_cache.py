@@ -148,3 +148,45 @@ def test_hot_records_are_served_without_the_backends(make_cluster):
     for _ in range(5):
         assert fresh._call("loadBefore", oids[0], before)[0] == b"data 0"
     assert backend_loads(cluster) == loads + 1
+
+
+def answer(storage, *args):
+    """What loadBefore answered: the value, or the exception's class and args."""
+    try:
+        return storage._call("loadBefore", *args)
+    except Exception as e:
+        return (type(e).__name__, e.args)
+
+
+def test_deleted_and_restored_objects_leave_the_cache(make_cluster):
+    """ZEO announces neither deleteObject nor restorea to clients; a cache on
+    another translator must still stop serving what they replaced."""
+    cluster = make_cluster(n_backends=2)
+    a = cluster.client_storage()
+    b = cluster.client_storage(addr=second_translator(cluster).addr)
+    backend = cluster.client_storage(addr=cluster.backends[0].addr, read_only=True)
+    x, y = a.new_oid(), a.new_oid()
+    serials: dict = {}
+    commit(a, {x: b"x1", y: b"y1"}, serials)
+    latest = p64(u64(a.lastTransaction()) + 1000)
+    assert answer(a, x, latest)[0] == b"x1"  # cached by now
+    assert answer(a, y, latest)[0] == b"y1"
+
+    txn = TransactionMetaData()
+    b.tpc_begin(txn)
+    b.deleteObject(x, serials[x], txn)
+    b.tpc_vote(txn)
+    deleted = b.tpc_finish(txn)
+    restored = p64(u64(deleted) + 1)
+    txn = TransactionMetaData()
+    b.tpc_begin(txn, restored, " ")
+    b.restore(y, restored, b"y restored", "", None, txn)
+    b.tpc_vote(txn)
+    b.tpc_finish(txn)
+    a.sync() if hasattr(a, "sync") else None
+    latest = p64(u64(restored) + 1)
+    for oid in (x, y):
+        for before in (deleted, restored, latest):
+            assert answer(a, oid, before) == answer(backend, oid, before), (
+                oid.hex(), before.hex())
+    assert answer(a, y, latest)[0] == b"y restored"
