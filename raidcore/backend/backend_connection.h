@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +45,15 @@ struct ZeoReply {
 
 class BackendConnection {
  public:
+  // A synchronous call on its way: Start sent it; Await returns its answer
+  // (at most the call's timeout after Start). Destroying it unawaited drops
+  // the answer.
+  class PendingCall {
+   public:
+    virtual ~PendingCall() = default;
+    virtual absl::StatusOr<ZeoReply> Await() = 0;
+  };
+
   virtual ~BackendConnection() = default;
 
   // A synchronous ZEO call. Non-OK: the backend could not be asked or did not
@@ -52,6 +62,13 @@ class BackendConnection {
   virtual absl::StatusOr<ZeoReply> Call(absl::string_view method,
                                         zeo::Value::Items args,
                                         absl::Duration timeout) = 0;
+  // Sends a synchronous call without waiting for the answer, so that the
+  // same call goes to every mirror before any answer is awaited. This
+  // default runs Call on a thread of its own; a connection that matches
+  // answers to calls (ZeoClient) pipelines instead.
+  virtual std::unique_ptr<PendingCall> Start(absl::string_view method,
+                                             zeo::Value::Items args,
+                                             absl::Duration timeout);
   // A one-way ZEO call (tpc_begin, storea…): no answer; errors surface at the
   // next synchronous call, since the server closes the connection when one
   // fails.
@@ -72,6 +89,36 @@ class BackendConnection {
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;
 };
+
+namespace internal {
+// BackendConnection::Start's default: Call on a thread.
+class ThreadedCall final : public BackendConnection::PendingCall {
+ public:
+  ThreadedCall(BackendConnection* connection, std::string method,
+               zeo::Value::Items args, absl::Duration timeout)
+      : thread_([this, connection, method = std::move(method),
+                 args = std::move(args), timeout]() mutable {
+          result_ = connection->Call(method, std::move(args), timeout);
+        }) {}
+  ~ThreadedCall() override {
+    if (thread_.joinable()) thread_.join();
+  }
+  absl::StatusOr<ZeoReply> Await() override {
+    if (thread_.joinable()) thread_.join();
+    return result_;
+  }
+
+ private:
+  absl::StatusOr<ZeoReply> result_ = absl::UnknownError("not run");
+  std::thread thread_;  // last: starts after result_ exists
+};
+}  // namespace internal
+
+inline std::unique_ptr<BackendConnection::PendingCall> BackendConnection::Start(
+    absl::string_view method, zeo::Value::Items args, absl::Duration timeout) {
+  return std::make_unique<internal::ThreadedCall>(this, std::string(method),
+                                                  std::move(args), timeout);
+}
 
 // Opens new connections to the configured backends, so that a recovery job,
 // a heartbeat or a check after a failed call never disturbs the connection

@@ -230,42 +230,97 @@ absl::StatusOr<std::string> ZeoClient::Encode(const zeo::Message& message) {
   return payload;
 }
 
+// A call sent to the backend: its Pending is registered with the client
+// until answered, failed, or forgotten.
+class ZeoClient::InFlight final : public BackendConnection::PendingCall {
+ public:
+  InFlight(ZeoClient* client, std::string method, absl::Duration timeout)
+      : client_(client),
+        method_(std::move(method)),
+        timeout_(timeout),
+        deadline_(CondVar::DeadlineAfter(timeout)) {}
+  ~InFlight() override {
+    if (registered_ && !awaited_) client_->Forget(msgid_);
+  }
+  absl::StatusOr<ZeoReply> Await() override {
+    if (!registered_) return std::move(immediate_);
+    awaited_ = true;
+    return client_->AwaitReply(msgid_, &pending_, deadline_, method_, timeout_);
+  }
+
+ private:
+  friend class ZeoClient;
+  ZeoClient* const client_;
+  const std::string method_;
+  const absl::Duration timeout_;
+  const std::chrono::steady_clock::time_point deadline_;
+  int64_t msgid_ = 0;
+  bool registered_ = false;  // pending_ is in the client's map
+  bool awaited_ = false;
+  Pending pending_;
+  // The answer when the call was never sent (broken connection, unencodable).
+  absl::StatusOr<ZeoReply> immediate_ = absl::UnknownError("not sent");
+};
+
 absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
                                          zeo::Value::Items args,
                                          absl::Duration timeout) {
+  return Start(method, std::move(args), timeout)->Await();
+}
+
+std::unique_ptr<BackendConnection::PendingCall> ZeoClient::Start(
+    absl::string_view method, zeo::Value::Items args, absl::Duration timeout) {
+  auto call = std::make_unique<InFlight>(this, std::string(method), timeout);
   int64_t msgid;
   {
     MutexLock lock(&mu_);
-    if (!broken_.ok()) return broken_;
+    if (!broken_.ok()) {
+      call->immediate_ = broken_;
+      return call;
+    }
     // A one-way call of this transaction could not be sent: its vote or
     // finish gets that error instead (as ZEO reports a failed one-way call at
     // the next synchronous one); an abort is sent, and harmless.
     if (unsent_.has_value()) {
       ZeoReply error = std::move(*unsent_);
       unsent_.reset();
-      if (method != "tpc_abort") return error;
+      if (method != "tpc_abort") {
+        call->immediate_ = std::move(error);
+        return call;
+      }
     }
     msgid = next_msgid_++;
   }
   absl::StatusOr<std::string> payload = Encode(zeo::MakeCall(
       zeo::Value::Int(msgid), std::string(method), std::move(args)));
-  if (!payload.ok()) return Unencodable(method, payload.status());
-  Pending pending;
+  if (!payload.ok()) {
+    call->immediate_ = Unencodable(method, payload.status());
+    return call;
+  }
   {
     MutexLock lock(&mu_);
-    if (!broken_.ok()) return broken_;
-    pending_[msgid] = &pending;
+    if (!broken_.ok()) {
+      call->immediate_ = broken_;
+      return call;
+    }
+    call->msgid_ = msgid;
+    call->registered_ = true;
+    pending_[msgid] = &call->pending_;
   }
   absl::Status st = Write(*payload);
-  if (!st.ok()) Fail(st);
-  // An "infinite" timeout is capped at a day: chrono arithmetic must not
-  // overflow.
-  auto deadline = CondVar::DeadlineAfter(timeout);
+  if (!st.ok()) Fail(st);  // answers the pending call with the failure
+  return call;
+}
+
+absl::StatusOr<ZeoReply> ZeoClient::AwaitReply(
+    int64_t msgid, Pending* pending,
+    std::chrono::steady_clock::time_point deadline, absl::string_view method,
+    absl::Duration timeout) {
   bool timed_out = false;
   {
     MutexLock lock(&mu_);
-    while (!pending.done) {
-      if (!reply_cv_.WaitUntil(&mu_, deadline) && !pending.done) {
+    while (!pending->done) {
+      if (!reply_cv_.WaitUntil(&mu_, deadline) && !pending->done) {
         pending_.erase(msgid);
         timed_out = true;
         break;
@@ -281,7 +336,12 @@ absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
     Fail(err);
     return err;
   }
-  return std::move(pending.reply);
+  return std::move(pending->reply);
+}
+
+void ZeoClient::Forget(int64_t msgid) {
+  MutexLock lock(&mu_);
+  pending_.erase(msgid);
 }
 
 absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {

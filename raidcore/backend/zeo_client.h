@@ -5,6 +5,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
 #define ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,10 @@ class ZeoClient final : public BackendConnection {
   absl::StatusOr<ZeoReply> Call(absl::string_view method,
                                 zeo::Value::Items args,
                                 absl::Duration timeout) override;
+  // Writes the call and returns; the answer is matched by msgid.
+  std::unique_ptr<PendingCall> Start(absl::string_view method,
+                                     zeo::Value::Items args,
+                                     absl::Duration timeout) override;
   // A call msgpack cannot carry (on an M5 backend) is not sent: Call answers
   // a StorageError; after such a Send, the next Call does (see unsent_).
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
@@ -64,6 +69,15 @@ class ZeoClient final : public BackendConnection {
     bool done = false;
     absl::StatusOr<ZeoReply> reply = absl::UnknownError("pending");
   };
+  class InFlight;
+  // Waits for the answer to `msgid` until `deadline`; a call that times out
+  // fails the connection (the server may still act on it).
+  absl::StatusOr<ZeoReply> AwaitReply(
+      int64_t msgid, Pending* pending,
+      std::chrono::steady_clock::time_point deadline, absl::string_view method,
+      absl::Duration timeout);
+  // Drops an unawaited call: its answer, if it comes, is ignored.
+  void Forget(int64_t msgid);
 
   const ZeoClientOptions options_;
   net::Socket socket_;

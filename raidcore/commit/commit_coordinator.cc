@@ -36,6 +36,35 @@ auto OnEach(const std::vector<BackendMember>& members, Fn fn)
   return results;
 }
 
+// A call that was never sent: its answer is known.
+class ReadyCall final : public BackendConnection::PendingCall {
+ public:
+  explicit ReadyCall(absl::StatusOr<ZeoReply> answer)
+      : answer_(std::move(answer)) {}
+  absl::StatusOr<ZeoReply> Await() override { return std::move(answer_); }
+
+ private:
+  absl::StatusOr<ZeoReply> answer_;
+};
+
+// Starts a call on every member (start(member) sends it), then awaits every
+// answer, in order: the mirrors work side by side without a thread each.
+template <typename Start>
+std::vector<absl::StatusOr<ZeoReply>> CallEach(
+    const std::vector<BackendMember>& members, Start start) {
+  std::vector<std::unique_ptr<BackendConnection::PendingCall>> calls;
+  calls.reserve(members.size());
+  for (const BackendMember& m : members) calls.push_back(start(m));
+  std::vector<absl::StatusOr<ZeoReply>> answers;
+  answers.reserve(members.size());
+  for (auto& call : calls) answers.push_back(call->Await());
+  return answers;
+}
+
+// Above this much data a transaction is sent to the mirrors from a thread
+// each, so that one slow reader does not hold up the others' copy.
+constexpr size_t kPipelinedVoteBytes = 256 << 10;
+
 std::string Describe(const ZeoReply& reply) {
   if (reply.is_error) {
     return absl::StrCat(reply.error_class, reply.value.DebugString());
@@ -169,7 +198,9 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     txn_id = next_txn_id_++;
   }
 
-  auto vote_on = [&](const BackendMember& m) -> absl::StatusOr<ZeoReply> {
+  // Sends the transaction and its vote to one mirror.
+  auto start_vote = [&](const BackendMember& m)
+      -> std::unique_ptr<BackendConnection::PendingCall> {
     BackendConnection& c = *m.connection;
     absl::Status st =
         c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
@@ -179,10 +210,17 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
       if (!st.ok()) break;
       st = SendOp(c, op, txn_id);
     }
-    if (!st.ok()) return st;
-    return c.Call("vote", {Value::Int(txn_id)}, options_.backend_timeout);
+    if (!st.ok()) return std::make_unique<ReadyCall>(st);
+    return c.Start("vote", {Value::Int(txn_id)}, options_.backend_timeout);
   };
-  std::vector<absl::StatusOr<ZeoReply>> answers = OnEach(members, vote_on);
+  size_t bytes = 0;
+  for (const TransactionOp& op : txn.ops) bytes += op.data.size();
+  std::vector<absl::StatusOr<ZeoReply>> answers =
+      bytes <= kPipelinedVoteBytes
+          ? CallEach(members, start_vote)
+          : OnEach(members, [&](const BackendMember& m) {
+              return start_vote(m)->Await();
+            });
 
   // The answer given by the most backends wins; ties go to the earliest
   // backend.
@@ -280,9 +318,10 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
   const std::string& tid = prepared->tid_;
   clock_->StartFinish();
   std::vector<absl::StatusOr<ZeoReply>> answers =
-      OnEach(prepared->voters_, [&](const BackendMember& m) {
-        return m.connection->Call("tpc_finish", {Value::Int(prepared->txn_id_)},
-                                  options_.finish_timeout);
+      CallEach(prepared->voters_, [&](const BackendMember& m) {
+        return m.connection->Start("tpc_finish",
+                                   {Value::Int(prepared->txn_id_)},
+                                   options_.finish_timeout);
       });
   size_t committed = 0;
   Value info;
@@ -400,9 +439,9 @@ void CommitCoordinator::AbortPrepared(PreparedCommit* prepared) {
 void CommitCoordinator::AbortOn(const std::vector<BackendMember>& members,
                                 int64_t txn_id) {
   std::vector<absl::StatusOr<ZeoReply>> answers =
-      OnEach(members, [&](const BackendMember& m) {
-        return m.connection->Call("tpc_abort", {Value::Int(txn_id)},
-                                  options_.backend_timeout);
+      CallEach(members, [&](const BackendMember& m) {
+        return m.connection->Start("tpc_abort", {Value::Int(txn_id)},
+                                   options_.backend_timeout);
       });
   for (size_t i = 0; i < answers.size(); ++i) {
     if (!answers[i].ok()) {

@@ -85,41 +85,29 @@ grpc::Status BadArgument(absl::string_view what) {
 }
 
 // Cancels a Commit stream whose transaction holds the commit lock for too long,
-// so that a stalled client cannot block every other writer.
+// so that a stalled client cannot block every other writer. Armed on the
+// service's alarm thread: a transaction costs no thread for it.
 class LockWatchdog {
  public:
-  // `on_timeout` runs (on the watchdog's thread) when it fires.
-  LockWatchdog(grpc::ServerContext* context, absl::Duration limit,
-               std::string tid, std::function<void()> on_timeout)
-      : thread_([this, context, limit, tid, on_timeout] {
-          auto deadline = CondVar::DeadlineAfter(limit);
-          MutexLock lock(&mu_);
-          while (!done_) {
-            if (!cv_.WaitUntil(&mu_, deadline) && !done_) {
-              ZR_LOG(WARNING) << "transaction " << TidHex(tid)
-                              << " held the commit lock longer than "
-                              << absl::FormatDuration(limit)
-                              << " without finishing; aborting it";
-              context->TryCancel();
-              on_timeout();
-              return;
-            }
-          }
-        }) {}
-  ~LockWatchdog() {
-    {
-      MutexLock lock(&mu_);
-      done_ = true;
-    }
-    cv_.SignalAll();
-    thread_.join();
-  }
+  // `on_timeout` runs (on the alarm thread) when it fires.
+  LockWatchdog(AlarmThread* alarms, grpc::ServerContext* context,
+               absl::Duration limit, std::string tid,
+               std::function<void()> on_timeout)
+      : alarms_(alarms),
+        id_(alarms->Schedule(limit, [context, limit, tid, on_timeout] {
+          ZR_LOG(WARNING) << "transaction " << TidHex(tid)
+                          << " held the commit lock longer than "
+                          << absl::FormatDuration(limit)
+                          << " without finishing; aborting it";
+          context->TryCancel();
+          on_timeout();
+        })) {}
+  // Disarms it, or waits until a firing alarm is done with the context.
+  ~LockWatchdog() { alarms_->Cancel(id_); }
 
  private:
-  Mutex mu_;
-  CondVar cv_;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  AlarmThread* const alarms_;
+  const uint64_t id_;
 };
 
 }  // namespace
@@ -527,7 +515,7 @@ grpc::Status StorageService::Commit(
           // As ZEO's transaction-timeout: the transaction is aborted and its
           // client's connection closed (it reconnects).
           watchdog = std::make_unique<LockWatchdog>(
-              context, options_.commit_lock_timeout, prepared->tid(),
+              &alarms_, context, options_.commit_lock_timeout, prepared->tid(),
               [this, translator = txn.origin_translator,
                connection = txn.origin_connection,
                limit = options_.commit_lock_timeout] {

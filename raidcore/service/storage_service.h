@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "base/alarm_thread.h"
 #include "raidcore/commit/commit_coordinator.h"
 #include "raidcore/commit/invalidation_hub.h"
 #include "raidcore/read/iterator_registry.h"
@@ -105,6 +106,8 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   CommitClock* const clock_;
   InvalidationHub* const hub_;
   ServerStats stats_;
+  // Runs the commit-lock watchdogs of the transactions.
+  AlarmThread alarms_;
 };
 
 }  // namespace zeoraid::raidcore
