@@ -259,15 +259,25 @@ namespace {
 
 absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
   size_t got = 0;
+  // Bytes that are already there are taken without a poll first: a busy
+  // connection's frames cost one system call each.
+  bool wait = false;
   while (got < n) {
-    absl::Status ready = WaitFor(fd, POLLIN, deadline);
-    if (!ready.ok()) return ready;
-    ssize_t r = ::recv(fd, out + got, n - got, 0);
+    if (wait) {
+      absl::Status ready = WaitFor(fd, POLLIN, deadline);
+      if (!ready.ok()) return ready;
+    }
+    ssize_t r = ::recv(fd, out + got, n - got, MSG_DONTWAIT);
     if (r == 0) return absl::UnavailableError("connection closed by peer");
     if (r < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        wait = true;
+        continue;
+      }
       return Errno("recv");
     }
+    wait = false;
     got += static_cast<size_t>(r);
   }
   return absl::OkStatus();
@@ -309,6 +319,7 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
                          {const_cast<char*>(payload.data()), payload.size()}};
   size_t total = 4 + payload.size();
   size_t sent = 0;
+  bool full = false;
   while (sent < total) {
     msghdr msg;
     std::memset(&msg, 0, sizeof(msg));
@@ -328,17 +339,25 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
     }
     msg.msg_iov = cur;
     msg.msg_iovlen = count;
-    absl::Status ready = WaitFor(socket.fd(), POLLOUT, deadline);
-    if (!ready.ok()) {
-      return absl::DeadlineExceededError(
-          absl::StrCat("send timed out after ", absl::FormatDuration(timeout),
-                       ": the peer is not reading"));
+    // Poll only once the socket's buffer is full.
+    if (full) {
+      absl::Status ready = WaitFor(socket.fd(), POLLOUT, deadline);
+      if (!ready.ok()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat("send timed out after ", absl::FormatDuration(timeout),
+                         ": the peer is not reading"));
+      }
     }
     ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (w < 0) {
-      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        full = true;
+        continue;
+      }
       return Errno("send");
     }
+    full = false;
     sent += static_cast<size_t>(w);
   }
   return absl::OkStatus();

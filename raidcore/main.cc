@@ -366,6 +366,10 @@ int Run() {
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  // No bandwidth-delay probing: its PING after every burst of data costs a
+  // wake-up and a round trip on each side per call, and the translators'
+  // links are low-latency.
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&health_service);

@@ -841,7 +841,13 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   absl::StatusOr<Value> result =
       zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
                         zeo::GlobalPolicy::kClient);
-  if (!result.ok() || !result->is_sequence()) {
+  if (!result.ok()) {
+    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
+                      Value::Tuple({Value::Str(absl::StrCat(
+                          "zeoraid: unreadable answer from raidcore: ",
+                          result.status().message()))}));
+  }
+  if (!result->is_sequence()) {
     txn_->write_through = false;
   } else {
     // The oids the backends changed themselves (resolved conflicts, undone
@@ -854,7 +860,7 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
       }
     }
   }
-  return ReplyPickled(message.msgid, response.vote_result_pickle());
+  return Reply(message.msgid, std::move(*result));
 }
 
 absl::Status ClientSession::HandleFinish(const zeo::Message& message) {

@@ -68,6 +68,9 @@ int Run() {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // No bandwidth-delay probing: a PING after every response costs a wake-up
+  // on both sides per call (see docs/performance.md).
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials(), args);
   std::unique_ptr<v1::Storage::Stub> stub = v1::Storage::NewStub(channel);
