@@ -125,10 +125,10 @@ void ZeoClient::Fail(const absl::Status& status) {
     for (auto& [id, pending] : pending_) {
       pending->done = true;
       pending->reply = broken_;
+      pending->cv.Signal();  // under mu_: the waiter may destroy it after
     }
     pending_.clear();
   }
-  reply_cv_.SignalAll();
   socket_.Shutdown();
 }
 
@@ -197,9 +197,11 @@ void ZeoClient::ReadLoop() {
       if (it == pending_.end()) continue;  // the caller timed out
       it->second->done = true;
       it->second->reply = std::move(reply);
+      // Only its caller wakes; under mu_, since the caller may destroy the
+      // Pending as soon as it sees it done.
+      it->second->cv.Signal();
       pending_.erase(it);
     }
-    reply_cv_.SignalAll();
   }
 }
 
@@ -320,7 +322,7 @@ absl::StatusOr<ZeoReply> ZeoClient::AwaitReply(
   {
     MutexLock lock(&mu_);
     while (!pending->done) {
-      if (!reply_cv_.WaitUntil(&mu_, deadline) && !pending->done) {
+      if (!pending->cv.WaitUntil(&mu_, deadline) && !pending->done) {
         pending_.erase(msgid);
         timed_out = true;
         break;

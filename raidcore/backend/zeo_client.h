@@ -65,9 +65,11 @@ class ZeoClient final : public BackendConnection {
   // encoding cannot carry it.
   absl::StatusOr<std::string> Encode(const zeo::Message& message);
 
+  // One call awaiting its answer; fields guarded by mu_.
   struct Pending {
     bool done = false;
     absl::StatusOr<ZeoReply> reply = absl::UnknownError("pending");
+    CondVar cv;  // signalled when done
   };
   class InFlight;
   // Waits for the answer to `msgid` until `deadline`; a call that times out
@@ -89,7 +91,6 @@ class ZeoClient final : public BackendConnection {
   Mutex write_mu_;  // serializes frames on the socket
 
   mutable Mutex mu_;
-  CondVar reply_cv_;
   int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
