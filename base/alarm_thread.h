@@ -4,6 +4,7 @@
 #ifndef ZEORAID_BASE_ALARM_THREAD_H_
 #define ZEORAID_BASE_ALARM_THREAD_H_
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -33,18 +34,23 @@ class AlarmThread {
 
   // Runs `fn` on the alarm thread `after` from now, unless cancelled first.
   uint64_t Schedule(absl::Duration after, std::function<void()> fn) {
+    const auto deadline = CondVar::DeadlineAfter(after);
     uint64_t id;
+    bool earlier;
     {
       MutexLock lock(&mu_);
       id = next_id_++;
-      alarms_.emplace(id, Alarm{CondVar::DeadlineAfter(after), std::move(fn)});
+      alarms_.emplace(id, Alarm{deadline, std::move(fn)});
+      earlier = deadline < wakeup_;
     }
-    cv_.SignalAll();
+    // The thread wakes by itself in time for a later deadline: no wake-up
+    // (a context switch) per alarm armed.
+    if (earlier) cv_.SignalAll();
     return id;
   }
   // Cancels alarm `id`. If it is running, waits until it has returned, so
   // that whatever it uses may be destroyed afterwards. True when it never
-  // ran.
+  // ran. A cancelled alarm's wake-up still comes, and finds nothing to do.
   bool Cancel(uint64_t id) {
     MutexLock lock(&mu_);
     if (alarms_.erase(id) == 1) return true;
@@ -67,12 +73,16 @@ class AlarmThread {
             it->second.deadline < next->second.deadline)
           next = it;
       }
-      if (next == alarms_.end()) {
-        cv_.Wait(&mu_);
-        continue;
-      }
-      if (std::chrono::steady_clock::now() < next->second.deadline) {
-        cv_.WaitUntil(&mu_, next->second.deadline);
+      const auto now = std::chrono::steady_clock::now();
+      if (next == alarms_.end() || now < next->second.deadline) {
+        // Idle, it still looks every second, so that arming an alarm due
+        // later than that needs no signal.
+        wakeup_ = now + std::chrono::seconds(1);
+        if (next != alarms_.end()) {
+          wakeup_ = std::min(wakeup_, next->second.deadline);
+        }
+        cv_.WaitUntil(&mu_, wakeup_);
+        wakeup_ = std::chrono::steady_clock::time_point::min();
         continue;  // an alarm may have been added or cancelled
       }
       uint64_t id = next->first;
@@ -94,6 +104,10 @@ class AlarmThread {
   std::map<uint64_t, Alarm> alarms_ ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t running_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none
+  // When the waiting thread wakes next by itself; min() while it is not
+  // waiting (it looks at every alarm before it waits again).
+  std::chrono::steady_clock::time_point wakeup_ ABSL_GUARDED_BY(mu_) =
+      std::chrono::steady_clock::time_point::min();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist
 };

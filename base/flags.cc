@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "base/logging.h"
 
 ABSL_FLAG(std::string, log_level, "info",
@@ -59,6 +60,11 @@ bool FlagGiven(absl::string_view name) {
 
 std::vector<std::string> InitMain(int argc, char** argv, const char* usage,
                                   absl::string_view repeated) {
+  // Debian builds Abseil without NDEBUG, which turns on absl::Mutex's
+  // deadlock detection: a lock-order graph updated on every lock that gRPC
+  // takes (measurable per call, docs/performance.md). Our own locks are
+  // checked by -Wthread-safety and TSan instead.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(usage);
   // --help lists the project's own flags (Abseil's default only looks for a
   // source file named after the program).

@@ -141,6 +141,7 @@ struct ClientSession::Transaction {
       stream;
   v1::CommitRequest batch;
   size_t batch_bytes = 0;
+  bool half_closed = false;
   // The stream broke while the client was sending one-way calls; reported at
   // vote.
   bool broken = false;
@@ -160,7 +161,9 @@ struct ClientSession::Transaction {
     if (batch_bytes >= kMaxBatchBytes) Flush();
     return !broken;
   }
-  bool Flush() {
+  // `last`: nothing follows on this stream (it is half-closed with the
+  // message, which saves Close a separate WritesDone).
+  bool Flush(bool last = false) {
     if (broken || batch.batch().requests().empty()) return !broken;
     if (stream == nullptr) {
       // A transaction lives as long as the client takes: no deadline on the
@@ -170,7 +173,12 @@ struct ClientSession::Transaction {
       context->set_initial_metadata_corked(true);
       stream = stub->Commit(context.get());
     }
-    if (!stream->Write(batch)) broken = true;
+    grpc::WriteOptions options;
+    if (last) {
+      options.set_last_message();
+      half_closed = true;
+    }
+    if (!stream->Write(batch, options)) broken = true;
     batch.Clear();
     batch_bytes = 0;
     return !broken;
@@ -178,8 +186,10 @@ struct ClientSession::Transaction {
   // Sends `request` after the queued ones and reads raidcore's answer; on
   // failure returns the stream's final status.
   grpc::Status Ask(v1::CommitRequest request, v1::CommitResponse* response) {
+    // Finish and Abort are the transaction's last words.
+    const bool last = request.has_finish() || request.has_abort();
     Send(std::move(request));
-    if (Flush() && stream->Read(response)) return grpc::Status::OK;
+    if (Flush(last) && stream->Read(response)) return grpc::Status::OK;
     if (stream == nullptr) {
       return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "transaction stream not open");
@@ -196,7 +206,7 @@ struct ClientSession::Transaction {
   // Ends the stream after its last answer.
   void Close() {
     if (!broken && stream != nullptr) {
-      stream->WritesDone();
+      if (!half_closed) stream->WritesDone();
       stream->Finish();
     }
   }

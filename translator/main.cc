@@ -71,6 +71,10 @@ int Run() {
   // No bandwidth-delay probing: a PING after every response costs a wake-up
   // on both sides per call (see docs/performance.md).
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  // Nothing is retried transparently: every call's outcome is decided here
+  // (a lost raidcore disconnects the client, which reconnects), and the
+  // retry machinery buffers every message of every call.
+  args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
       absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials(), args);
   std::unique_ptr<v1::Storage::Stub> stub = v1::Storage::NewStub(channel);
