@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "translator/commit_stream.h"
 #include "zeo/msgpack.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
@@ -115,8 +116,6 @@ std::string JsonOf(const Value& v) {
 // A transaction bigger than this is not copied into the record cache: its
 // records are read back from raidcore when needed.
 constexpr size_t kMaxWriteThroughBytes = 8 << 20;
-// A transaction's calls are sent to raidcore in messages of about this size.
-constexpr size_t kMaxBatchBytes = 1 << 20;
 
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
@@ -128,23 +127,10 @@ Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
 
 struct ClientSession::Transaction {
   Transaction(Value id, v1::Storage::Stub* stub)
-      : txn_id(std::move(id)), stub(stub) {}
+      : txn_id(std::move(id)), stream(stub) {}
 
   Value txn_id;
-  v1::Storage::Stub* const stub;
-  // The Commit stream, opened when the first batch goes out (usually at
-  // vote): until then the calls wait in `batch`, and raidcore, which acts on
-  // nothing before Vote, gets the whole transaction in one message.
-  std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<
-      grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>
-      stream;
-  v1::CommitRequest batch;
-  size_t batch_bytes = 0;
-  bool half_closed = false;
-  // The stream broke while the client was sending one-way calls; reported at
-  // vote.
-  bool broken = false;
+  CommitStream stream;
   // What the client stored (oid, data), for the record cache once the
   // backends committed it; oids whose committed data is not simply this
   // (restored, deleted, or changed by the backends at vote) are left out.
@@ -153,69 +139,6 @@ struct ClientSession::Transaction {
   std::set<std::string> not_verbatim;
   size_t stored_bytes = 0;
   bool write_through = true;
-
-  // Queues `request`; a big batch goes out at once.
-  bool Send(v1::CommitRequest request) {
-    batch_bytes += request.ByteSizeLong();
-    *batch.mutable_batch()->add_requests() = std::move(request);
-    if (batch_bytes >= kMaxBatchBytes) Flush();
-    return !broken;
-  }
-  // `last`: nothing follows on this stream (it is half-closed with the
-  // message, which saves Close a separate WritesDone).
-  bool Flush(bool last = false) {
-    if (broken || batch.batch().requests().empty()) return !broken;
-    if (stream == nullptr) {
-      // A transaction lives as long as the client takes: no deadline on the
-      // stream; raidcore bounds the time it holds its lock. The call's
-      // headers go out with the first message.
-      context = std::make_unique<grpc::ClientContext>();
-      context->set_initial_metadata_corked(true);
-      stream = stub->Commit(context.get());
-    }
-    grpc::WriteOptions options;
-    if (last) {
-      options.set_last_message();
-      half_closed = true;
-    }
-    if (!stream->Write(batch, options)) broken = true;
-    batch.Clear();
-    batch_bytes = 0;
-    return !broken;
-  }
-  // Sends `request` after the queued ones and reads raidcore's answer; on
-  // failure returns the stream's final status.
-  grpc::Status Ask(v1::CommitRequest request, v1::CommitResponse* response) {
-    // Finish and Abort are the transaction's last words.
-    const bool last = request.has_finish() || request.has_abort();
-    Send(std::move(request));
-    if (Flush(last) && stream->Read(response)) return grpc::Status::OK;
-    if (stream == nullptr) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "transaction stream not open");
-    }
-    broken = true;
-    context->TryCancel();
-    grpc::Status status = stream->Finish();
-    if (status.ok()) {
-      status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                            "raidcore ended the transaction stream");
-    }
-    return status;
-  }
-  // Ends the stream after its last answer.
-  void Close() {
-    if (!broken && stream != nullptr) {
-      if (!half_closed) stream->WritesDone();
-      stream->Finish();
-    }
-  }
-  // Makes raidcore abort on every backend and free its lock.
-  void Cancel() {
-    if (stream == nullptr) return;
-    context->TryCancel();
-    stream->Finish();
-  }
 };
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
@@ -322,20 +245,20 @@ void ClientSession::Serve() {
 
 void ClientSession::CloseLater(std::unique_ptr<Transaction> txn) {
   if (options_.pool == nullptr) {
-    txn->Close();
+    txn->stream.Close();
     return;
   }
   // Closing waits for raidcore's end of the stream: not on the way of this
   // client's next call.
   std::shared_ptr<Transaction> shared(std::move(txn));
-  options_.pool->Submit([shared] { shared->Close(); });
+  options_.pool->Submit([shared] { shared->stream.Close(); });
 }
 
 void ClientSession::AbortTransaction() {
   if (txn_ == nullptr) return;
   // Cancelling the stream makes raidcore abort on every backend and free its
   // lock.
-  txn_->Cancel();
+  txn_->stream.Cancel();
   txn_.reset();
 }
 
@@ -750,7 +673,7 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
   begin->set_origin_translator(fanout_->translator_id());
 
   txn_ = std::make_unique<Transaction>(args[0], stub_);
-  txn_->Send(std::move(request));
+  txn_->stream.Send(std::move(request));
   return absl::OkStatus();
 }
 
@@ -825,7 +748,7 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
       request.mutable_check_current_serial()->set_serial(serial);
     }
   }
-  txn_->Send(std::move(request));
+  txn_->stream.Send(std::move(request));
   return absl::OkStatus();
 }
 
@@ -840,7 +763,7 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   v1::CommitRequest request;
   request.mutable_vote();
   v1::CommitResponse response;
-  grpc::Status status = txn_->Ask(request, &response);
+  grpc::Status status = txn_->stream.Ask(request, &response);
   if (!status.ok()) {
     txn_.reset();
     return ReplyRpcFailure(message.msgid, status);
@@ -881,7 +804,7 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   v1::CommitRequest request;
   request.mutable_finish();
   v1::CommitResponse response;
-  grpc::Status status = txn_->Ask(request, &response);
+  grpc::Status status = txn_->stream.Ask(request, &response);
   if (!status.ok()) {
     txn_.reset();
     return ReplyRpcFailure(message.msgid, status);
@@ -946,7 +869,7 @@ absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
     v1::CommitRequest request;
     request.mutable_abort();
     v1::CommitResponse response;
-    if (txn_->Ask(request, &response).ok()) txn_->Close();
+    if (txn_->stream.Ask(request, &response).ok()) txn_->stream.Close();
     txn_.reset();
   }
   return Reply(message.msgid, Value());
@@ -1108,7 +1031,7 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
       v1::CommitRequest sync;
       sync.mutable_sync();
       v1::CommitResponse ignored;
-      txn_->Ask(sync, &ignored).IgnoreError();
+      txn_->stream.Ask(sync, &ignored).IgnoreError();
     }
     v1::ServerStatusRequest request;
     request.set_connections(fanout_->connections());
