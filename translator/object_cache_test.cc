@@ -226,6 +226,7 @@ TEST(ObjectCacheConcurrencyTest, ThreadsShareOneCache) {
   recent.Reset(1);
   cache.Reset(1);
   std::atomic<uint64_t> last{1};
+  std::atomic<bool> done{false};
   std::thread committer([&] {
     for (uint64_t tid = 2; tid < 2000; ++tid) {
       std::vector<std::string> oids = {"oid" + std::to_string(tid % 50)};
@@ -234,11 +235,15 @@ TEST(ObjectCacheConcurrencyTest, ThreadsShareOneCache) {
       cache.StoreCommitted(tid, {{oids[0], std::to_string(tid)}});
       last = tid;
     }
+    done = true;
   });
   std::vector<std::thread> readers;
   for (int r = 0; r < 3; ++r) {
     readers.emplace_back([&, r] {
-      for (int i = 0; i < 5000; ++i) {
+      // Until the committer is done, then two more passes over the oids
+      // (each has been committed by then: those loads hit).
+      for (int i = 0, after = 0; after < 100; ++i) {
+        if (done.load()) ++after;
         std::string oid = "oid" + std::to_string((i + r) % 50);
         uint64_t at = last.load();
         auto hit = cache.LoadBefore(oid, at + 1);
