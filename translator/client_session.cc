@@ -337,13 +337,23 @@ absl::Status ClientSession::ReplyPickled(const Value& msgid,
                                          const std::string& pickle) {
   absl::StatusOr<Value> value =
       zeo::DecodePickle(pickle, options_.limits, zeo::GlobalPolicy::kClient);
-  if (!value.ok()) {
-    return ReplyError(msgid, "ZODB.POSException.StorageError",
-                      Value::Tuple({Value::Str(absl::StrCat(
-                          "zeoraid: unreadable answer from raidcore: ",
-                          value.status().message()))}));
-  }
+  if (!value.ok()) return ReplyUnreadable(msgid, value.status());
   return Reply(msgid, std::move(*value));
+}
+
+absl::Status ClientSession::ReplyUnreadable(const Value& msgid,
+                                            const absl::Status& why) {
+  return ReplyError(
+      msgid, "ZODB.POSException.StorageError",
+      Value::Tuple({Value::Str(absl::StrCat(
+          "zeoraid: unreadable answer from raidcore: ", why.message()))}));
+}
+
+bool ClientSession::ReplacedSinceLocked(const std::string& oid,
+                                        uint64_t snapshot) {
+  return delivered_ > snapshot &&
+         fanout_->recent_changes().ChangedBetween(oid, snapshot, delivered_) !=
+             RecentChanges::Answer::kUnchanged;
 }
 
 absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
@@ -576,11 +586,8 @@ absl::StatusOr<bool> ClientSession::LoadFromCache(const Value& msgid,
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
-    if (hit->end == 0 && delivered_ > hit->snapshot &&
-        fanout_->recent_changes().ChangedBetween(oid, hit->snapshot,
-                                                 delivered_) !=
-            RecentChanges::Answer::kUnchanged) {
-      return false;  // replaced since: read it from raidcore
+    if (hit->end == 0 && ReplacedSinceLocked(oid, hit->snapshot)) {
+      return false;  // read it from raidcore
     }
     absl::Status st = WriteLocked(zeo::MakeReply(
         msgid, Value::Tuple({Value::Bytes(*hit->data),
@@ -623,14 +630,9 @@ absl::Status ClientSession::LoadFromRaidcore(const Value& msgid,
     {
       MutexLock lock(&write_mu_);
       if (closed_) return absl::UnavailableError("connection closed");
-      if (current && delivered_ > zeo::TidToUint64(response.snapshot_tid()) &&
-          fanout_->recent_changes().ChangedBetween(
-              oid, zeo::TidToUint64(response.snapshot_tid()), delivered_) !=
-              RecentChanges::Answer::kUnchanged) {
-        // The client already processed a later transaction that replaced (or
-        // may have replaced) this revision: a "current" answer from before
-        // it would be cached as current though stale. Read again.
-        continue;
+      if (current &&
+          ReplacedSinceLocked(oid, zeo::TidToUint64(response.snapshot_tid()))) {
+        continue;  // read again
       }
       absl::Status st = WriteLocked(zeo::MakeReply(msgid, std::move(result)));
       if (!st.ok()) return st;
@@ -774,12 +776,7 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   absl::StatusOr<Value> result =
       zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
                         zeo::GlobalPolicy::kClient);
-  if (!result.ok()) {
-    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
-                      Value::Tuple({Value::Str(absl::StrCat(
-                          "zeoraid: unreadable answer from raidcore: ",
-                          result.status().message()))}));
-  }
+  if (!result.ok()) return ReplyUnreadable(message.msgid, result.status());
   if (!result->is_sequence()) {
     txn_->write_through = false;
   } else {
@@ -869,7 +866,11 @@ absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
     v1::CommitRequest request;
     request.mutable_abort();
     v1::CommitResponse response;
-    if (txn_->stream.Ask(request, &response).ok()) txn_->stream.Close();
+    // Sent even when raidcore has not seen the transaction yet (its calls
+    // still batched): raidcore counts the abort in server_status, as ZEO does.
+    if (txn_->stream.Ask(request, &response).ok()) {
+      CloseLater(std::move(txn_));
+    }
     txn_.reset();
   }
   return Reply(message.msgid, Value());

@@ -100,6 +100,15 @@ class ClientSession final : public ClientSink,
                          const v1::PickledResponse& response);
   // Replies with a value raidcore sent pickled.
   absl::Status ReplyPickled(const zeo::Value& msgid, const std::string& pickle);
+  // Reports an answer from raidcore that could not be decoded.
+  absl::Status ReplyUnreadable(const zeo::Value& msgid,
+                               const absl::Status& why);
+  // Whether a "current" answer for `oid` that reflects `snapshot` must not be
+  // written: this client already processed a later transaction that replaced
+  // (or may have replaced) that revision, so it would cache a stale record as
+  // current (ZEO's order). The caller reads it again instead.
+  bool ReplacedSinceLocked(const std::string& oid, uint64_t snapshot)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Reports a raidcore that could not be asked as a StorageError to the client.
   absl::Status ReplyRpcFailure(const zeo::Value& msgid,
                                const grpc::Status& status);
