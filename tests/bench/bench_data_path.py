@@ -15,6 +15,9 @@ all of them are ready, then run for --seconds:
   commit1, commitN  one-object commits (raw ClientStorage tpc_begin / store of a new
                     PersistentMapping record / tpc_vote / tpc_finish) from 1 and from
                     --clients processes at once: commits/s and p50 latency.
+  tpc1              empty two-phase commits (tpc_begin / tpc_vote / tpc_finish, no
+                    store) from 1 process: the fixed cost of a transaction, as
+                    zodbshootout's "tpc".
   load1, loadN      uncached loadBefore(oid, lastTransaction+1) of --objects objects
                     written just before, sent straight to the server
                     (ClientStorage._server.call, no client cache) from 1 and from
@@ -51,7 +54,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "system"))
 
-ALL_FIGURES = ("commit1", "commitN", "load1", "loadN", "miss1", "prefetch")
+ALL_FIGURES = ("commit1", "commitN", "tpc1", "load1", "loadN", "miss1", "prefetch")
 
 
 # ------------------------------------------------------------------------ workers
@@ -85,13 +88,15 @@ def worker_main(args) -> int:
 
     storage = ClientStorage(parse_addr(args.addr), storage="1", wait_timeout=60)
     try:
-        if args.worker == "commit":
+        if args.worker in ("commit", "tpc"):
             data = record_bytes(args.worker_index)
+            empty = args.worker == "tpc"
 
             def op() -> int:
                 txn = TransactionMetaData()
                 storage.tpc_begin(txn)
-                storage.store(storage.new_oid(), z64, data, "", txn)
+                if not empty:
+                    storage.store(storage.new_oid(), z64, data, "", txn)
                 storage.tpc_vote(txn)
                 storage.tpc_finish(txn)
                 return 1
@@ -236,6 +241,9 @@ def bench(kind: str, args, figures: list[str]) -> dict:
             if "commitN" in figures:
                 out["commitN"] = run_workers(addr, "commit", n, args.seconds, tmp)
                 report(kind, f"commits/s, {n} clients", out["commitN"], "ms")
+            if "tpc1" in figures:
+                out["tpc1"] = run_workers(addr, "tpc", 1, args.seconds, tmp)
+                report(kind, "empty 2PCs/s, 1 client", out["tpc1"], "ms")
             oids_file = tmp / "oids.json"
             if {"load1", "loadN", "miss1", "prefetch"} & set(figures):
                 write_objects(cluster, args.objects, oids_file)
@@ -288,7 +296,7 @@ def main() -> int:
     parser.add_argument("--only", choices=["plain", "raid"])
     parser.add_argument("--figures", default=",".join(ALL_FIGURES),
                         help=f"comma-separated subset of {','.join(ALL_FIGURES)}")
-    parser.add_argument("--worker", choices=["commit", "load", "prefetch"],
+    parser.add_argument("--worker", choices=["commit", "tpc", "load", "prefetch"],
                         help=argparse.SUPPRESS)
     parser.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--addr", help=argparse.SUPPRESS)
@@ -321,6 +329,7 @@ def main() -> int:
     n = args.clients
     rows = [("commit1", "commits/s, 1 client", "ms"),
             ("commitN", f"commits/s, {n} clients", "ms"),
+            ("tpc1", "empty 2PCs/s, 1 client", "ms"),
             ("load1", "loads/s, 1 client", "us"),
             ("loadN", f"loads/s, {n} clients", "us"),
             ("miss1", "loads/s, no cache, 1 client", "us"),
@@ -350,7 +359,8 @@ def main() -> int:
         for key, label, scale, unit in (("load1", "load, 1 client", 1e6, "us"),
                                         ("miss1", "load missing every cache", 1e6,
                                          "us"),
-                                        ("commit1", "commit, 1 client", 1e3, "ms")):
+                                        ("commit1", "commit, 1 client", 1e3, "ms"),
+                                        ("tpc1", "empty 2PC, 1 client", 1e3, "ms")):
             if key in results["plain"] and key in results["raid"]:
                 added = (results["raid"][key]["p50"] - results["plain"][key]["p50"]) * scale
                 print(f"added p50 ({label}): {added:.0f} {unit}" if unit == "us"
