@@ -105,6 +105,10 @@ ABSL_FLAG(absl::Duration, invalidation_age, absl::ZeroDuration(),
           "older than the invalidation queue but younger than this gets its "
           "invalidations from a backend's iterator (quick verification) "
           "instead of verifying its whole cache. 0 = off, as in ZEO.");
+ABSL_FLAG(std::string, spool_dir, "",
+          "Where blobs on their way through raidcore are kept (a file per "
+          "blob, removed after its commit or load); empty = $TMPDIR, else "
+          "/tmp. Needs room for the largest transaction's blobs.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
@@ -347,6 +351,7 @@ int Run() {
   storage_options.invalidation_age =
       absl::Seconds(cfg.invalidation_age_seconds());
   storage_options.read_timeout = backend_timeout;
+  storage_options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   storage_options.commit_lock_timeout =
       absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,

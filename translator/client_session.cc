@@ -139,6 +139,10 @@ struct ClientSession::Transaction {
   std::set<std::string> not_verbatim;
   size_t stored_bytes = 0;
   bool write_through = true;
+  // Between storeBlobStart and storeBlobEnd.
+  bool blob_open = false;
+  // Why vote must fail (a storeBlobShared), or empty.
+  std::string refused;
 };
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
@@ -478,6 +482,12 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
             : "builtins.ValueError",
         Value::Tuple({Value::Str(std::string(handled.message()))}));
   }
+  if (name.rfind("storeBlob", 0) == 0) {
+    absl::Status handled = HandleBlobStore(message);
+    if (message.is_oneway() || !handled.ok()) return handled;
+    return Reply(message.msgid, Value());
+  }
+  if (name == "sendBlob") return HandleSendBlob(message);
   if (name == "vote") return HandleVote(message);
   if (name == "tpc_finish") return HandleFinish(message);
   if (name == "tpc_abort") return HandleAbort(message);
@@ -754,6 +764,130 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
   return absl::OkStatus();
 }
 
+absl::Status ClientSession::HandleBlobStore(const zeo::Message& message) {
+  const std::string& name = message.name;
+  const Value::Items& args = message.args.items();
+  auto malformed = [&] {
+    return absl::InvalidArgumentError(absl::StrCat("malformed ", name));
+  };
+  if (name == "storeBlobStart") {
+    if (!args.empty()) return malformed();
+    // Outside a transaction ZEO spools the blob too, and refuses it at
+    // storeBlobEnd; here its bytes are dropped until then.
+    if (txn_ == nullptr) return absl::OkStatus();
+    if (txn_->blob_open) return malformed();
+    txn_->blob_open = true;
+    v1::CommitRequest request;
+    request.mutable_blob_start();
+    txn_->stream.Send(std::move(request));
+    return absl::OkStatus();
+  }
+  if (name == "storeBlobChunk") {
+    if (args.size() != 1 || !args[0].is_bytes()) return malformed();
+    if (txn_ == nullptr) return absl::OkStatus();
+    if (!txn_->blob_open) return malformed();
+    // Sent on as it comes (a transaction's calls go out in messages of about
+    // 1 MiB): a blob is never held whole here.
+    v1::CommitRequest request;
+    request.mutable_blob_chunk()->set_data(args[0].string_value());
+    txn_->stream.Send(std::move(request));
+    return absl::OkStatus();
+  }
+  // storeBlobEnd(oid, serial, data, id), storeBlobShared(oid, serial, data,
+  // filename, id).
+  const size_t want = name == "storeBlobEnd" ? 4 : 5;
+  if (name != "storeBlobEnd" && name != "storeBlobShared") return malformed();
+  if (args.size() != want) return malformed();
+  if (txn_ == nullptr || txn_->txn_id != args.back()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(name, " outside of its transaction"));
+  }
+  if (!IsTid(args[0]) || !(IsTid(args[1]) || args[1].is_none()) ||
+      !args[2].is_bytes()) {
+    return malformed();
+  }
+  if (name == "storeBlobShared") {
+    // The blob file is in a directory the client shares with its ZEO server;
+    // the RAID's backends are other servers, on other hosts: refused at vote
+    // (a one-way call has no answer), nothing stored.
+    txn_->refused =
+        "storeBlobShared: ZEORaid does not support shared blob directories "
+        "(shared_blob_dir=True); use a ClientStorage with a private blob_dir";
+    return absl::OkStatus();
+  }
+  if (!txn_->blob_open) return malformed();
+  txn_->blob_open = false;
+  v1::CommitRequest request;
+  v1::CommitRequest::BlobEnd* end = request.mutable_blob_end();
+  end->set_oid(args[0].string_value());
+  if (!args[1].is_none()) end->set_serial(args[1].string_value());
+  end->set_data(args[2].string_value());
+  // Not kept in the record cache at finish: loads of a blob record are rare
+  // next to the blob's own transfer.
+  txn_->not_verbatim.insert(args[0].string_value());
+  txn_->stream.Send(std::move(request));
+  return absl::OkStatus();
+}
+
+absl::Status ClientSession::HandleSendBlob(const zeo::Message& message) {
+  const Value::Items& args = message.args.items();
+  if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) {
+    return ReplyError(message.msgid, "builtins.TypeError",
+                      Value::Tuple({Value::Str("sendBlob(oid, serial)")}));
+  }
+  const Value& oid = args[0];
+  const Value& serial = args[1];
+  v1::LoadBlobRequest request;
+  request.set_oid(oid.string_value());
+  request.set_serial(serial.string_value());
+  // A big blob takes longer than one call: a deadline of its own.
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       absl::ToChronoNanoseconds(options_.rpc_timeout * 20));
+  std::unique_ptr<grpc::ClientReader<v1::LoadBlobResponse>> reader =
+      stub_->LoadBlob(&context, request);
+  v1::LoadBlobResponse response;
+  bool started = false;
+  absl::Status written;
+  auto write = [&](zeo::Message oneway) {
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    return WriteLocked(oneway);
+  };
+  while (written.ok() && reader->Read(&response)) {
+    if (response.has_error()) {
+      context.TryCancel();
+      reader->Finish();
+      return ReplyZeoError(message.msgid, response.error());
+    }
+    // As a ZEO server (sendBlob): the blob goes to the client as callbacks,
+    // which its ClientStorage writes into its blob cache, before the reply.
+    if (!started) {
+      started = true;
+      written = write(zeo::MakeOneway("receiveBlobStart", {oid, serial}));
+    }
+    if (written.ok() && !response.chunk().empty()) {
+      written = write(zeo::MakeOneway(
+          "receiveBlobChunk",
+          {oid, serial, Value::Bytes(std::move(*response.mutable_chunk()))}));
+    }
+  }
+  if (!written.ok()) {
+    context.TryCancel();
+    reader->Finish();
+    return written;
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return ReplyRpcFailure(message.msgid, status);
+  if (!started) {
+    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
+                      Value::Tuple({Value::Str("raidcore sent no blob")}));
+  }
+  absl::Status st = write(zeo::MakeOneway("receiveBlobStop", {oid, serial}));
+  if (!st.ok()) return st;
+  return Reply(message.msgid, Value());
+}
+
 absl::Status ClientSession::HandleVote(const zeo::Message& message) {
   const Value::Items& args = message.args.items();
   Value id = args.empty() ? Value() : args[0];
@@ -761,6 +895,10 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
     return ReplyError(
         message.msgid, "ZODB.POSException.StorageTransactionError",
         Value::Tuple({txn_ == nullptr ? Value() : txn_->txn_id, id}));
+  }
+  if (!txn_->refused.empty()) {
+    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
+                      Value::Tuple({Value::Str(txn_->refused)}));
   }
   v1::CommitRequest request;
   request.mutable_vote();

@@ -82,6 +82,9 @@ class ClientSession final : public ClientSink,
                                 const std::string& before);
   absl::Status HandleTpcBegin(const zeo::Message& message);
   absl::Status HandleDataCall(const zeo::Message& message);
+  // storeBlobStart / storeBlobChunk / storeBlobEnd / storeBlobShared.
+  absl::Status HandleBlobStore(const zeo::Message& message);
+  absl::Status HandleSendBlob(const zeo::Message& message);
   absl::Status HandleVote(const zeo::Message& message);
   absl::Status HandleFinish(const zeo::Message& message);
   absl::Status HandleAbort(const zeo::Message& message);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/spool_file.h"
 #include "zeo/value.h"
 
 namespace zeoraid::raidcore {
@@ -69,6 +70,18 @@ class BackendConnection {
   virtual std::unique_ptr<PendingCall> Start(absl::string_view method,
                                              zeo::Value::Items args,
                                              absl::Duration timeout);
+  // sendBlob(oid, serial): the server sends the blob file of that revision
+  // (receiveBlobStart, receiveBlobChunk…, receiveBlobStop) before its answer;
+  // its bytes are appended to `into`. The answer as Call's; an application
+  // error (POSKeyError) when the backend has no such blob. A failure to
+  // write `into` is ResourceExhausted (raidcore's disk, not the backend).
+  virtual absl::StatusOr<ZeoReply> SendBlob(const std::string& oid,
+                                            const std::string& serial,
+                                            SpoolFile* into,
+                                            absl::Duration timeout) {
+    (void)oid, (void)serial, (void)into, (void)timeout;
+    return absl::UnimplementedError("this connection carries no blobs");
+  }
   // A one-way ZEO call (tpc_begin, storea…): no answer; errors surface at the
   // next synchronous call, since the server closes the connection when one
   // fails.

@@ -159,6 +159,11 @@ void ZeoClient::ReadLoop() {
           " sent an undecodable frame: ", message.status().message())));
       return;
     }
+    if (!message->is_reply() &&
+        absl::StartsWith(message->name, "receiveBlob")) {
+      ReceiveBlob(*message);
+      continue;
+    }
     if (!message->is_reply()) {
       // The server's info callback precedes its tpc_finish (or pack) reply, so
       // a caller sees it once that reply is in. raidcore is the only writer:
@@ -203,6 +208,71 @@ void ZeoClient::ReadLoop() {
       pending_.erase(it);
     }
   }
+}
+
+void ZeoClient::ReceiveBlob(const zeo::Message& message) {
+  // receiveBlobStart(oid, serial), receiveBlobChunk(oid, serial, chunk),
+  // receiveBlobStop(oid, serial).
+  const zeo::Value::Items& args = message.args.items();
+  MutexLock lock(&mu_);
+  if (!blob_sink_.has_value() || args.size() < 2 ||
+      args[0] != zeo::Value::Bytes(blob_sink_->oid) ||
+      args[1] != zeo::Value::Bytes(blob_sink_->serial)) {
+    ZR_LOG(WARNING) << "backend " << options_.label << " sent " << message.name
+                    << " for a blob nobody asked for";
+    return;
+  }
+  BlobSink& sink = *blob_sink_;
+  if (message.name == "receiveBlobStart") {
+    sink.started = true;
+  } else if (message.name == "receiveBlobChunk" && args.size() == 3 &&
+             args[2].is_bytes() && sink.started && !sink.stopped) {
+    // Under mu_: SendBlob's caller may destroy `into` once the transfer is
+    // over, which it learns under mu_.
+    if (sink.status.ok())
+      sink.status = sink.into->Append(args[2].string_value());
+  } else if (message.name == "receiveBlobStop" && sink.started) {
+    sink.stopped = true;
+  } else {
+    ZR_LOG(WARNING) << "backend " << options_.label << " sent a malformed "
+                    << message.name;
+    if (sink.status.ok()) {
+      sink.status = absl::DataLossError(absl::StrCat(
+          "backend ", options_.label, " sent a malformed ", message.name));
+    }
+  }
+}
+
+absl::StatusOr<ZeoReply> ZeoClient::SendBlob(const std::string& oid,
+                                             const std::string& serial,
+                                             SpoolFile* into,
+                                             absl::Duration timeout) {
+  MutexLock transfer(&blob_mu_);
+  {
+    MutexLock lock(&mu_);
+    blob_sink_ = BlobSink{oid, serial, into};
+  }
+  absl::StatusOr<ZeoReply> reply = Call(
+      "sendBlob", {zeo::Value::Bytes(oid), zeo::Value::Bytes(serial)}, timeout);
+  BlobSink sink;
+  {
+    MutexLock lock(&mu_);
+    sink = std::move(*blob_sink_);
+    blob_sink_.reset();
+  }
+  if (!reply.ok() || reply->is_error) return reply;
+  if (absl::IsResourceExhausted(sink.status)) return sink.status;
+  if (!sink.status.ok() || !sink.stopped) {
+    // The server's answer came without the whole blob before it.
+    absl::Status err = sink.status.ok()
+                           ? absl::DataLossError(absl::StrCat(
+                                 "backend ", options_.label,
+                                 " answered sendBlob without sending the blob"))
+                           : sink.status;
+    Fail(err);
+    return err;
+  }
+  return reply;
 }
 
 namespace {

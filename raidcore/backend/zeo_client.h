@@ -46,6 +46,11 @@ class ZeoClient final : public BackendConnection {
   std::unique_ptr<PendingCall> Start(absl::string_view method,
                                      zeo::Value::Items args,
                                      absl::Duration timeout) override;
+  // One blob transfer at a time on a connection (blob_mu_): the server's
+  // receiveBlob* callbacks name the revision, and are matched to it.
+  absl::StatusOr<ZeoReply> SendBlob(const std::string& oid,
+                                    const std::string& serial, SpoolFile* into,
+                                    absl::Duration timeout) override;
   // A call msgpack cannot carry (on an M5 backend) is not sent: Call answers
   // a StorageError; after such a Send, the next Call does (see unsent_).
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
@@ -64,6 +69,16 @@ class ZeoClient final : public BackendConnection {
   // The frame payload for `message`; an error (logged) when this backend's
   // encoding cannot carry it.
   absl::StatusOr<std::string> Encode(const zeo::Message& message);
+
+  // Where the blob of the running SendBlob goes.
+  struct BlobSink {
+    std::string oid, serial;
+    SpoolFile* into = nullptr;
+    bool started = false, stopped = false;
+    absl::Status status;  // the first failure to write `into`
+  };
+  // Applies a receiveBlob* callback to the running transfer.
+  void ReceiveBlob(const zeo::Message& message);
 
   // One call awaiting its answer; fields guarded by mu_.
   struct Pending {
@@ -89,6 +104,7 @@ class ZeoClient final : public BackendConnection {
   std::thread reader_;
 
   Mutex write_mu_;  // serializes frames on the socket
+  Mutex blob_mu_;   // held for a whole SendBlob
 
   mutable Mutex mu_;
   int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
@@ -98,6 +114,7 @@ class ZeoClient final : public BackendConnection {
   // The error for a one-way call that could not be encoded, reported by the
   // next synchronous call.
   std::optional<ZeoReply> unsent_ ABSL_GUARDED_BY(mu_);
+  std::optional<BlobSink> blob_sink_ ABSL_GUARDED_BY(mu_);
 };
 
 // Connects ZeoClients to the configured backends by name.

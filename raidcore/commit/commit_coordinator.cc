@@ -73,6 +73,9 @@ std::string Describe(const ZeoReply& reply) {
 }
 
 // Replays one buffered data call on a backend.
+// Blob bytes per storeBlobChunk call to a backend.
+constexpr size_t kBlobChunkBytes = 1 << 20;
+
 absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
                     int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
@@ -95,6 +98,22 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
            Value::Int(txn_id)});
     case TransactionOp::Kind::kDelete:
       return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
+    case TransactionOp::Kind::kStoreBlob: {
+      // As a ZEO client sends a blob (ClientStorage.storeBlob): the server
+      // spools the chunks to a file and stores it at vote.
+      absl::Status st = c.Send("storeBlobStart", {});
+      if (!st.ok()) return st;
+      if (op.blob != nullptr) {
+        st = op.blob->ForEachChunk(
+            kBlobChunkBytes, [&](absl::string_view chunk) {
+              return c.Send("storeBlobChunk",
+                            {Value::Bytes(std::string(chunk))});
+            });
+        if (!st.ok()) return st;
+      }
+      return c.Send("storeBlobEnd",
+                    {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+    }
   }
   return absl::InternalError("unknown transaction op");
 }
@@ -214,7 +233,9 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     return c.Start("vote", {Value::Int(txn_id)}, options_.backend_timeout);
   };
   size_t bytes = 0;
-  for (const TransactionOp& op : txn.ops) bytes += op.data.size();
+  for (const TransactionOp& op : txn.ops) {
+    bytes += op.data.size() + (op.blob != nullptr ? op.blob->size() : 0);
+  }
   std::vector<absl::StatusOr<ZeoReply>> answers =
       bytes <= kPipelinedVoteBytes
           ? CallEach(members, start_vote)
@@ -292,7 +313,8 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   prepared->voters_ = std::move(agreeing);
   prepared->invalidation_.tid = tid;
   for (const TransactionOp& op : txn.ops) {
-    if (op.kind == TransactionOp::Kind::kStore) {
+    if (op.kind == TransactionOp::Kind::kStore ||
+        op.kind == TransactionOp::Kind::kStoreBlob) {
       prepared->invalidation_.oids.push_back(op.oid);
     } else if (op.kind == TransactionOp::Kind::kDelete ||
                op.kind == TransactionOp::Kind::kRestore) {

@@ -20,6 +20,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
+#include "base/spool_file.h"
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/commit/commit_clock.h"
 #include "raidcore/commit/commit_lock.h"
@@ -29,13 +30,23 @@ namespace zeoraid::raidcore {
 
 // One data call of a transaction, replayed on each backend at vote.
 struct TransactionOp {
-  enum class Kind { kStore, kCheckCurrentSerial, kUndo, kRestore, kDelete };
+  enum class Kind {
+    kStore,
+    kCheckCurrentSerial,
+    kUndo,
+    kRestore,
+    kDelete,
+    kStoreBlob
+  };
   Kind kind = Kind::kStore;
   std::string oid;
   std::string serial;    // empty: None
-  std::string data;      // kStore, kRestore: the record; kUndo: the undo id
+  std::string data;      // kStore, kRestore, kStoreBlob: the record; kUndo:
+                         // the undo id
   bool has_data = true;  // kRestore: false = None
   std::string prev_txn;  // kRestore: empty = None
+  // kStoreBlob: the blob's bytes, sent to each backend in turn at vote.
+  std::shared_ptr<const SpoolFile> blob;
 };
 
 struct PendingTransaction {

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "base/mutex.h"
+#include "base/spool_file.h"
 #include "raidcore/recovery/history_reader.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
@@ -48,25 +49,8 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
-// The backend's get_info dict, without the blob interfaces: a client declares
-// the interfaces it is told about, and the RAID does not carry blobs yet.
-Value RaidInfo(const Value& backend_info) {
-  Value::DictItems out;
-  for (const auto& [key, value] : backend_info.dict_items()) {
-    if (key != Value::Str("interfaces")) {
-      out.emplace_back(key, value);
-      continue;
-    }
-    Value::Items kept;
-    for (const Value& iface : value.items()) {
-      bool blob = iface.items().size() == 2 &&
-                  absl::StrContains(iface.items()[1].string_value(), "Blob");
-      if (!blob) kept.push_back(iface);
-    }
-    out.emplace_back(key, Value::Tuple(std::move(kept)));
-  }
-  return Value::Dict(std::move(out));
-}
+// Blob bytes per LoadBlobResponse.
+constexpr size_t kBlobChunkBytes = 1 << 20;
 
 // Fills `response` from a backend's answer: its error, or its value pickled.
 grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply,
@@ -156,7 +140,8 @@ grpc::Status StorageService::GetInfo(grpc::ServerContext*,
                                      const v1::GetInfoRequest*,
                                      v1::PickledResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read("get_info", {});
-  if (reply.ok() && !reply->is_error) reply->value = RaidInfo(reply->value);
+  // As the backend announces it, blob interfaces included: the RAID carries
+  // blobs when its backends have a blob directory.
   return Answer(reply, response);
 }
 
@@ -197,6 +182,57 @@ grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
   response->set_start_tid(parts[1].string_value());
   if (parts[2].is_bytes()) response->set_end_tid(parts[2].string_value());
   return grpc::Status::OK;
+}
+
+grpc::Status StorageService::LoadBlob(
+    grpc::ServerContext*, const v1::LoadBlobRequest* request,
+    grpc::ServerWriter<v1::LoadBlobResponse>* writer) {
+  if (!IsTid(request->oid()) || !IsTid(request->serial())) {
+    return BadArgument("oid and serial must be 8 bytes");
+  }
+  // Spooled first, then sent: a slow client never holds a backend
+  // connection, and memory does not grow with the blob.
+  while (true) {
+    absl::StatusOr<BackendMember> member = backends_->PickReader();
+    if (!member.ok()) return ToGrpc(member.status());
+    absl::StatusOr<std::unique_ptr<SpoolFile>> spool =
+        SpoolFile::Create(options_.spool_dir);
+    if (!spool.ok()) {
+      ZR_LOG(ERROR) << spool.status();
+      return ToGrpc(spool.status());
+    }
+    absl::StatusOr<ZeoReply> reply = member->connection->SendBlob(
+        request->oid(), request->serial(), spool->get(), options_.read_timeout);
+    if (absl::IsResourceExhausted(reply.status())) {
+      ZR_LOG(ERROR) << reply.status();
+      return ToGrpc(reply.status());
+    }
+    if (!reply.ok()) {
+      backends_->Degrade(member->name, absl::StrCat("sendBlob failed: ",
+                                                    reply.status().message()));
+      continue;  // the next optimal backend
+    }
+    if (reply->is_error) {
+      v1::LoadBlobResponse response;
+      SetError(*reply, response.mutable_error());
+      writer->Write(response);
+      return grpc::Status::OK;
+    }
+    absl::Status sent =
+        (*spool)->ForEachChunk(kBlobChunkBytes, [&](absl::string_view chunk) {
+          v1::LoadBlobResponse response;
+          response.set_chunk(std::string(chunk));
+          return writer->Write(response)
+                     ? absl::OkStatus()
+                     : absl::CancelledError("the translator went away");
+        });
+    if (!sent.ok()) return ToGrpc(sent);
+    if ((*spool)->size() == 0) {
+      // An empty blob: one empty chunk says it exists.
+      writer->Write(v1::LoadBlobResponse());
+    }
+    return grpc::Status::OK;
+  }
 }
 
 grpc::Status StorageService::LoadSerial(grpc::ServerContext*,
@@ -405,6 +441,8 @@ grpc::Status StorageService::Commit(
   };
   std::unique_ptr<PreparedCommit> prepared;
   std::unique_ptr<LockWatchdog> watchdog;
+  // The blob between BlobStart and BlobEnd.
+  std::unique_ptr<SpoolFile> blob;
   // Applies one request; sets *answered when it gets a response (Vote,
   // Finish, Abort, Sync). A non-OK status ends the stream.
   auto apply = [&](const v1::CommitRequest& request,
@@ -492,8 +530,51 @@ grpc::Status StorageService::Commit(
         *answered = false;
         return grpc::Status::OK;
       }
+      case v1::CommitRequest::kBlobStart: {
+        if (!begun || prepared != nullptr || blob != nullptr) {
+          return BadArgument(
+              blob != nullptr ? "BlobStart before the last blob's BlobEnd"
+                              : "blob outside of a transaction's data phase");
+        }
+        absl::StatusOr<std::unique_ptr<SpoolFile>> spool =
+            SpoolFile::Create(options_.spool_dir);
+        if (!spool.ok()) {
+          ZR_LOG(ERROR) << spool.status();
+          return ToGrpc(spool.status());
+        }
+        blob = std::move(*spool);
+        *answered = false;
+        return grpc::Status::OK;
+      }
+      case v1::CommitRequest::kBlobChunk: {
+        if (blob == nullptr) return BadArgument("BlobChunk without BlobStart");
+        absl::Status st = blob->Append(request.blob_chunk().data());
+        if (!st.ok()) {
+          ZR_LOG(ERROR) << st;
+          return ToGrpc(st);
+        }
+        *answered = false;
+        return grpc::Status::OK;
+      }
+      case v1::CommitRequest::kBlobEnd: {
+        if (blob == nullptr) return BadArgument("BlobEnd without BlobStart");
+        const auto& end = request.blob_end();
+        TransactionOp op;
+        op.kind = TransactionOp::Kind::kStoreBlob;
+        op.oid = end.oid();
+        op.serial = end.serial();
+        op.data = end.data();
+        if (!IsTid(op.oid) || !(op.serial.empty() || IsTid(op.serial))) {
+          return BadArgument("oid must be 8 bytes, serial 8 bytes or None");
+        }
+        op.blob = std::move(blob);
+        stats_.Store();
+        txn.ops.push_back(std::move(op));
+        *answered = false;
+        return grpc::Status::OK;
+      }
       case v1::CommitRequest::kVote: {
-        if (!begun || prepared != nullptr)
+        if (!begun || prepared != nullptr || blob != nullptr)
           return BadArgument("unexpected Vote");
         absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());

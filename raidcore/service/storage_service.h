@@ -30,6 +30,8 @@ struct StorageServiceOptions {
   absl::Duration invalidation_age;
   // Each call of that iteration.
   absl::Duration read_timeout = absl::Seconds(30);
+  // Where blobs are spooled ("" = $TMPDIR, else /tmp).
+  std::string spool_dir;
 };
 
 class StorageService final : public zeoraid::v1::Storage::Service {
@@ -51,6 +53,9 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   grpc::Status LoadBefore(grpc::ServerContext* context,
                           const v1::LoadBeforeRequest* request,
                           v1::LoadBeforeResponse* response) override;
+  grpc::Status LoadBlob(
+      grpc::ServerContext* context, const v1::LoadBlobRequest* request,
+      grpc::ServerWriter<v1::LoadBlobResponse>* writer) override;
   grpc::Status LoadSerial(grpc::ServerContext* context,
                           const v1::LoadSerialRequest* request,
                           v1::LoadSerialResponse* response) override;

@@ -438,12 +438,15 @@ class Service:
 class ZeoBackend(Service):
     """A real ``runzeo`` serving one FileStorage named "1"."""
 
-    def __init__(self, supervisor: Supervisor, name: str, extra_zeo_conf: str = ""):
+    def __init__(self, supervisor: Supervisor, name: str, extra_zeo_conf: str = "",
+                 blobs: bool = False):
         super().__init__(supervisor, name)
         self.dir = supervisor.workdir / name
         self.data_fs = self.dir / "Data.fs"
         self.conf = self.dir / "zeo.conf"
         self.extra_zeo_conf = extra_zeo_conf
+        # A FileStorage with a blob directory (ZODB's default "bushy" layout).
+        self.blob_dir = self.dir / "blobs" if blobs else None
 
     def prepare(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -454,7 +457,8 @@ class ZeoBackend(Service):
             "</zeo>\n"
             f"<filestorage {STORAGE_NAME}>\n"
             f"  path {self.data_fs}\n"
-            "</filestorage>\n")
+            + (f"  blob-dir {self.blob_dir}\n" if self.blob_dir else "")
+            + "</filestorage>\n")
 
     def argv(self) -> list[str]:
         return [sys.executable, "-m", "ZEO.runzeo", "-C", str(self.conf)]
@@ -626,10 +630,12 @@ class Cluster:
 
     def __init__(self, workdir: Path, kind: Optional[str] = None, n_backends: int = 2,
                  unix_socket: bool = False, raidcore_args: Sequence[str] = (),
-                 zeo_conf: str = "", translator_args: Sequence[str] = ()):
+                 zeo_conf: str = "", translator_args: Sequence[str] = (),
+                 blobs: bool = False):
         """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
         ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
-        ``translator_args``: extra command-line flags of the translator."""
+        ``translator_args``: extra command-line flags of the translator;
+        ``blobs``: every runzeo's FileStorage gets a blob directory."""
         self.kind = kind or target_kind()
         self.workdir = workdir
         self.supervisor = Supervisor(workdir)
@@ -640,7 +646,8 @@ class Cluster:
         n = n_backends if self.kind == "raid" else 1
         for i in range(1, n + 1):
             self.backends.append(ZeoBackend(self.supervisor, f"backend{i}",
-                                            extra_zeo_conf=_conf_lines(zeo_conf)))
+                                            extra_zeo_conf=_conf_lines(zeo_conf),
+                                            blobs=blobs))
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
                                      extra_args=raidcore_args)
