@@ -328,6 +328,7 @@ int Run() {
   recovery_options.rate.transactions_per_second =
       cfg.recovery_transactions_per_second();
   recovery_options.job.call_timeout = slow_read_timeout;
+  recovery_options.job.spool_dir = absl::GetFlag(FLAGS_spool_dir);
   recovery_options.job.finish_timeout =
       absl::Seconds(cfg.finish_timeout_seconds());
   recovery_options.job.lock_wait = commit_options.lock_wait;

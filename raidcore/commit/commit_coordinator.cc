@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "raidcore/backend/blob_transfer.h"
 #include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
@@ -73,9 +74,6 @@ std::string Describe(const ZeoReply& reply) {
 }
 
 // Replays one buffered data call on a backend.
-// Blob bytes per storeBlobChunk call to a backend.
-constexpr size_t kBlobChunkBytes = 1 << 20;
-
 absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
                     int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
@@ -98,22 +96,11 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
            Value::Int(txn_id)});
     case TransactionOp::Kind::kDelete:
       return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
-    case TransactionOp::Kind::kStoreBlob: {
-      // As a ZEO client sends a blob (ClientStorage.storeBlob): the server
-      // spools the chunks to a file and stores it at vote.
-      absl::Status st = c.Send("storeBlobStart", {});
-      if (!st.ok()) return st;
-      if (op.blob != nullptr) {
-        st = op.blob->ForEachChunk(
-            kBlobChunkBytes, [&](absl::string_view chunk) {
-              return c.Send("storeBlobChunk",
-                            {Value::Bytes(std::string(chunk))});
-            });
-        if (!st.ok()) return st;
-      }
-      return c.Send("storeBlobEnd",
-                    {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
-    }
+    case TransactionOp::Kind::kStoreBlob:
+      // As a ZEO client sends a blob: the server spools the chunks to a file
+      // and stores it at vote.
+      return SendBlobStore(c, oid, serial, Value::Bytes(op.data), op.blob.get(),
+                           txn_id);
   }
   return absl::InternalError("unknown transaction op");
 }

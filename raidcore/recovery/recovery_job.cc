@@ -3,9 +3,12 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "base/logging.h"
+#include "base/spool_file.h"
+#include "raidcore/backend/blob_transfer.h"
 #include "raidcore/recovery/history_reader.h"
 #include "zeo/tid.h"
 
@@ -149,6 +152,68 @@ absl::Status RecoveryJob::CheckCommonTransaction(BackendConnection& source,
   return absl::OkStatus();
 }
 
+namespace {
+
+// Whether a record may have a blob file: its data names ZODB.blob (a
+// blob's class is ZODB.blob.Blob), or it is a backpointer (undo), whose data
+// is not seen here. The source decides (sendBlob).
+bool MayHaveBlob(const Value& data, const Value& prev_txn) {
+  if (data.is_none()) return !prev_txn.is_none();
+  return data.is_bytes() && absl::StrContains(data.string_value(), "ZODB.blob");
+}
+
+}  // namespace
+
+absl::Status RecoveryJob::CopyRecord(BackendConnection& source,
+                                     BackendConnection& target,
+                                     const Value& record, int64_t txn_id,
+                                     uint64_t* bytes) {
+  const Value::Items& f = record.items();
+  const Value& oid = f[0];
+  const Value& tid = f[1];
+  if (MayHaveBlob(f[2], f[3])) {
+    absl::StatusOr<std::unique_ptr<SpoolFile>> spool =
+        SpoolFile::Create(options_.spool_dir);
+    if (!spool.ok()) return spool.status();
+    absl::StatusOr<ZeoReply> blob =
+        source.SendBlob(oid.string_value(), tid.string_value(), spool->get(),
+                        options_.call_timeout);
+    if (!blob.ok() && !absl::IsUnimplemented(blob.status())) {
+      return absl::Status(
+          blob.status().code(),
+          absl::StrCat("source sendBlob: ", blob.status().message()));
+    }
+    if (blob.ok() && !blob->is_error) {
+      // The record has a blob file. ZEO cannot restore one: it is stored as
+      // a client stores it, with the record's data (a backpointer's data
+      // read from the source) at the serial the target has now.
+      Value data = f[2];
+      if (data.is_none()) {
+        absl::StatusOr<Value> loaded = Ask(source, "source", "loadSerial",
+                                           {oid, tid}, options_.call_timeout);
+        if (!loaded.ok()) return loaded.status();
+        data = *std::move(loaded);
+      }
+      absl::StatusOr<ZeoReply> current =
+          target.Call("getTid", {oid}, options_.call_timeout);
+      if (!current.ok()) {
+        return absl::Status(
+            current.status().code(),
+            absl::StrCat("target getTid: ", current.status().message()));
+      }
+      // POSKeyError: a new object on the target.
+      const Value serial = current->is_error || !zeo::IsTid(current->value)
+                               ? Value::Bytes(std::string(zeo::kZeroTid))
+                               : current->value;
+      *bytes += (*spool)->size();
+      return SendBlobStore(target, oid, serial, data, spool->get(), txn_id);
+    }
+    // No blob file for it on the source (POSKeyError): copied as it is.
+  }
+  // restorea(oid, serial, data, prev_txn, id)
+  return target.Send("restorea", {f[0], f[1], f[2], f[3], Value::Int(txn_id)});
+}
+
 absl::StatusOr<uint64_t> RecoveryJob::CopyPass(BackendConnection& source,
                                                BackendConnection& target,
                                                std::string* pos,
@@ -197,14 +262,13 @@ absl::StatusOr<uint64_t> RecoveryJob::CopyPass(BackendConnection& source,
     // tpc_begin(id, user, description, extension, tid, status)
     absl::Status st = target.Send(
         "tpc_begin", {Value::Int(txn_id), h[2], h[3], h[4], h[0], h[1]});
+    uint64_t blob_bytes = 0;
     for (const Value& r : t.records) {
       if (!st.ok()) break;
-      const Value::Items& f = r.items();
-      // restorea(oid, serial, data, prev_txn, id)
-      st =
-          target.Send("restorea", {f[0], f[1], f[2], f[3], Value::Int(txn_id)});
+      st = CopyRecord(source, target, r, txn_id, &blob_bytes);
     }
     if (!st.ok()) return st;
+    t.bytes += blob_bytes;
     absl::StatusOr<Value> vote = Ask(
         target, "target", "vote", {Value::Int(txn_id)}, options_.call_timeout);
     if (!vote.ok()) return vote.status();

@@ -6,10 +6,12 @@
 // own to the source, and writes each with tpc_begin(tid, status) + restorea +
 // vote + tpc_finish on a connection of its own to the target, so tids,
 // metadata and every historic record (undo records, backpointers, deletions)
-// arrive as they are on the source. Incremental from the target's last
-// transaction when that transaction is on the source with the same metadata
-// and records; a full copy into an empty target; a target whose last
-// transaction is not the source's has diverged and is refused.
+// arrive as they are on the source. A record with a blob file on the source
+// (sendBlob) is stored with that file instead (storeBlob*: ZEO has no
+// restoreBlob), at the serial the target has for it. Incremental from the
+// target's last transaction when that transaction is on the source with the
+// same metadata and records; a full copy into an empty target; a target whose
+// last transaction is not the source's has diverged and is refused.
 //
 // Cutover (as gocept.zeoraid: "caught up = iterator exhausted while holding
 // the commit lock"): passes copy, throttled, up to the RAID's head; once a
@@ -61,6 +63,9 @@ struct RecoveryJobOptions {
   absl::Duration lock_wait = absl::Seconds(60);       // for the cutover
   // The cutover happens after a pass that copied at most this many.
   uint64_t cutover_threshold = 16;
+  // Where blobs are spooled on their way from source to target ("" =
+  // $TMPDIR, else /tmp).
+  std::string spool_dir;
 };
 
 class RecoveryJob {
@@ -88,6 +93,11 @@ class RecoveryJob {
   // Copies the source's transactions after `*pos`, updating `*pos`: up to
   // `head` (a tid) when not empty, else to the end of the source. Returns how
   // many it copied.
+  // Sends record `record` (oid, tid, data, prev_txn) of transaction `txn_id`
+  // to the target; adds the bytes of its blob file, if any, to *bytes.
+  absl::Status CopyRecord(BackendConnection& source, BackendConnection& target,
+                          const zeo::Value& record, int64_t txn_id,
+                          uint64_t* bytes);
   absl::StatusOr<uint64_t> CopyPass(BackendConnection& source,
                                     BackendConnection& target, std::string* pos,
                                     const std::string& head, bool throttled);

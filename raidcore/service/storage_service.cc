@@ -50,7 +50,7 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
 // Blob bytes per LoadBlobResponse.
-constexpr size_t kBlobChunkBytes = 1 << 20;
+constexpr size_t kBlobResponseBytes = 1 << 20;
 
 // Fills `response` from a backend's answer: its error, or its value pickled.
 grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply,
@@ -218,11 +218,11 @@ grpc::Status StorageService::LoadBlob(
       writer->Write(response);
       return grpc::Status::OK;
     }
-    absl::Status sent =
-        (*spool)->ForEachChunk(kBlobChunkBytes, [&](absl::string_view chunk) {
-          v1::LoadBlobResponse response;
-          response.set_chunk(std::string(chunk));
-          return writer->Write(response)
+    absl::Status sent = (*spool)->ForEachChunk(
+        kBlobResponseBytes, [&](absl::string_view chunk) {
+          v1::LoadBlobResponse piece;
+          piece.set_chunk(std::string(chunk));
+          return writer->Write(piece)
                      ? absl::OkStatus()
                      : absl::CancelledError("the translator went away");
         });

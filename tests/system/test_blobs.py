@@ -185,3 +185,91 @@ def test_a_big_blob_is_streamed_not_held_in_memory(make_cluster, tmp_path):
         assert mb < 48, f"{name} grew by {mb:.0f} MB for a 96 MiB blob"
     files = [blob_files(b) for b in cluster.backends]
     assert files[0] == files[1]
+
+
+def wait_until(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def backend_state(cluster, name: str) -> str:
+    for b in cluster.raidcore.status()["backends"]:
+        if b["name"] == name:
+            return b["state"]
+    raise KeyError(name)
+
+
+def undo_last(db) -> None:
+    """Undoes the last transaction (a blob change): the backends link the old blob
+    file to the new tid (an undo record is a backpointer)."""
+    tid = db.undoLog(0, 1)[0]["id"]
+    db.undo(tid)
+    transaction.commit()
+
+
+def replace_blob(db, key: str, content: bytes) -> None:
+    conn = db.open()
+    try:
+        with conn.root()[key].open("w") as f:
+            f.write(content)
+        transaction.commit()
+    finally:
+        transaction.abort()
+        conn.close()
+
+
+@raid_only
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_recovery_copies_every_blob_file(make_cluster, tmp_path, mode):
+    cluster = make_cluster(blobs=True)
+    db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
+    written = write_blobs(db, SIZES[:5])
+    victim = cluster.backends[1]
+    victim.stop()
+    wait_until(lambda: backend_state(cluster, "backend2") == "degraded", 30,
+               "backend2 noticed stopped")
+    if mode == "full":
+        for f in victim.dir.glob("Data.fs*"):
+            f.unlink()
+        import shutil
+        shutil.rmtree(victim.blob_dir)
+    # While it is down: new blobs, a changed blob, and an undo of that change
+    # (a backpointer record whose blob file the backend links anew).
+    written += write_blobs_at(db, 5, [200_000, 2_500_000])
+    replace_blob(db, "blob1", b"changed")
+    undo_last(db)
+    victim.start(fixed_port=True)
+    cluster.wait_raid_state("optimal", timeout=120)
+    recovery = cluster.raidcore.status()["recovery"]
+    assert recovery["phase"] == "done" and recovery["mode"] == mode, recovery
+    files = [blob_files(b) for b in cluster.backends]
+    assert files[0] == files[1], (sorted(set(files[0]) ^ set(files[1])))
+    # Every revision's file: 7 blobs, the change and its undo.
+    assert len(files[0]) == 9, files[0]
+    # And a client reading from the recovered mirror alone gets every blob.
+    cluster.backends[0].kill()
+    reader = cluster.db(blob_dir=str(tmp_path / "blobs-b"))
+    assert read_blobs(reader, 7) == [d for _, d in written]
+
+
+def write_blobs_at(db, first: int, sizes: list[int]) -> list[tuple[bytes, str]]:
+    """As write_blobs, for keys blob{first}..., content seeded by the key's number."""
+    from ZODB.blob import Blob
+    out = []
+    conn = db.open()
+    try:
+        root = conn.root()
+        for i, n in enumerate(sizes, start=first):
+            blob = Blob()
+            with blob.open("w") as f:
+                f.write(blob_bytes(n, i))
+            root[f"blob{i}"] = blob
+            transaction.commit()
+            out.append((blob._p_oid, hashlib.sha256(blob_bytes(n, i)).hexdigest()))
+    finally:
+        transaction.abort()
+        conn.close()
+    return out
