@@ -98,6 +98,9 @@ class BackendConnection {
   // The server refused a read-write register (ZEO's `read-only true`, or a
   // read-only storage), so this connection is registered read-only.
   virtual bool read_only() const { return false; }
+  // The server's storage keeps blobs (its get_info names IBlobStorage: a
+  // blob-dir is configured).
+  virtual bool supports_blobs() const { return false; }
   virtual bool alive() const = 0;
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;

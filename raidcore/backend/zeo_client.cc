@@ -79,6 +79,10 @@ absl::StatusOr<std::unique_ptr<ZeoClient>> ZeoClient::Connect(
           iface.items()[1].string_value() == "IStorageRestoreable") {
         restoreable = true;
       }
+      if (iface.is_sequence() && iface.items().size() == 2 &&
+          iface.items()[1].string_value() == "IBlobStorage") {
+        client->blobs_ = true;
+      }
     }
     if (!restoreable) {
       return absl::FailedPreconditionError(absl::StrCat(

@@ -56,6 +56,7 @@ class ZeoClient final : public BackendConnection {
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
   std::string registered_tid() const override { return registered_tid_; }
   bool read_only() const override { return read_only_; }
+  bool supports_blobs() const override { return blobs_; }
   zeo::Value last_info() const override;
   bool alive() const override;
   void Close() override;
@@ -101,6 +102,7 @@ class ZeoClient final : public BackendConnection {
   const zeo::Encoding encoding_;
   std::string registered_tid_;
   bool read_only_ = false;  // set before the client is handed out
+  bool blobs_ = false;      // likewise
   std::thread reader_;
 
   Mutex write_mu_;  // serializes frames on the socket

@@ -338,6 +338,12 @@ absl::Status RecoveryJob::Run() {
       if (c) c->Close();
     }
   } close_source{*source}, close_target{*target};
+  if ((*source)->supports_blobs() && !(*target)->supports_blobs()) {
+    // Its records would arrive without their blob files.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "backend ", target_, " keeps no blobs (no blob-dir) while ",
+        source_name, " does: configure a blob-dir on it"));
+  }
 
   absl::StatusOr<std::string> last = VerifiedLastTransaction(
       **target, (*target)->registered_tid(), options_.call_timeout);

@@ -52,6 +52,27 @@ bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 // Blob bytes per LoadBlobResponse.
 constexpr size_t kBlobResponseBytes = 1 << 20;
 
+// The backend's get_info dict, without the blob interfaces when not every
+// mirror keeps blobs: a client declares the interfaces it is told about, and
+// would store blobs that some mirrors cannot hold.
+Value WithoutBlobInterfaces(const Value& backend_info) {
+  Value::DictItems out;
+  for (const auto& [key, value] : backend_info.dict_items()) {
+    if (key != Value::Str("interfaces") || !value.is_sequence()) {
+      out.emplace_back(key, value);
+      continue;
+    }
+    Value::Items kept;
+    for (const Value& iface : value.items()) {
+      bool blob = iface.is_sequence() && iface.items().size() == 2 &&
+                  absl::StrContains(iface.items()[1].string_value(), "Blob");
+      if (!blob) kept.push_back(iface);
+    }
+    out.emplace_back(key, Value::Tuple(std::move(kept)));
+  }
+  return Value::Dict(std::move(out));
+}
+
 // Fills `response` from a backend's answer: its error, or its value pickled.
 grpc::Status Answer(const absl::StatusOr<ZeoReply>& reply,
                     v1::PickledResponse* response) {
@@ -140,8 +161,14 @@ grpc::Status StorageService::GetInfo(grpc::ServerContext*,
                                      const v1::GetInfoRequest*,
                                      v1::PickledResponse* response) {
   absl::StatusOr<ZeoReply> reply = reads_->Read("get_info", {});
-  // As the backend announces it, blob interfaces included: the RAID carries
-  // blobs when its backends have a blob directory.
+  // The RAID carries blobs when every optimal mirror has a blob directory.
+  bool blobs = true;
+  for (const BackendMember& m : backends_->Optimal()) {
+    if (!m.connection->supports_blobs()) blobs = false;
+  }
+  if (reply.ok() && !reply->is_error && !blobs) {
+    reply->value = WithoutBlobInterfaces(reply->value);
+  }
   return Answer(reply, response);
 }
 

@@ -631,11 +631,12 @@ class Cluster:
     def __init__(self, workdir: Path, kind: Optional[str] = None, n_backends: int = 2,
                  unix_socket: bool = False, raidcore_args: Sequence[str] = (),
                  zeo_conf: str = "", translator_args: Sequence[str] = (),
-                 blobs: bool = False):
+                 blobs=False):
         """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
         ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
         ``translator_args``: extra command-line flags of the translator;
-        ``blobs``: every runzeo's FileStorage gets a blob directory."""
+        ``blobs``: every runzeo's FileStorage gets a blob directory (True), or
+        one bool per backend."""
         self.kind = kind or target_kind()
         self.workdir = workdir
         self.supervisor = Supervisor(workdir)
@@ -647,7 +648,9 @@ class Cluster:
         for i in range(1, n + 1):
             self.backends.append(ZeoBackend(self.supervisor, f"backend{i}",
                                             extra_zeo_conf=_conf_lines(zeo_conf),
-                                            blobs=blobs))
+                                            blobs=(blobs[i - 1]
+                                                   if isinstance(blobs, (list, tuple))
+                                                   else blobs)))
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
                                      extra_args=raidcore_args)

@@ -287,3 +287,45 @@ def write_blobs_at(db, first: int, sizes: list[int]) -> list[tuple[bytes, str]]:
         transaction.abort()
         conn.close()
     return out
+
+
+@raid_only
+def test_blobs_are_announced_only_when_every_mirror_keeps_them(make_cluster, tmp_path):
+    from ZODB.POSException import Unsupported
+    from ZODB.interfaces import IBlobStorage
+    from ZODB.blob import Blob
+    cluster = make_cluster(blobs=[True, False])
+    db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
+    assert not IBlobStorage.providedBy(db.storage)
+    conn = db.open()
+    conn.root()["b"] = Blob(b"data")
+    with pytest.raises(Unsupported, match="Storing Blobs"):
+        transaction.commit()
+    transaction.abort()
+    conn.close()
+    both = make_cluster(blobs=True)
+    assert IBlobStorage.providedBy(
+        both.client_storage(blob_dir=str(tmp_path / "blobs-b")))
+
+
+@raid_only
+def test_a_mirror_without_a_blob_dir_is_not_readmitted(make_cluster, tmp_path):
+    cluster = make_cluster(blobs=True)
+    db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
+    write_blobs(db, [1000])
+    victim = cluster.backends[1]
+    victim.stop()
+    wait_until(lambda: backend_state(cluster, "backend2") == "degraded", 30,
+               "backend2 noticed stopped")
+    victim.blob_dir = None  # restarted with a configuration that lost blob-dir
+    victim.start(fixed_port=True)
+
+    def refused():
+        for b in cluster.raidcore.status()["backends"]:
+            if b["name"] == "backend2" and "keeps no blobs" in b.get("reason", ""):
+                return True
+        return False
+    wait_until(refused, 60, "the recovery of backend2 to be refused")
+    assert backend_state(cluster, "backend2") == "degraded"
+    # The RAID still serves and stores blobs on the mirror that keeps them.
+    write_blobs_at(db, 1, [2000])
