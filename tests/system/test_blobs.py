@@ -173,16 +173,18 @@ def test_a_big_blob_is_streamed_not_held_in_memory(make_cluster, tmp_path):
     db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
     write_blobs(db, [1000])
     base = {name: rss_mb(pid) for name, pid in procs.items()}
-    size = 96 << 20
+    size = 200 << 20
     t0 = time.monotonic()
     written = write_blobs(db, [size])
     stored = time.monotonic() - t0
     reader = cluster.db(blob_dir=str(tmp_path / "blobs-b"))
     assert read_blobs(reader, 1) == [d for _, d in written]
     growth = {name: peak_rss_mb(pid) - base[name] for name, pid in procs.items()}
-    print(f"96 MiB blob stored in {stored:.1f}s; peak RSS growth {growth}")
+    print(f"200 MiB blob stored in {stored:.1f}s; peak RSS growth {growth}")
     for name, mb in growth.items():
-        assert mb < 48, f"{name} grew by {mb:.0f} MB for a 96 MiB blob"
+        # Issue 15: under 100 MB above idle while a 200 MB blob is stored
+        # (measured: about 10-15 MB, gRPC's buffers).
+        assert mb < 100, f"{name} grew by {mb:.0f} MB for a 200 MiB blob"
     files = [blob_files(b) for b in cluster.backends]
     assert files[0] == files[1]
 
@@ -329,3 +331,77 @@ def test_a_mirror_without_a_blob_dir_is_not_readmitted(make_cluster, tmp_path):
     assert backend_state(cluster, "backend2") == "degraded"
     # The RAID still serves and stores blobs on the mirror that keeps them.
     write_blobs_at(db, 1, [2000])
+
+
+@raid_only
+def test_many_blobs_two_writers_a_mirror_lost_and_recovered(make_cluster, tmp_path):
+    """Issue 15's system test: 2 clients commit 50 blobs of 1 KB to 50 MB (about
+    250 MB) while backend2 is killed and, later, restarted; a third client reads
+    every blob back; the mirrors end with identical blob files."""
+    import math
+    import threading
+    cluster = make_cluster(blobs=True)
+    sizes = [int(math.exp(math.log(1e3) + (math.log(5e7) - math.log(1e3)) * i / 49))
+             for i in range(50)]
+    written: dict[int, str] = {}
+    errors: list[BaseException] = []
+    progress = threading.Semaphore(0)
+
+    from persistent.mapping import PersistentMapping
+    from ZODB.blob import Blob
+    setup = cluster.db(blob_dir=str(tmp_path / "blobs-setup"))
+    conn = setup.open()
+    for w in (0, 1):  # each writer its own container: no conflicts on the root
+        conn.root()[f"w{w}"] = PersistentMapping()
+    transaction.commit()
+    conn.close()
+
+    def writer(w: int) -> None:
+        try:
+            db = cluster.db(blob_dir=str(tmp_path / f"blobs-w{w}"))
+            conn = db.open()
+            container = conn.root()[f"w{w}"]
+            for i in range(w, 50, 2):  # the two writers interleave sizes
+                blob = Blob()
+                with blob.open("w") as f:
+                    f.write(blob_bytes(sizes[i], i))
+                container[f"blob{i}"] = blob
+                transaction.commit()
+                written[i] = hashlib.sha256(blob_bytes(sizes[i], i)).hexdigest()
+                progress.release()
+            conn.close()
+        except BaseException as e:  # reported by the main thread
+            errors.append(e)
+            progress.release()
+
+    def await_blobs(n: int, what: str) -> None:
+        for _ in range(n):
+            acquired = progress.acquire(timeout=120)
+            if errors:
+                raise errors[0]
+            assert acquired, f"writers stalled {what}"
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in (0, 1)]
+    for t in threads:
+        t.start()
+    victim = cluster.backends[1]
+    await_blobs(15, "with both mirrors")
+    victim.kill()
+    await_blobs(15, "with a mirror down")
+    victim.start(fixed_port=True)
+    for t in threads:
+        t.join(300)
+    assert not errors, errors
+    assert len(written) == 50
+    cluster.wait_raid_state("optimal", timeout=180)
+    recovery = cluster.raidcore.status()["recovery"]
+    assert recovery["backend"] == "backend2" and recovery["phase"] == "done", recovery
+    reader = cluster.db(blob_dir=str(tmp_path / "blobs-r"))
+    conn = reader.open()
+    for i in range(50):
+        with conn.root()[f"w{i % 2}"][f"blob{i}"].open("r") as f:
+            assert hashlib.sha256(f.read()).hexdigest() == written[i], i
+    conn.close()
+    files = [blob_files(b) for b in cluster.backends]
+    assert len(files[0]) == 50
+    assert files[0] == files[1], sorted(set(files[0]) ^ set(files[1]))
