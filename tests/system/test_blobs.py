@@ -405,3 +405,25 @@ def test_many_blobs_two_writers_a_mirror_lost_and_recovered(make_cluster, tmp_pa
     files = [blob_files(b) for b in cluster.backends]
     assert len(files[0]) == 50
     assert files[0] == files[1], sorted(set(files[0]) ^ set(files[1]))
+
+
+@raid_only
+def test_pack_removes_old_blob_revisions_on_every_mirror(make_cluster, tmp_path):
+    cluster = make_cluster(blobs=True)
+    db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
+    write_blobs(db, [1000, 2000])
+    replace_blob(db, "blob0", b"second")
+    replace_blob(db, "blob0", b"third")
+    before = [blob_files(b) for b in cluster.backends]
+    assert len(before[0]) == 4 and before[0] == before[1]
+    time.sleep(0.01)
+    db.pack(time.time())
+    after = [blob_files(b) for b in cluster.backends]
+    # blob0's two older revisions are gone everywhere; blob1 and blob0's last stay.
+    assert len(after[0]) == 2, after[0]
+    assert after[0] == after[1]
+    reader = cluster.db(blob_dir=str(tmp_path / "blobs-b"))
+    conn = reader.open()
+    with conn.root()["blob0"].open("r") as f:
+        assert f.read() == b"third"
+    conn.close()
