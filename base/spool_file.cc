@@ -35,15 +35,47 @@ SpoolFile::~SpoolFile() {
 }
 
 absl::Status SpoolFile::Append(absl::string_view data) {
+  // One writer: the offset past what readers may see is its own.
+  uint64_t end = size();
   while (!data.empty()) {
-    ssize_t n = pwrite(fd_, data.data(), data.size(), size_);
+    ssize_t n = pwrite(fd_, data.data(), data.size(), end);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::ResourceExhaustedError(absl::StrCat(
           "cannot write spool file ", path_, ": ", strerror(errno)));
     }
-    size_ += n;
+    end += n;
     data.remove_prefix(n);
+  }
+  {
+    MutexLock lock(&mu_);
+    size_ = end;
+  }
+  grown_.SignalAll();
+  return absl::OkStatus();
+}
+
+void SpoolFile::Complete(absl::Status status) {
+  {
+    MutexLock lock(&mu_);
+    complete_ = true;
+    final_ = std::move(status);
+  }
+  grown_.SignalAll();
+}
+
+absl::Status SpoolFile::ReadAt(uint64_t offset, size_t n, char* buffer) const {
+  while (n > 0) {
+    ssize_t got = pread(fd_, buffer, n, offset);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      return absl::DataLossError(
+          absl::StrCat("cannot read spool file ", path_, ": ",
+                       got == 0 ? "unexpected end" : strerror(errno)));
+    }
+    buffer += got;
+    offset += got;
+    n -= got;
   }
   return absl::OkStatus();
 }
@@ -52,22 +84,46 @@ absl::Status SpoolFile::ForEachChunk(
     size_t chunk,
     const std::function<absl::Status(absl::string_view)>& fn) const {
   std::string buffer(chunk, '\0');
-  uint64_t offset = 0;
-  while (offset < size_) {
-    size_t want =
-        static_cast<size_t>(std::min<uint64_t>(chunk, size_ - offset));
-    ssize_t n = pread(fd_, buffer.data(), want, offset);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      return absl::DataLossError(
-          absl::StrCat("cannot read spool file ", path_, ": ",
-                       n == 0 ? "unexpected end" : strerror(errno)));
-    }
+  const uint64_t total = size();
+  for (uint64_t offset = 0; offset < total;) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, total - offset));
+    absl::Status st = ReadAt(offset, n, buffer.data());
+    if (!st.ok()) return st;
     offset += n;
-    absl::Status st = fn(absl::string_view(buffer.data(), n));
+    st = fn(absl::string_view(buffer.data(), n));
     if (!st.ok()) return st;
   }
   return absl::OkStatus();
+}
+
+absl::Status SpoolFile::Follow(
+    uint64_t offset, size_t chunk,
+    const std::function<absl::Status(absl::string_view)>& fn) const {
+  std::string buffer(chunk, '\0');
+  while (true) {
+    uint64_t available;
+    {
+      MutexLock lock(&mu_);
+      while (size_ <= offset && !complete_) grown_.Wait(&mu_);
+      if (size_ <= offset) {
+        // Complete, and nothing more to read.
+        if (!final_.ok()) return final_;
+        if (size_ < offset) {
+          return absl::DataLossError(absl::StrCat("spool file ", path_,
+                                                  " ended at ", size_,
+                                                  " bytes, before ", offset));
+        }
+        return absl::OkStatus();
+      }
+      available = size_ - offset;
+    }
+    size_t n = static_cast<size_t>(std::min<uint64_t>(chunk, available));
+    absl::Status st = ReadAt(offset, n, buffer.data());
+    if (!st.ok()) return st;
+    offset += n;
+    st = fn(absl::string_view(buffer.data(), n));
+    if (!st.ok()) return st;
+  }
 }
 
 }  // namespace zeoraid

@@ -3,8 +3,10 @@
 // is destroyed. (A process that dies leaves it behind in the spool
 // directory: zeoraid-spool-*.)
 //
-// Appends come from one thread at a time; once complete, any number of
-// threads may read it at once (pread, no shared offset).
+// Appends come from one thread at a time; any number of threads may read it
+// at once (pread, no shared offset), also while it is being written: Follow
+// reads each piece as soon as it is appended, until the writer calls
+// Complete, so a blob can be passed on before the whole of it has arrived.
 #ifndef ZEORAID_BASE_SPOOL_FILE_H_
 #define ZEORAID_BASE_SPOOL_FILE_H_
 
@@ -16,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "base/mutex.h"
 
 namespace zeoraid {
 
@@ -36,15 +39,34 @@ class SpoolFile {
       size_t chunk,
       const std::function<absl::Status(absl::string_view)>& fn) const;
 
-  uint64_t size() const { return size_; }
+  // The writer is done: OK when the contents are complete, else why not.
+  void Complete(absl::Status status);
+  // Calls `fn` with the contents from `offset` on, in pieces of at most
+  // `chunk` bytes, as they are appended, until the writer called Complete.
+  // Returns the first non-OK status of `fn`, else the writer's status
+  // (DataLoss if the file ended before `offset`).
+  absl::Status Follow(
+      uint64_t offset, size_t chunk,
+      const std::function<absl::Status(absl::string_view)>& fn) const;
+
+  uint64_t size() const {
+    MutexLock lock(&mu_);
+    return size_;
+  }
   const std::string& path() const { return path_; }
 
  private:
   SpoolFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  // Reads [offset, offset + n) into `buffer`.
+  absl::Status ReadAt(uint64_t offset, size_t n, char* buffer) const;
 
   const int fd_;
   const std::string path_;
-  uint64_t size_ = 0;
+  mutable Mutex mu_;
+  mutable CondVar grown_;  // size_ grew, or complete_ was set
+  uint64_t size_ ABSL_GUARDED_BY(mu_) = 0;
+  bool complete_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status final_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace zeoraid

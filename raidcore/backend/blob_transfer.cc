@@ -13,7 +13,9 @@ absl::Status SendBlobStore(BackendConnection& c, const Value& oid,
   if (!st.ok()) return st;
   if (blob != nullptr) {
     st = blob->ForEachChunk(kBlobChunkBytes, [&](absl::string_view chunk) {
-      return c.Send("storeBlobChunk", {Value::Bytes(std::string(chunk))});
+      Value::Items args;  // built in place: an initializer list would copy
+      args.push_back(Value::Bytes(std::string(chunk)));
+      return c.Send("storeBlobChunk", std::move(args));
     });
     if (!st.ok()) return st;
   }

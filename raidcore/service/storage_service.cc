@@ -49,8 +49,9 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
 
-// Blob bytes per LoadBlobResponse.
-constexpr size_t kBlobResponseBytes = 1 << 20;
+// Blob bytes per LoadBlobResponse: the translator passes each on as one
+// receiveBlobChunk, so about the size a ZEO server sends (59000).
+constexpr size_t kBlobResponseBytes = 64 << 10;
 
 // The backend's get_info dict, without the blob interfaces when not every
 // mirror keeps blobs: a client declares the interfaces it is told about, and
@@ -217,8 +218,10 @@ grpc::Status StorageService::LoadBlob(
   if (!IsTid(request->oid()) || !IsTid(request->serial())) {
     return BadArgument("oid and serial must be 8 bytes");
   }
-  // Spooled first, then sent: a slow client never holds a backend
-  // connection, and memory does not grow with the blob.
+  // The blob is spooled as it arrives from the backend and passed on from
+  // the spool at once: memory does not grow with the blob, and a slow
+  // translator never holds the backend connection.
+  uint64_t sent = 0;  // bytes passed on, kept across a failover
   while (true) {
     absl::StatusOr<BackendMember> member = backends_->PickReader();
     if (!member.ok()) return ToGrpc(member.status());
@@ -228,8 +231,29 @@ grpc::Status StorageService::LoadBlob(
       ZR_LOG(ERROR) << spool.status();
       return ToGrpc(spool.status());
     }
-    absl::StatusOr<ZeoReply> reply = member->connection->SendBlob(
-        request->oid(), request->serial(), spool->get(), options_.read_timeout);
+    SpoolFile* file = spool->get();
+    absl::StatusOr<ZeoReply> reply = absl::UnknownError("not fetched");
+    std::thread fetch([&, connection = member->connection] {
+      reply = connection->SendBlob(request->oid(), request->serial(), file,
+                                   options_.read_timeout);
+      file->Complete(reply.ok() && !reply->is_error
+                         ? absl::OkStatus()
+                         : absl::NotFoundError("no blob from this backend"));
+    });
+    // After a failover the new mirror's copy is the same blob: what was
+    // passed on already is skipped.
+    absl::Status streamed =
+        file->Follow(sent, kBlobResponseBytes, [&](absl::string_view chunk) {
+          v1::LoadBlobResponse piece;
+          piece.set_chunk(std::string(chunk));
+          if (!writer->Write(piece)) {
+            return absl::CancelledError("the translator went away");
+          }
+          sent += chunk.size();
+          return absl::OkStatus();
+        });
+    fetch.join();
+    if (absl::IsCancelled(streamed)) return ToGrpc(streamed);
     if (absl::IsResourceExhausted(reply.status())) {
       ZR_LOG(ERROR) << reply.status();
       return ToGrpc(reply.status());
@@ -240,21 +264,17 @@ grpc::Status StorageService::LoadBlob(
       continue;  // the next optimal backend
     }
     if (reply->is_error) {
+      if (sent > 0) {
+        return grpc::Status(grpc::StatusCode::INTERNAL,
+                            "a mirror has no blob that another one sent");
+      }
       v1::LoadBlobResponse response;
       SetError(*reply, response.mutable_error());
       writer->Write(response);
       return grpc::Status::OK;
     }
-    absl::Status sent = (*spool)->ForEachChunk(
-        kBlobResponseBytes, [&](absl::string_view chunk) {
-          v1::LoadBlobResponse piece;
-          piece.set_chunk(std::string(chunk));
-          return writer->Write(piece)
-                     ? absl::OkStatus()
-                     : absl::CancelledError("the translator went away");
-        });
-    if (!sent.ok()) return ToGrpc(sent);
-    if ((*spool)->size() == 0) {
+    if (!streamed.ok()) return ToGrpc(streamed);
+    if (sent == 0) {
       // An empty blob: one empty chunk says it exists.
       writer->Write(v1::LoadBlobResponse());
     }
