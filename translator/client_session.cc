@@ -79,6 +79,39 @@ bool IsWriteMethod(const std::string& name) {
   return false;
 }
 
+// What ZEO answers at vote for a record that is not bytes: the storage's
+// TypeError (FileStorage takes len() of it, then writes it).
+std::string NotBytesMessage(const Value& data) {
+  const char* type = "object";
+  switch (data.kind()) {
+    case Value::Kind::kNone:
+      type = "NoneType";
+      break;
+    case Value::Kind::kBool:
+      type = "bool";
+      break;
+    case Value::Kind::kInt:
+    case Value::Kind::kBigInt:
+      type = "int";
+      break;
+    case Value::Kind::kFloat:
+      type = "float";
+      break;
+    case Value::Kind::kStr:
+      return "a bytes-like object is required, not 'str'";
+    case Value::Kind::kTuple:
+      return "a bytes-like object is required, not 'tuple'";
+    case Value::Kind::kList:
+      return "a bytes-like object is required, not 'list'";
+    case Value::Kind::kDict:
+      return "a bytes-like object is required, not 'dict'";
+    case Value::Kind::kBytes:
+    case Value::Kind::kObject:
+      break;
+  }
+  return absl::StrCat("object of type '", type, "' has no len()");
+}
+
 // JSON for the ruok probe: the status dict holds str keys and numbers, str,
 // bool and None values; anything else is written as its repr string.
 std::string JsonOf(const Value& v) {
@@ -141,8 +174,17 @@ struct ClientSession::Transaction {
   bool write_through = true;
   // Between storeBlobStart and storeBlobEnd.
   bool blob_open = false;
-  // Why vote must fail (a storeBlobShared), or empty.
+  // Why vote must fail, as ZEO would answer it (class path, message): a
+  // storeBlobShared, or a record that is not bytes; empty: it may vote.
+  std::string refused_class;
   std::string refused;
+
+  // The first reason wins, as the first failing call would at ZEO's vote.
+  void Refuse(std::string class_path, std::string message) {
+    if (!refused.empty()) return;
+    refused_class = std::move(class_path);
+    refused = std::move(message);
+  }
 };
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
@@ -723,7 +765,12 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
     const std::string serial =
         args[1].is_none() ? std::string() : args[1].string_value();
     if (name == "storea") {
-      if (args.size() != 4 || !args[2].is_bytes()) return malformed();
+      if (args.size() != 4) return malformed();
+      if (!args[2].is_bytes()) {
+        // ZEO takes it and fails the vote (the storage's TypeError).
+        txn_->Refuse("builtins.TypeError", NotBytesMessage(args[2]));
+        return absl::OkStatus();
+      }
       v1::CommitRequest::Store* store = request.mutable_store();
       store->set_oid(oid);
       store->set_serial(serial);
@@ -802,17 +849,25 @@ absl::Status ClientSession::HandleBlobStore(const zeo::Message& message) {
     return absl::FailedPreconditionError(
         absl::StrCat(name, " outside of its transaction"));
   }
-  if (!IsTid(args[0]) || !(IsTid(args[1]) || args[1].is_none()) ||
-      !args[2].is_bytes()) {
+  // As storea: ZODB's own tests also pass a str of 8 characters as serial.
+  const bool str_serial =
+      args[1].is_str() && args[1].string_value().size() == 8;
+  if (!IsTid(args[0]) || !(IsTid(args[1]) || args[1].is_none() || str_serial)) {
     return malformed();
+  }
+  if (!args[2].is_bytes()) {
+    if (name == "storeBlobEnd") txn_->blob_open = false;
+    txn_->Refuse("builtins.TypeError", NotBytesMessage(args[2]));
+    return absl::OkStatus();
   }
   if (name == "storeBlobShared") {
     // The blob file is in a directory the client shares with its ZEO server;
     // the RAID's backends are other servers, on other hosts: refused at vote
     // (a one-way call has no answer), nothing stored.
-    txn_->refused =
+    txn_->Refuse(
+        "ZODB.POSException.StorageError",
         "storeBlobShared: ZEORaid does not support shared blob directories "
-        "(shared_blob_dir=True); use a ClientStorage with a private blob_dir";
+        "(shared_blob_dir=True); use a ClientStorage with a private blob_dir");
     return absl::OkStatus();
   }
   if (!txn_->blob_open) return malformed();
@@ -897,7 +952,7 @@ absl::Status ClientSession::HandleVote(const zeo::Message& message) {
         Value::Tuple({txn_ == nullptr ? Value() : txn_->txn_id, id}));
   }
   if (!txn_->refused.empty()) {
-    return ReplyError(message.msgid, "ZODB.POSException.StorageError",
+    return ReplyError(message.msgid, txn_->refused_class,
                       Value::Tuple({Value::Str(txn_->refused)}));
   }
   v1::CommitRequest request;

@@ -427,3 +427,49 @@ def test_pack_removes_old_blob_revisions_on_every_mirror(make_cluster, tmp_path)
     with conn.root()["blob0"].open("r") as f:
         assert f.read() == b"third"
     conn.close()
+
+
+@pytest.mark.parametrize("data,message", [
+    ("foo", "a bytes-like object is required, not 'str'"),
+    (None, "object of type 'NoneType' has no len()"),
+    (12, "object of type 'int' has no len()"),
+])
+def test_a_record_that_is_not_bytes_fails_the_vote_and_keeps_the_connection(
+        make_cluster, tmp_path, data, message):
+    # As ZEO: the one-way storea is taken, and the storage's TypeError is the
+    # vote's answer (ZODB's blob tests store str data this way).
+    from ZODB.Connection import TransactionMetaData
+    from ZODB.utils import z64
+    cluster = make_cluster(blobs=True)
+    storage = cluster.client_storage(blob_dir=str(tmp_path / "blobs"))
+    t = TransactionMetaData()
+    storage.tpc_begin(t)
+    storage._async("storea", storage.new_oid(), z64, data, id(t))
+    with pytest.raises(TypeError, match=message):
+        storage.tpc_vote(t)
+    storage.tpc_abort(t)
+    assert storage.is_connected()
+    write_blobs(cluster.db(blob_dir=str(tmp_path / "blobs-b")), [10])
+
+
+def test_store_blob_with_a_str_serial_and_str_data(make_cluster, tmp_path):
+    # ZODB's blob_transaction.txt: storeBlob(oid, '\0' * 8, ...) on a raw
+    # storage; the str serial is taken as z64; str data fails the vote.
+    from ZODB.Connection import TransactionMetaData
+    cluster = make_cluster(blobs=True)
+    storage = cluster.client_storage(blob_dir=str(tmp_path / "blobs"))
+    src = tmp_path / "blob-src"
+    src.write_bytes(b"contents")
+    t = TransactionMetaData()
+    storage.tpc_begin(t)
+    storage.storeBlob(storage.new_oid(), "\0" * 8, b"record", str(src), "", t)
+    assert not storage.tpc_vote(t)
+    storage.tpc_abort(t)
+    src.write_bytes(b"contents")
+    t = TransactionMetaData()
+    storage.tpc_begin(t)
+    storage.storeBlob(storage.new_oid(), b"\0" * 8, "foo", str(src), "", t)
+    with pytest.raises(TypeError):
+        storage.tpc_vote(t)
+    storage.tpc_abort(t)
+    assert storage.is_connected()
