@@ -8,8 +8,9 @@ suites look it up (``ZEO._forker``, ``ZEO.tests.forker`` and every already impor
 test module that imported it by name) with one that starts, for the same arguments:
 
 * ``mode="raid"``: N ``runzeo`` backends (default 2), each with its own copy of the
-  storage (every FileStorage ``path`` and ``blob-dir`` of the configuration gets a
-  per-mirror suffix), ``zeoraid-raidcore`` with all of them as ``--backend``, and
+  storage (every FileStorage ``path`` of the configuration gets a per-mirror suffix;
+  a ``blob-dir`` is mirror 1's own, the other mirrors get a suffixed copy of it),
+  ``zeoraid-raidcore`` with all of them as ``--backend``, and
   ``zeoraid-translator`` listening on the address the test asked for (port 0: a free
   port). The call returns once raidcore reports the RAID ``optimal``.
 * ``mode="runzeo"``: one ``runzeo`` subprocess with the configuration unchanged (a
@@ -18,7 +19,10 @@ test module that imported it by name) with one that starts, for the same argumen
 ``keep`` is honoured like ZEO's own forker: the file named in the configuration is
 the storage the test sees. At start each mirror is seeded from it (if it exists);
 at stop the first mirror is copied back to it when ``keep`` is true, and all the
-files are removed when it is false (like ``FileStorage.cleanup``).
+files are removed when it is false (like ``FileStorage.cleanup``). Blob directories
+stay, as with ZEO's forker: the configured ``blob-dir`` is mirror 1's (so a test that
+looks for a blob file on the server finds it there); mirrors 2..N get a copy of it
+at start (``<dir>.mirrorN``), removed at stop.
 
 Options of the ``<zeo>`` section: ``read-only``, ``invalidation-queue-size``,
 ``invalidation-age``, ``transaction-timeout``, ``msgpack`` and
@@ -28,7 +32,11 @@ becomes raidcore's ``--invalidation_queue_size``, ``invalidation-age`` its
 translator's ``--msgpack``. What the RAID cannot offer is recorded in
 :data:`requests` (``unsupported``) so that the runner classifies the test as not
 applicable: TLS (``<ssl>``), ``protocol=`` (a server speaking an older protocol),
-several storages in one server, blobs.
+several storages in one server. Blob directories are served (non-shared: the client
+sends blobs with storeBlob* and fetches them with sendBlob; raidcore spools them in
+``<log dir>/<n>-spool``); a client with ``shared_blob_dir=True`` is refused by the
+RAID by design, which the forker cannot see (the runner's static table knows those
+tests).
 
 Environment: ``ZEORAID_BIN_DIR`` (default ``<repo>/bazel-bin``),
 ``ZEORAID_CONFORMANCE_LOG_DIR`` (where process logs go; default a temp dir),
@@ -155,11 +163,12 @@ class Conf:
 
     def render(self, zeo_address: Optional[str], path_fn, log_fn,
                zeo_keys: Optional[set] = None, mapping_path=None,
-               extra_log: Optional[str] = None) -> str:
+               extra_log: Optional[str] = None, blob_fn=None) -> str:
         """The configuration with the ``<zeo>`` address replaced, only ``zeo_keys`` of
         the ``<zeo>`` options kept (all if None), ``<ssl>`` dropped when zeo_keys is
-        given, and ``path``/``blob-dir`` values mapped. ``mapping_path(name)``: serve
-        every ``<mappingstorage>`` by a FileStorage at that path instead."""
+        given, and ``path`` values mapped by ``path_fn``, ``blob-dir`` values by
+        ``blob_fn`` (default ``path_fn``). ``mapping_path(name)``: serve every
+        ``<mappingstorage>`` by a FileStorage at that path instead."""
         out = []
         skipping = 0
         for kind, stack, a, b in self.lines:
@@ -201,8 +210,10 @@ class Conf:
                         continue
                 elif key == "path" and "logfile" in stack:
                     value = log_fn(value)
-                elif key in ("path", "blob-dir"):
+                elif key == "path":
                     value = path_fn(value)
+                elif key == "blob-dir":
+                    value = (blob_fn or path_fn)(value)
                 out.append(f"{indent}{key} {value}")
         return "\n".join(out) + "\n"
 
@@ -352,6 +363,10 @@ class _Server:
     def mirror_path(self, p: str, i: int) -> str:
         return f"{self._abs(p)}.mirror{i}"
 
+    def blob_path(self, p: str, i: int) -> str:
+        """Mirror i's blob directory: mirror 1 uses the configured one."""
+        return self._abs(p) if i == 1 else self.mirror_path(p, i)
+
     def _log_name(self, i: int):
         return lambda p: self._abs(p) if i == 1 else f"{self._abs(p)}.mirror{i}"
 
@@ -386,6 +401,12 @@ class _Server:
                 _rm_storage_files(m)
                 if os.path.exists(self._abs(p)):
                     shutil.copyfile(self._abs(p), m)
+        for p in self.conf.blob_dirs():
+            for i in range(2, self.n + 1):
+                m = self.blob_path(p, i)
+                shutil.rmtree(m, ignore_errors=True)
+                if os.path.isdir(self._abs(p)):
+                    shutil.copytree(self._abs(p), m, symlinks=True)
         backend_addrs = []
         procs = []
         substitute = self.substitute_mapping and any(
@@ -405,7 +426,8 @@ class _Server:
             text = self.conf.render(_addr_text(addr), lambda p, i=i: self.mirror_path(p, i),
                                     self._log_name(i), zeo_keys=BACKEND_ZEO_KEYS,
                                     mapping_path=mapping_path,
-                                    extra_log=str(self.logs / f"{tag}-backend{i}.log"))
+                                    extra_log=str(self.logs / f"{tag}-backend{i}.log"),
+                                    blob_fn=lambda p, i=i: self.blob_path(p, i))
             procs.append((f"{tag}-backend{i}", text, addr))
         for name, text, addr in procs:  # side by side: runzeo takes ~0.5 s
             self._spawn_runzeo(name, text, addr, None)
@@ -413,8 +435,11 @@ class _Server:
             proc.wait_listening(addr, deadline)
 
         rc_addr = (LOOPBACK, free_port())
+        # blobs on their way through raidcore: kept apart per server, removed at stop
+        self.spool = self.logs / f"{tag}-spool"
+        self.spool.mkdir(parents=True, exist_ok=True)
         argv = [binary("raidcore", "zeoraid-raidcore"), "--listen", _addr_text(rc_addr),
-                "--storage", self.storage_name(),
+                "--storage", self.storage_name(), "--spool_dir", str(self.spool),
                 "--log_level", os.environ.get("ZEORAID_LOG_LEVEL", "info")]
         for i, a in enumerate(backend_addrs, 1):
             argv += ["--backend", f"b{i}={_addr_text(a)}"]
@@ -537,6 +562,11 @@ class _Server:
         for p in self.scratch:
             _rm_storage_files(p)
         if self.mode == "raid":
+            if getattr(self, "spool", None) is not None:
+                shutil.rmtree(self.spool, ignore_errors=True)
+            for p in self.conf.blob_dirs():
+                for i in range(2, self.n + 1):
+                    shutil.rmtree(self.blob_path(p, i), ignore_errors=True)
             for p in self.conf.storage_paths():
                 canonical = self._abs(p)
                 if self.keep:
@@ -594,14 +624,12 @@ def make_start_zeo_server(mode: str, mirrors: int = 2, substitute_mapping: bool 
             unsupported.append("tls")
         if protocol:
             unsupported.append(f"protocol={protocol!r}")
-        if blob_dir or conf.blob_dirs() or any(t == "blobstorage" for t, _ in conf.storages):
-            unsupported.append("blobs")
         if len(conf.storages) > 1:
             unsupported.append("several storages in one server")
         info = {"mode": mode, "address": requested, "keep": bool(keep),
                 "threaded": bool(threaded), "name": name,
                 "zeo": dict(conf.zeo), "storages": conf.storages,
-                "unsupported": unsupported}
+                "blob_dirs": conf.blob_dirs(), "unsupported": unsupported}
         requests.append(info)
         if (not substitute_mapping and mode == "raid"
                 and any(t == "mappingstorage" for t, _ in conf.storages_all)):
@@ -650,14 +678,12 @@ def make_recording_wrapper(original):
                                      kw.get("log"))
             conf = Conf(text)
             info.update(zeo=dict(conf.zeo), storages=conf.storages,
+                        blob_dirs=conf.blob_dirs(),
                         threaded=bool(kw.get("threaded")), name=kw.get("name"))
             if conf.zeo_has_ssl or any(k.startswith("ssl") for k in conf.zeo):
                 info["unsupported"].append("tls")
             if protocol:
                 info["unsupported"].append(f"protocol={protocol!r}")
-            if blob_dir or conf.blob_dirs() or any(
-                    t == "blobstorage" for t, _ in conf.storages):
-                info["unsupported"].append("blobs")
             if len(conf.storages) > 1:
                 info["unsupported"].append("several storages in one server")
         except Exception as e:  # recording must never change the test
