@@ -473,3 +473,48 @@ def test_store_blob_with_a_str_serial_and_str_data(make_cluster, tmp_path):
         storage.tpc_vote(t)
     storage.tpc_abort(t)
     assert storage.is_connected()
+
+
+def cpu_seconds(pid: int) -> float:
+    parts = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@raid_only
+def test_a_mirror_lost_in_the_middle_of_sending_a_blob(make_cluster, tmp_path):
+    # The reader gets the whole blob: raidcore asks the other mirror and passes on
+    # only what it had not passed on yet.
+    import threading
+    cluster = make_cluster(blobs=True)
+    db = cluster.db(blob_dir=str(tmp_path / "blobs-a"))
+    size = 200 << 20
+    written = write_blobs(db, [size])
+    reader = cluster.db(blob_dir=str(tmp_path / "blobs-b"))
+    pids = {b.name: b.process.pid for b in cluster.backends}
+    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    result: dict = {}
+
+    def read() -> None:
+        try:
+            result["digests"] = read_blobs(reader, 1)
+        except BaseException as e:
+            result["error"] = e
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    victim = None
+    deadline = time.monotonic() + 30
+    while victim is None and time.monotonic() < deadline and thread.is_alive():
+        for b in cluster.backends:
+            if cpu_seconds(pids[b.name]) - before[b.name] >= 0.05:
+                victim = b  # busy sending the blob (about 0.5 s of CPU in all)
+                break
+        time.sleep(0.002)
+    assert victim is not None, ("no mirror was seen sending the blob", {
+        name: cpu_seconds(pid) - before[name] for name, pid in pids.items()},
+        thread.is_alive(), result)
+    victim.kill()
+    thread.join(120)
+    assert "error" not in result, result.get("error")
+    assert result["digests"] == [d for _, d in written]
+    assert backend_state(cluster, victim.name) == "degraded"
