@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 #include "translator/commit_stream.h"
+#include "translator/session_transaction.h"
 #include "zeo/msgpack.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
@@ -79,39 +80,6 @@ bool IsWriteMethod(const std::string& name) {
   return false;
 }
 
-// What ZEO answers at vote for a record that is not bytes: the storage's
-// TypeError (FileStorage takes len() of it, then writes it).
-std::string NotBytesMessage(const Value& data) {
-  const char* type = "object";
-  switch (data.kind()) {
-    case Value::Kind::kNone:
-      type = "NoneType";
-      break;
-    case Value::Kind::kBool:
-      type = "bool";
-      break;
-    case Value::Kind::kInt:
-    case Value::Kind::kBigInt:
-      type = "int";
-      break;
-    case Value::Kind::kFloat:
-      type = "float";
-      break;
-    case Value::Kind::kStr:
-      return "a bytes-like object is required, not 'str'";
-    case Value::Kind::kTuple:
-      return "a bytes-like object is required, not 'tuple'";
-    case Value::Kind::kList:
-      return "a bytes-like object is required, not 'list'";
-    case Value::Kind::kDict:
-      return "a bytes-like object is required, not 'dict'";
-    case Value::Kind::kBytes:
-    case Value::Kind::kObject:
-      break;
-  }
-  return absl::StrCat("object of type '", type, "' has no len()");
-}
-
 // JSON for the ruok probe: the status dict holds str keys and numbers, str,
 // bool and None values; anything else is written as its repr string.
 std::string JsonOf(const Value& v) {
@@ -146,10 +114,6 @@ std::string JsonOf(const Value& v) {
   }
 }
 
-// A transaction bigger than this is not copied into the record cache: its
-// records are read back from raidcore when needed.
-constexpr size_t kMaxWriteThroughBytes = 8 << 20;
-
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
   Value::Items out;
   for (const std::string& s : items) out.push_back(Value::Bytes(s));
@@ -157,35 +121,6 @@ Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
 }
 
 }  // namespace
-
-struct ClientSession::Transaction {
-  Transaction(Value id, v1::Storage::Stub* stub)
-      : txn_id(std::move(id)), stream(stub) {}
-
-  Value txn_id;
-  CommitStream stream;
-  // What the client stored (oid, data), for the record cache once the
-  // backends committed it; oids whose committed data is not simply this
-  // (restored, deleted, or changed by the backends at vote) are left out.
-  // Given up past kMaxWriteThroughBytes.
-  std::map<std::string, std::string> stored;
-  std::set<std::string> not_verbatim;
-  size_t stored_bytes = 0;
-  bool write_through = true;
-  // Between storeBlobStart and storeBlobEnd.
-  bool blob_open = false;
-  // Why vote must fail, as ZEO would answer it (class path, message): a
-  // storeBlobShared, or a record that is not bytes; empty: it may vote.
-  std::string refused_class;
-  std::string refused;
-
-  // The first reason wins, as the first failing call would at ZEO's vote.
-  void Refuse(std::string class_path, std::string message) {
-    if (!refused.empty()) return;
-    refused_class = std::move(class_path);
-    refused = std::move(message);
-  }
-};
 
 ClientSession::ClientSession(uint64_t id, net::Socket socket, std::string peer,
                              v1::Storage::Stub* stub,
@@ -701,189 +636,6 @@ absl::Status ClientSession::LoadFromRaidcore(const Value& msgid,
   return absl::UnavailableError("loadBefore kept racing newer commits");
 }
 
-absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
-  const Value::Items& args = message.args.items();
-  // As ZEO's TransactionMetaData: user and description are bytes or str (a
-  // transaction.Transaction's are str), kept as UTF-8 bytes.
-  auto text = [](const Value& v) { return v.is_bytes() || v.is_str(); };
-  if (args.size() < 4 || !text(args[1]) || !text(args[2])) {
-    return absl::InvalidArgumentError("malformed tpc_begin");
-  }
-  if (txn_ != nullptr) {
-    if (txn_->txn_id == args[0])
-      return absl::OkStatus();  // ZEO ignores a repeat
-    return absl::FailedPreconditionError(
-        "tpc_begin while another transaction is in progress");
-  }
-  v1::CommitRequest request;
-  v1::CommitRequest::Begin* begin = request.mutable_begin();
-  begin->set_user(args[1].string_value());
-  begin->set_description(args[2].string_value());
-  begin->set_extension_pickle(zeo::EncodePickle(args[3]));
-  if (args.size() > 4 && IsTid(args[4])) begin->set_tid(args[4].string_value());
-  if (args.size() > 5 && args[5].is_str())
-    begin->set_status(args[5].string_value());
-  begin->set_origin_connection(id_);
-  begin->set_origin_translator(fanout_->translator_id());
-
-  txn_ = std::make_unique<Transaction>(args[0], stub_);
-  txn_->stream.Send(std::move(request));
-  return absl::OkStatus();
-}
-
-absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
-  const std::string& name = message.name;
-  const Value::Items& args = message.args.items();
-  auto malformed = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", name));
-  };
-  // Every data call ends with the transaction id.
-  if (args.size() < 2) return malformed();
-  // As in ZEO, a data call outside its transaction fails, and since it is
-  // one-way the only possible answer is closing the connection.
-  if (txn_ == nullptr || txn_->txn_id != args.back()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(name, " outside of its transaction"));
-  }
-  v1::CommitRequest request;
-  if (name == "undoa") {
-    if (args.size() != 2 || !args[0].is_bytes()) return malformed();
-    request.mutable_undo()->set_undo_id(args[0].string_value());
-  } else {
-    // Every other data call starts with (oid, serial); a serial may be None
-    // (a new object), sent on as an empty serial.
-    // ZODB's own tests also pass a str of 8 characters ('\0' * 8): ZEO hands
-    // it to the storage, which ignores the serial of a new object; as bytes it
-    // is the same z64.
-    const bool str_serial =
-        args[1].is_str() && args[1].string_value().size() == 8;
-    if (!IsTid(args[0]) ||
-        !(IsTid(args[1]) || args[1].is_none() || str_serial)) {
-      return malformed();
-    }
-    const std::string& oid = args[0].string_value();
-    const std::string serial =
-        args[1].is_none() ? std::string() : args[1].string_value();
-    if (name == "storea") {
-      if (args.size() != 4) return malformed();
-      if (!args[2].is_bytes()) {
-        // ZEO takes it and fails the vote (the storage's TypeError).
-        txn_->Refuse("builtins.TypeError", NotBytesMessage(args[2]));
-        return absl::OkStatus();
-      }
-      v1::CommitRequest::Store* store = request.mutable_store();
-      store->set_oid(oid);
-      store->set_serial(serial);
-      store->set_data(args[2].string_value());
-      if (txn_->write_through) {
-        txn_->stored_bytes += args[2].string_value().size();
-        if (txn_->stored_bytes > kMaxWriteThroughBytes) {
-          txn_->write_through = false;
-          txn_->stored.clear();
-        } else {
-          txn_->stored[oid] = args[2].string_value();
-        }
-      }
-    } else if (name == "restorea") {
-      if (args.size() != 5 || !(args[2].is_bytes() || args[2].is_none()) ||
-          !(IsTid(args[3]) || args[3].is_none())) {
-        return malformed();
-      }
-      v1::CommitRequest::Restore* restore = request.mutable_restore();
-      restore->set_oid(oid);
-      restore->set_serial(serial);
-      restore->set_has_data(args[2].is_bytes());
-      restore->set_data(args[2].string_value());
-      if (args[3].is_bytes()) restore->set_prev_txn(args[3].string_value());
-      txn_->not_verbatim.insert(oid);
-    } else if (name == "deleteObject") {
-      if (args.size() != 3) return malformed();
-      request.mutable_delete_()->set_oid(oid);
-      request.mutable_delete_()->set_serial(serial);
-      txn_->not_verbatim.insert(oid);
-    } else {  // checkCurrentSerialInTransaction
-      if (args.size() != 3) return malformed();
-      request.mutable_check_current_serial()->set_oid(oid);
-      request.mutable_check_current_serial()->set_serial(serial);
-    }
-  }
-  txn_->stream.Send(std::move(request));
-  return absl::OkStatus();
-}
-
-absl::Status ClientSession::HandleBlobStore(const zeo::Message& message) {
-  const std::string& name = message.name;
-  const Value::Items& args = message.args.items();
-  auto malformed = [&] {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", name));
-  };
-  if (name == "storeBlobStart") {
-    if (!args.empty()) return malformed();
-    // Outside a transaction ZEO spools the blob too, and refuses it at
-    // storeBlobEnd; here its bytes are dropped until then.
-    if (txn_ == nullptr) return absl::OkStatus();
-    if (txn_->blob_open) return malformed();
-    txn_->blob_open = true;
-    v1::CommitRequest request;
-    request.mutable_blob_start();
-    txn_->stream.Send(std::move(request));
-    return absl::OkStatus();
-  }
-  if (name == "storeBlobChunk") {
-    if (args.size() != 1 || !args[0].is_bytes()) return malformed();
-    if (txn_ == nullptr) return absl::OkStatus();
-    if (!txn_->blob_open) return malformed();
-    // Sent on as it comes (a transaction's calls go out in messages of about
-    // 1 MiB): a blob is never held whole here.
-    v1::CommitRequest request;
-    request.mutable_blob_chunk()->set_data(args[0].string_value());
-    txn_->stream.Send(std::move(request));
-    return absl::OkStatus();
-  }
-  // storeBlobEnd(oid, serial, data, id), storeBlobShared(oid, serial, data,
-  // filename, id).
-  const size_t want = name == "storeBlobEnd" ? 4 : 5;
-  if (name != "storeBlobEnd" && name != "storeBlobShared") return malformed();
-  if (args.size() != want) return malformed();
-  if (txn_ == nullptr || txn_->txn_id != args.back()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(name, " outside of its transaction"));
-  }
-  // As storea: ZODB's own tests also pass a str of 8 characters as serial.
-  const bool str_serial =
-      args[1].is_str() && args[1].string_value().size() == 8;
-  if (!IsTid(args[0]) || !(IsTid(args[1]) || args[1].is_none() || str_serial)) {
-    return malformed();
-  }
-  if (!args[2].is_bytes()) {
-    if (name == "storeBlobEnd") txn_->blob_open = false;
-    txn_->Refuse("builtins.TypeError", NotBytesMessage(args[2]));
-    return absl::OkStatus();
-  }
-  if (name == "storeBlobShared") {
-    // The blob file is in a directory the client shares with its ZEO server;
-    // the RAID's backends are other servers, on other hosts: refused at vote
-    // (a one-way call has no answer), nothing stored.
-    txn_->Refuse(
-        "ZODB.POSException.StorageError",
-        "storeBlobShared: ZEORaid does not support shared blob directories "
-        "(shared_blob_dir=True); use a ClientStorage with a private blob_dir");
-    return absl::OkStatus();
-  }
-  if (!txn_->blob_open) return malformed();
-  txn_->blob_open = false;
-  v1::CommitRequest request;
-  v1::CommitRequest::BlobEnd* end = request.mutable_blob_end();
-  end->set_oid(args[0].string_value());
-  if (!args[1].is_none()) end->set_serial(args[1].string_value());
-  end->set_data(args[2].string_value());
-  // Not kept in the record cache at finish: loads of a blob record are rare
-  // next to the blob's own transfer.
-  txn_->not_verbatim.insert(args[0].string_value());
-  txn_->stream.Send(std::move(request));
-  return absl::OkStatus();
-}
-
 absl::Status ClientSession::HandleSendBlob(const zeo::Message& message) {
   const Value::Items& args = message.args.items();
   if (args.size() != 2 || !IsTid(args[0]) || !IsTid(args[1])) {
@@ -940,132 +692,6 @@ absl::Status ClientSession::HandleSendBlob(const zeo::Message& message) {
   }
   absl::Status st = write(zeo::MakeOneway("receiveBlobStop", {oid, serial}));
   if (!st.ok()) return st;
-  return Reply(message.msgid, Value());
-}
-
-absl::Status ClientSession::HandleVote(const zeo::Message& message) {
-  const Value::Items& args = message.args.items();
-  Value id = args.empty() ? Value() : args[0];
-  if (txn_ == nullptr || txn_->txn_id != id) {
-    return ReplyError(
-        message.msgid, "ZODB.POSException.StorageTransactionError",
-        Value::Tuple({txn_ == nullptr ? Value() : txn_->txn_id, id}));
-  }
-  if (!txn_->refused.empty()) {
-    return ReplyError(message.msgid, txn_->refused_class,
-                      Value::Tuple({Value::Str(txn_->refused)}));
-  }
-  v1::CommitRequest request;
-  request.mutable_vote();
-  v1::CommitResponse response;
-  grpc::Status status = txn_->stream.Ask(request, &response);
-  if (!status.ok()) {
-    txn_.reset();
-    return ReplyRpcFailure(message.msgid, status);
-  }
-  if (response.has_error()) {
-    return ReplyZeoError(message.msgid, response.error());
-  }
-  absl::StatusOr<Value> result =
-      zeo::DecodePickle(response.vote_result_pickle(), options_.limits,
-                        zeo::GlobalPolicy::kClient);
-  if (!result.ok()) return ReplyUnreadable(message.msgid, result.status());
-  if (!result->is_sequence()) {
-    txn_->write_through = false;
-  } else {
-    // The oids the backends changed themselves (resolved conflicts, undone
-    // objects); conflict dicts: the client stores again and votes again.
-    for (const Value& item : result->items()) {
-      if (item.is_bytes()) {
-        txn_->not_verbatim.insert(item.string_value());
-      } else {
-        txn_->write_through = false;
-      }
-    }
-  }
-  return Reply(message.msgid, std::move(*result));
-}
-
-absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
-  const Value::Items& args = message.args.items();
-  Value id = args.empty() ? Value() : args[0];
-  if (txn_ == nullptr || txn_->txn_id != id)
-    return Reply(message.msgid, Value());
-  v1::CommitRequest request;
-  request.mutable_finish();
-  v1::CommitResponse response;
-  grpc::Status status = txn_->stream.Ask(request, &response);
-  if (!status.ok()) {
-    txn_.reset();
-    return ReplyRpcFailure(message.msgid, status);
-  }
-  // The stream's closing round trip waits until the reply is out: the fan-out
-  // holds every other client's later invalidations meanwhile.
-  std::unique_ptr<Transaction> finished = std::move(txn_);
-  if (response.tid().empty()) {
-    CloseLater(std::move(finished));
-    return Reply(message.msgid, Value());
-  }
-  // Everything before our transaction must reach the client first, and nothing
-  // after it: the fan-out holds later invalidations until this reply is
-  // written. Without that order the client's cache could keep a stale record
-  // for good, so a client we cannot serve in order is disconnected instead
-  // (it reconnects and verifies its cache from before this transaction).
-  if (!fanout_->WaitReached(response.tid(), options_.ordering_timeout)) {
-    return absl::UnavailableError(absl::StrCat("invalidations before ",
-                                               zeo::TidHex(response.tid()),
-                                               " did not arrive in time"));
-  }
-  if (finished->write_through && !finished->stored.empty()) {
-    // The fan-out waits at this tid until the reply below is written, so the
-    // cache's last tid is this transaction's.
-    std::vector<std::pair<std::string, std::string>> records;
-    records.reserve(finished->stored.size());
-    for (auto& [oid, data] : finished->stored) {
-      if (finished->not_verbatim.count(oid) == 0) {
-        records.emplace_back(oid, std::move(data));
-      }
-    }
-    fanout_->cache().StoreCommitted(zeo::TidToUint64(response.tid()), records);
-  }
-  absl::StatusOr<Value> stats =
-      response.info_pickle().empty()
-          ? absl::StatusOr<Value>(Value())
-          : zeo::DecodePickle(response.info_pickle(), options_.limits,
-                              zeo::GlobalPolicy::kClient);
-  absl::Status st;
-  {
-    MutexLock lock(&write_mu_);
-    if (closed_) return absl::UnavailableError("connection closed");
-    // As ZEO: the committer hears the new storage statistics before the tid.
-    if (stats.ok() && stats->is_dict()) {
-      st = WriteLocked(zeo::MakeOneway("info", {*stats}));
-    }
-    if (st.ok()) {
-      st = WriteLocked(
-          zeo::MakeReply(message.msgid, Value::Bytes(response.tid())));
-    }
-    delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
-  }
-  delivered_cv_.SignalAll();
-  CloseLater(std::move(finished));
-  return st;
-}
-
-absl::Status ClientSession::HandleAbort(const zeo::Message& message) {
-  const Value::Items& args = message.args.items();
-  Value id = args.empty() ? Value() : args[0];
-  if (txn_ != nullptr && txn_->txn_id == id) {
-    v1::CommitRequest request;
-    request.mutable_abort();
-    v1::CommitResponse response;
-    // Sent even when raidcore has not seen the transaction yet (its calls
-    // still batched): raidcore counts the abort in server_status, as ZEO does.
-    if (txn_->stream.Ask(request, &response).ok()) {
-      CloseLater(std::move(txn_));
-    }
-    txn_.reset();
-  }
   return Reply(message.msgid, Value());
 }
 
