@@ -30,6 +30,7 @@
 #include "raidcore/service/admin_service.h"
 #include "raidcore/service/config.h"
 #include "raidcore/service/health_service.h"
+#include "raidcore/service/raidcore_metrics.h"
 #include "raidcore/service/storage_service.h"
 #include "zeo/tid.h"
 
@@ -105,6 +106,10 @@ ABSL_FLAG(absl::Duration, invalidation_age, absl::ZeroDuration(),
           "older than the invalidation queue but younger than this gets its "
           "invalidations from a backend's iterator (quick verification) "
           "instead of verifying its whole cache. 0 = off, as in ZEO.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics); empty = "
+          "none. Metrics carry no data, but bind to loopback or a monitoring "
+          "network.");
 ABSL_FLAG(std::string, spool_dir, "",
           "Where blobs on their way through raidcore are kept (a file per "
           "blob, removed after its commit or load); empty = $TMPDIR, else "
@@ -310,7 +315,12 @@ int Run() {
   OidAllocator oids(&reads);
   IteratorRegistry iterators(&backends, slow_read_timeout,
                              /*max_iterators=*/10000);
+  // Before everything it observes: commits and the lock report to it.
+  RaidcoreMetrics metrics;
   CommitOptions commit_options;
+  commit_options.lock_wait_observer = [&metrics](absl::Duration wait) {
+    metrics.ObserveLockWait(wait);
+  };
   commit_options.backend_timeout = backend_timeout;
   commit_options.finish_timeout = absl::Seconds(cfg.finish_timeout_seconds());
   commit_options.lock_wait = absl::Seconds(cfg.lock_wait_timeout_seconds());
@@ -353,6 +363,9 @@ int Run() {
       absl::Seconds(cfg.invalidation_age_seconds());
   storage_options.read_timeout = backend_timeout;
   storage_options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  storage_options.commit_observer = [&metrics](absl::Duration d) {
+    metrics.ObserveCommit(d);
+  };
   storage_options.commit_lock_timeout =
       absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,
@@ -384,6 +397,16 @@ int Run() {
     ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
     return 1;
   }
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!metrics_listen.empty()) {
+    absl::Status st = metrics.Serve(
+        metrics_listen, {&backends, &storage_service, &recovery, &clock});
+    if (!st.ok()) {
+      ZR_LOG(ERROR) << st;
+      return 1;
+    }
+    ZR_LOG(INFO) << "metrics on http://" << metrics_listen << "/metrics";
+  }
   ZR_LOG(INFO) << "raidcore serving storage '" << storage << "' on "
                << cfg.listen() << " with " << cfg.backend_size()
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
@@ -393,6 +416,7 @@ int Run() {
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   recovery.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  metrics.Stop();  // a scrape reads what is destroyed next
   return 0;
 }
 

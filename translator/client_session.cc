@@ -185,7 +185,15 @@ void ClientSession::Serve() {
         break;
       }
       if (message->is_heartbeat()) continue;
+      const absl::Time started = absl::Now();
       absl::Status handled = Dispatch(*message);
+      if (options_.metrics != nullptr) {
+        options_.metrics->CountReceived(frame->size() + 4);
+        options_.metrics->ObserveCall(message->name, absl::Now() - started);
+        if (!handled.ok()) {
+          options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
+        }
+      }
       if (!handled.ok()) {
         ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
                         << message->name << "): " << handled.message()
@@ -283,7 +291,12 @@ absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
   }
   // A client that stops reading must not stall the fan-out for everyone: its
   // write times out and it is disconnected.
-  return net::WriteFrame(socket_, *payload, options_.write_timeout);
+  absl::Status written =
+      net::WriteFrame(socket_, *payload, options_.write_timeout);
+  if (written.ok() && options_.metrics != nullptr) {
+    options_.metrics->CountSent(payload->size() + 4);
+  }
+  return written;
 }
 
 absl::Status ClientSession::Reply(const Value& msgid, Value result) {
@@ -293,6 +306,9 @@ absl::Status ClientSession::Reply(const Value& msgid, Value result) {
 absl::Status ClientSession::ReplyError(const Value& msgid,
                                        const std::string& class_path,
                                        Value payload) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountError(TranslatorMetrics::ErrorKind::kZeoError);
+  }
   return Write(zeo::MakeErrorReply(msgid, class_path, std::move(payload)));
 }
 
@@ -339,6 +355,9 @@ bool ClientSession::ReplacedSinceLocked(const std::string& oid,
 
 absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
                                             const grpc::Status& status) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountError(TranslatorMetrics::ErrorKind::kRaidcore);
+  }
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
       status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
       status.error_code() == grpc::StatusCode::CANCELLED) {
@@ -347,9 +366,10 @@ absl::Status ClientSession::ReplyRpcFailure(const Value& msgid,
     return absl::UnavailableError(
         absl::StrCat("raidcore unavailable: ", status.error_message()));
   }
-  return ReplyError(msgid, "ZODB.POSException.StorageError",
-                    Value::Tuple({Value::Str(
-                        absl::StrCat("zeoraid: ", status.error_message()))}));
+  return Write(zeo::MakeErrorReply(
+      msgid, "ZODB.POSException.StorageError",
+      Value::Tuple(
+          {Value::Str(absl::StrCat("zeoraid: ", status.error_message()))})));
 }
 
 void ClientSession::DeliverInvalidation(const std::string& tid,
@@ -366,6 +386,9 @@ void ClientSession::DeliverInvalidation(const std::string& tid,
       zeo::MakeOneway("invalidateTransaction",
                       {Value::Bytes(tid), Value::List(std::move(oid_values))}));
   delivered_ = t;
+  if (st.ok() && options_.metrics != nullptr) {
+    options_.metrics->CountInvalidation();
+  }
   if (!st.ok()) {
     // Half a frame may be out: the stream is unusable. The client reconnects.
     ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_

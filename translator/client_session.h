@@ -17,6 +17,7 @@
 #include "base/worker_pool.h"
 #include "net/socket.h"
 #include "translator/invalidation_fanout.h"
+#include "translator/translator_metrics.h"
 #include "zeo/limits.h"
 #include "zeo/message.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
@@ -43,6 +44,8 @@ struct SessionOptions {
   // At most this many of one connection's loads on the pool at once; the
   // connection's thread answers the next one itself (and so stops reading).
   int max_pipelined_loads = 16;
+  // Counts calls, errors and bytes for Prometheus; null: not counted.
+  TranslatorMetrics* metrics = nullptr;
 };
 
 class ClientSession final : public ClientSink,

@@ -82,6 +82,7 @@ class InvalidationFanout {
   // The record cache, kept coherent here: each transaction's invalidation is
   // applied to it before any client can see that transaction.
   ObjectCache& cache() { return cache_; }
+  const ObjectCache& cache() const { return cache_; }
 
  private:
   bool WaitFor(const std::string& tid, absl::Duration timeout,

@@ -15,6 +15,7 @@
 #include "base/logging.h"
 #include "base/shutdown.h"
 #include "translator/invalidation_fanout.h"
+#include "translator/translator_metrics.h"
 #include "translator/zeo_server.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8100",
@@ -42,6 +43,9 @@ ABSL_FLAG(absl::Duration, client_write_timeout, absl::Seconds(30),
           "for longer is disconnected, so it cannot stall the others.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT to serve Prometheus metrics on (GET /metrics); empty = "
+          "none.");
 ABSL_FLAG(int, cache_mb, 128,
           "Size in MiB of the record cache shared by this translator's "
           "clients (loadBefore answered without asking raidcore; kept exact "
@@ -82,6 +86,8 @@ int Run() {
   // Unique per process, so raidcore's invalidations can name their origin.
   std::string id = absl::StrCat(absl::GetFlag(FLAGS_name), "/", getpid(), "/",
                                 std::random_device()());
+  // Outlives the sessions and the fan-out that report to it.
+  TranslatorMetrics metrics;
   InvalidationFanout fanout(
       stub.get(), id,
       static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20);
@@ -102,6 +108,16 @@ int Run() {
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   options.pool = pool.get();
+  options.metrics = &metrics;
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (!metrics_listen.empty()) {
+    absl::Status st = metrics.Serve(metrics_listen, &fanout);
+    if (!st.ok()) {
+      ZR_LOG(ERROR) << st;
+      return 1;
+    }
+    ZR_LOG(INFO) << "metrics on http://" << metrics_listen << "/metrics";
+  }
   ZeoServer server(stub.get(), &fanout, options);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
   if (!listening.ok()) {
@@ -124,6 +140,7 @@ int Run() {
     ZR_LOG(WARNING) << "client sessions still busy after 5s; exiting anyway";
     std::_Exit(0);
   }
+  metrics.Stop();  // a scrape reads the fan-out
   fanout.Stop();
   return 0;
 }

@@ -19,6 +19,20 @@ const char* BackendStateName(BackendState state) {
   return "unknown";
 }
 
+const char* DegradeKindName(DegradeKind kind) {
+  switch (kind) {
+    case DegradeKind::kTransport:
+      return "transport";
+    case DegradeKind::kDisagreed:
+      return "disagreed";
+    case DegradeKind::kDiverged:
+      return "diverged";
+    case DegradeKind::kCancelled:
+      return "cancelled";
+  }
+  return "unknown";
+}
+
 const char* RaidStateName(RaidState state) {
   switch (state) {
     case RaidState::kOptimal:
@@ -92,6 +106,7 @@ bool BackendSet::Degrade(const std::string& name, const std::string& reason,
       e.status.state = BackendState::kDegraded;
       e.status.reason = reason;
       e.status.kind = kind;
+      ++degradations_[{name, kind}];
       to_close = e.connection;
       changed = true;
       break;
@@ -112,6 +127,15 @@ bool BackendSet::Degrade(const std::string& name, const std::string& reason,
   // Closing makes the backend abort whatever this connection had in progress.
   if (to_close != nullptr) to_close->Close();
   return true;
+}
+
+std::vector<BackendSet::DegradationCount> BackendSet::Degradations() const {
+  MutexLock lock(&mu_);
+  std::vector<DegradationCount> out;
+  for (const auto& [key, count] : degradations_) {
+    out.push_back({key.first, key.second, count});
+  }
+  return out;
 }
 
 BackendSet::Entry* BackendSet::FindLocked(const std::string& name) {

@@ -7,6 +7,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
 #define ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,7 @@ enum class RaidState { kOptimal, kDegraded, kFailed };
 
 const char* BackendStateName(BackendState state);
 const char* RaidStateName(RaidState state);
+const char* DegradeKindName(DegradeKind kind);
 
 struct BackendStatus {
   std::string name;
@@ -106,6 +108,14 @@ class BackendSet {
   // read-only ZEO servers): it serves read-only clients only.
   bool read_only() const;
   std::vector<BackendStatus> Status() const;
+  // How often each backend left optimal, by kind (for metrics): one count per
+  // Degrade that changed its state.
+  struct DegradationCount {
+    std::string name;
+    DegradeKind kind;
+    uint64_t count;
+  };
+  std::vector<DegradationCount> Degradations() const;
 
  private:
   struct Entry {
@@ -122,6 +132,8 @@ class BackendSet {
 
   mutable Mutex mu_;
   std::vector<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, DegradeKind>, uint64_t> degradations_
+      ABSL_GUARDED_BY(mu_);
   size_t next_reader_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -122,7 +122,12 @@ CommitCoordinator::CommitCoordinator(BackendSet* backends, CommitClock* clock,
       probes_(probes) {}
 
 absl::Status CommitCoordinator::AcquireLock() {
-  return lock_.Acquire(options_.lock_wait, "another transaction");
+  const absl::Time start = absl::Now();
+  absl::Status st = lock_.Acquire(options_.lock_wait, "another transaction");
+  if (options_.lock_wait_observer) {
+    options_.lock_wait_observer(absl::Now() - start);
+  }
+  return st;
 }
 
 void CommitCoordinator::ReleaseLock() { lock_.Release(); }

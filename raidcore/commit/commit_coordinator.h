@@ -13,6 +13,7 @@
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ struct CommitOptions {
   // tpc_finish may write a lot (fsync of a big transaction): longer.
   absl::Duration finish_timeout = absl::Seconds(30);
   absl::Duration lock_wait = absl::Seconds(60);  // waiting for the commit lock
+  // Told how long each vote waited for the commit lock (metrics); may be
+  // empty. Called on the voting thread, without locks held.
+  std::function<void(absl::Duration)> lock_wait_observer;
 };
 
 class CommitCoordinator;

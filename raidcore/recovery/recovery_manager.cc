@@ -107,6 +107,24 @@ std::optional<RecoveryProgress> RecoveryManager::progress() const {
   return job->progress();
 }
 
+RecoveryManager::Copied RecoveryManager::copied() const {
+  Copied out;
+  std::shared_ptr<RecoveryJob> running;
+  {
+    MutexLock lock(&mu_);
+    out = finished_;
+    if (job_running_) running = job_;
+  }
+  // Read after the lock: a job that finished meanwhile is in neither count
+  // twice (its progress is final, finished_ was read before it was added).
+  if (running != nullptr) {
+    RecoveryProgress p = running->progress();
+    out.transactions += p.transactions_copied;
+    out.bytes += p.bytes_copied;
+  }
+  return out;
+}
+
 bool RecoveryManager::Reconcile() {
   bool started_up;
   {
@@ -320,7 +338,10 @@ void RecoveryManager::RunJob(std::shared_ptr<RecoveryJob> job) {
     backends_->AbandonRecovery(p.backend, reason, kind);
   }
   job->Finish(phase, result.ok() ? "" : std::string(result.message()));
+  p = job->progress();
   MutexLock lock(&mu_);
+  finished_.transactions += p.transactions_copied;
+  finished_.bytes += p.bytes_copied;
   if (!result.ok() && kind == DegradeKind::kTransport) {
     BackOffLocked(p.backend);
   } else {

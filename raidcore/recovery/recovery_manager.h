@@ -75,6 +75,12 @@ class RecoveryManager {
   RecoveryRate rate() const;
   // The running job's progress, else the last job's; nullopt before any.
   std::optional<RecoveryProgress> progress() const;
+  // What recoveries copied since start: the finished jobs and the running one.
+  struct Copied {
+    uint64_t transactions = 0;
+    uint64_t bytes = 0;
+  };
+  Copied copied() const;
   std::string waiting_for() const;
   bool auto_recover() const { return options_.auto_recover; }
 
@@ -109,6 +115,9 @@ class RecoveryManager {
   std::string waiting_for_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<RecoveryJob> job_ ABSL_GUARDED_BY(mu_);
   bool job_running_ ABSL_GUARDED_BY(mu_) = false;
+  // What the finished jobs copied (job_running_ turns false as a job's
+  // counts are added, under mu_).
+  Copied finished_ ABSL_GUARDED_BY(mu_);
   std::thread job_thread_ ABSL_GUARDED_BY(mu_);
   struct Backoff {
     absl::Time next;

@@ -30,6 +30,18 @@ class ServerStats {
   void Abort() { aborts_.fetch_add(1, std::memory_order_relaxed); }
   void Conflict() { conflicts_.fetch_add(1, std::memory_order_relaxed); }
 
+  struct Counts {
+    int64_t loads, stores, commits, aborts, conflicts, active_txns;
+  };
+  Counts counts() const {
+    return {loads_.load(std::memory_order_relaxed),
+            stores_.load(std::memory_order_relaxed),
+            commits_.load(std::memory_order_relaxed),
+            aborts_.load(std::memory_order_relaxed),
+            conflicts_.load(std::memory_order_relaxed),
+            active_txns_.load(std::memory_order_relaxed)};
+  }
+
   // The server_status dict, keys in ZEO's order.
   zeo::Value Status(int64_t connections, int64_t waiting,
                     std::optional<absl::Time> lock_time,

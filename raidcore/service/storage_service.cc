@@ -490,6 +490,7 @@ grpc::Status StorageService::Commit(
   std::unique_ptr<LockWatchdog> watchdog;
   // The blob between BlobStart and BlobEnd.
   std::unique_ptr<SpoolFile> blob;
+  absl::Time vote_started;  // the last Vote's start (commit duration)
   // Applies one request; sets *answered when it gets a response (Vote,
   // Finish, Abort, Sync). A non-OK status ends the stream.
   auto apply = [&](const v1::CommitRequest& request,
@@ -623,6 +624,7 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kVote: {
         if (!begun || prepared != nullptr || blob != nullptr)
           return BadArgument("unexpected Vote");
+        vote_started = absl::Now();
         absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());
         if (outcome->error.has_value()) {
@@ -666,6 +668,9 @@ grpc::Status StorageService::Commit(
               commits_->Finish(std::move(prepared));
           if (!committed.ok()) return ToGrpc(committed.status());
           stats_.Commit();
+          if (options_.commit_observer) {
+            options_.commit_observer(absl::Now() - vote_started);
+          }
           end_active(/*aborted=*/false);
           response.set_tid(committed->tid);
           if (committed->info.is_dict()) {

@@ -5,6 +5,7 @@
 #ifndef ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
 #define ZEORAID_RAIDCORE_SERVICE_STORAGE_SERVICE_H_
 
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -32,6 +33,9 @@ struct StorageServiceOptions {
   absl::Duration read_timeout = absl::Seconds(30);
   // Where blobs are spooled ("" = $TMPDIR, else /tmp).
   std::string spool_dir;
+  // Told how long each committed transaction took from its vote to the end
+  // of tpc_finish (metrics); may be empty.
+  std::function<void(absl::Duration)> commit_observer;
 };
 
 class StorageService final : public zeoraid::v1::Storage::Service {
@@ -111,6 +115,10 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   CommitClock* const clock_;
   InvalidationHub* const hub_;
   ServerStats stats_;
+
+ public:
+  // The server_status counters (for metrics).
+  const ServerStats& stats() const { return stats_; }
   // Runs the commit-lock watchdogs of the transactions.
   AlarmThread alarms_;
 };

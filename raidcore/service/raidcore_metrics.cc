@@ -1,0 +1,154 @@
+#include "raidcore/service/raidcore_metrics.h"
+
+#include <utility>
+#include <vector>
+
+#include "zeo/tid.h"
+
+namespace zeoraid::raidcore {
+
+namespace {
+
+// Seconds, from a local commit (a few ms) to a lock held by a slow backend.
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+}
+
+}  // namespace
+
+RaidcoreMetrics::RaidcoreMetrics()
+    : registry_(std::make_shared<prometheus::Registry>()) {
+  lock_wait_ = &prometheus::BuildHistogram()
+                    .Name("zeoraid_commit_lock_wait_seconds")
+                    .Help("Time a vote waited for raidcore's commit lock.")
+                    .Register(*registry_)
+                    .Add({}, LatencyBuckets());
+  commit_duration_ =
+      &prometheus::BuildHistogram()
+           .Name("zeoraid_commit_duration_seconds")
+           .Help(
+               "Two-phase commits from the vote to the end of tpc_finish on "
+               "every mirror (committed transactions).")
+           .Register(*registry_)
+           .Add({}, LatencyBuckets());
+}
+
+absl::Status RaidcoreMetrics::Serve(const std::string& listen,
+                                    Sources sources) {
+  pull_ = std::make_shared<metrics::PullCollector>(
+      [this, sources] { return Collect(sources); });
+  absl::StatusOr<std::unique_ptr<prometheus::Exposer>> exposer =
+      metrics::Serve(listen, {registry_, pull_});
+  if (!exposer.ok()) return exposer.status();
+  exposer_ = std::move(*exposer);
+  return absl::OkStatus();
+}
+
+std::vector<prometheus::MetricFamily> RaidcoreMetrics::Collect(
+    const Sources& s) const {
+  std::vector<prometheus::MetricFamily> out;
+
+  prometheus::MetricFamily build = metrics::Gauge(
+      "zeoraid_build_info", "Always 1; the labels say which raidcore runs.");
+  metrics::Add(&build, 1,
+               {{"version", metrics::kVersion}, {"component", "raidcore"}});
+  out.push_back(std::move(build));
+
+  const RaidState raid = s.backends->raid_state();
+  prometheus::MetricFamily raid_state = metrics::Gauge(
+      "zeoraid_raid_state",
+      "1 for the RAID's state (optimal, degraded, failed), 0 for the others.");
+  for (RaidState st :
+       {RaidState::kOptimal, RaidState::kDegraded, RaidState::kFailed}) {
+    metrics::Add(&raid_state, st == raid ? 1 : 0,
+                 {{"state", RaidStateName(st)}});
+  }
+  out.push_back(std::move(raid_state));
+
+  prometheus::MetricFamily backend_state = metrics::Gauge(
+      "zeoraid_backend_state",
+      "1 for each backend's state (optimal, degraded, recovering, disabled), "
+      "0 for the others.");
+  for (const BackendStatus& b : s.backends->Status()) {
+    for (BackendState st :
+         {BackendState::kOptimal, BackendState::kDegraded,
+          BackendState::kRecovering, BackendState::kDisabled}) {
+      metrics::Add(&backend_state, st == b.state ? 1 : 0,
+                   {{"backend", b.name}, {"state", BackendStateName(st)}});
+    }
+  }
+  out.push_back(std::move(backend_state));
+
+  prometheus::MetricFamily degradations = metrics::Counter(
+      "zeoraid_degradations_total",
+      "Times a backend left optimal, by kind (transport: it failed or stalled; "
+      "disagreed: its answer differed from the others'; diverged; cancelled).");
+  for (const BackendSet::DegradationCount& d : s.backends->Degradations()) {
+    metrics::Add(&degradations, static_cast<double>(d.count),
+                 {{"backend", d.name}, {"kind", DegradeKindName(d.kind)}});
+  }
+  out.push_back(std::move(degradations));
+
+  const ServerStats::Counts counts = s.storage->stats().counts();
+  auto counter = [&](const char* name, const char* help, int64_t value) {
+    prometheus::MetricFamily f = metrics::Counter(name, help);
+    metrics::Add(&f, static_cast<double>(value));
+    out.push_back(std::move(f));
+  };
+  counter("zeoraid_commits_total", "Transactions committed.", counts.commits);
+  counter("zeoraid_aborts_total", "Transactions aborted by their client.",
+          counts.aborts);
+  counter("zeoraid_conflicts_total", "Votes answered with a ConflictError.",
+          counts.conflicts);
+  counter("zeoraid_loads_total", "loadBefore calls raidcore served.",
+          counts.loads);
+  counter("zeoraid_stores_total",
+          "Records stored (storea, restorea, deleteObject, blobs).",
+          counts.stores);
+  prometheus::MetricFamily active = metrics::Gauge(
+      "zeoraid_active_transactions", "Transactions begun and not ended.");
+  metrics::Add(&active, static_cast<double>(counts.active_txns));
+  out.push_back(std::move(active));
+
+  const std::string last = s.clock->last_tid();
+  if (last != zeo::kZeroTid) {
+    prometheus::MetricFamily age = metrics::Gauge(
+        "zeoraid_last_commit_age_seconds",
+        "Seconds since the time of the last committed transaction's tid.");
+    metrics::Add(&age,
+                 absl::ToDoubleSeconds(absl::Now() - zeo::TidToTime(last)));
+    out.push_back(std::move(age));
+  }
+
+  const RecoveryManager::Copied copied = s.recovery->copied();
+  counter("zeoraid_recovery_transactions_total",
+          "Transactions recovery copied to rebuilt backends.",
+          static_cast<int64_t>(copied.transactions));
+  counter("zeoraid_recovery_bytes_total",
+          "Bytes (records, metadata, blobs) recovery copied.",
+          static_cast<int64_t>(copied.bytes));
+  std::optional<RecoveryProgress> progress = s.recovery->progress();
+  const bool running = progress.has_value() && progress->phase != "done" &&
+                       progress->phase != "failed" &&
+                       progress->phase != "cancelled";
+  prometheus::MetricFamily recovering = metrics::Gauge(
+      "zeoraid_recovery_running", "1 while a backend is being recovered.");
+  metrics::Add(&recovering, running ? 1 : 0);
+  out.push_back(std::move(recovering));
+  prometheus::MetricFamily remaining = metrics::Gauge(
+      "zeoraid_recovery_remaining_transactions",
+      "Transactions the running recovery still has to copy (estimate).");
+  metrics::Add(
+      &remaining,
+      running ? static_cast<double>(progress->transactions_estimated) : 0);
+  out.push_back(std::move(remaining));
+  prometheus::MetricFamily rate =
+      metrics::Gauge("zeoraid_recovery_rate_bytes_per_second",
+                     "The running recovery's copy rate.");
+  metrics::Add(&rate, running ? progress->bytes_per_second : 0);
+  out.push_back(std::move(rate));
+  return out;
+}
+
+}  // namespace zeoraid::raidcore

@@ -1,0 +1,62 @@
+// RaidcoreMetrics: what raidcore exports to Prometheus on --metrics_listen.
+//
+// State that raidcore keeps anyway (the RAID's and each backend's state, the
+// server_status counters, recovery progress, the last tid) is read at scrape
+// time; latencies are observed as they happen (histograms). Names follow
+// Prometheus' conventions: zeoraid_ prefix, base units, _total for counters,
+// label sets bounded by the configured backends.
+#ifndef ZEORAID_RAIDCORE_SERVICE_RAIDCORE_METRICS_H_
+#define ZEORAID_RAIDCORE_SERVICE_RAIDCORE_METRICS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "base/metrics.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "raidcore/backend/backend_set.h"
+#include "raidcore/commit/commit_clock.h"
+#include "raidcore/recovery/recovery_manager.h"
+#include "raidcore/service/storage_service.h"
+
+namespace zeoraid::raidcore {
+
+class RaidcoreMetrics {
+ public:
+  RaidcoreMetrics();
+
+  // Thread-safe; cheap enough for every commit.
+  void ObserveLockWait(absl::Duration wait) {
+    lock_wait_->Observe(absl::ToDoubleSeconds(wait));
+  }
+  void ObserveCommit(absl::Duration duration) {
+    commit_duration_->Observe(absl::ToDoubleSeconds(duration));
+  }
+
+  // What the scrape reads; each must outlive the server.
+  struct Sources {
+    const BackendSet* backends = nullptr;
+    const StorageService* storage = nullptr;
+    const RecoveryManager* recovery = nullptr;
+    const CommitClock* clock = nullptr;
+  };
+  // Serves /metrics on `listen` (HOST:PORT) until destroyed.
+  absl::Status Serve(const std::string& listen, Sources sources);
+  // Stops serving: before the sources go away.
+  void Stop() { exposer_.reset(); }
+
+ private:
+  std::vector<prometheus::MetricFamily> Collect(const Sources& s) const;
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Histogram* lock_wait_ = nullptr;
+  prometheus::Histogram* commit_duration_ = nullptr;
+  std::shared_ptr<metrics::PullCollector> pull_;
+  std::unique_ptr<prometheus::Exposer> exposer_;  // last: stops first
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_SERVICE_RAIDCORE_METRICS_H_
