@@ -102,4 +102,25 @@ TEST(BackendSetTest, ReadmitOnlyFromDegraded) {
 }
 
 }  // namespace
+TEST(BackendSetTest, DegradationsAreCountedOncePerStateChangeByKind) {
+  BackendSet set;
+  set.Add("a", "addr-a", std::make_shared<FakeBackend>(), "");
+  set.Add("b", "addr-b", std::make_shared<FakeBackend>(), "");
+  EXPECT_TRUE(set.Degrade("b", "killed"));
+  EXPECT_FALSE(set.Degrade("b", "again"));  // no change, not counted
+  ASSERT_TRUE(set.BeginRecovery("b").ok());
+  ASSERT_TRUE(set.CompleteRecovery("b", std::make_shared<FakeBackend>(),
+                                   std::string(8, '\0'))
+                  .ok());
+  EXPECT_TRUE(set.Degrade("b", "answered otherwise", DegradeKind::kDisagreed));
+  std::vector<BackendSet::DegradationCount> counts = set.Degradations();
+  ASSERT_EQ(counts.size(), 2u);
+  for (const auto& c : counts) {
+    EXPECT_EQ(c.name, "b");
+    EXPECT_EQ(c.count, 1u) << DegradeKindName(c.kind);
+  }
+  EXPECT_STREQ(DegradeKindName(counts[0].kind), "transport");
+  EXPECT_STREQ(DegradeKindName(counts[1].kind), "disagreed");
+}
+
 }  // namespace zeoraid::raidcore
