@@ -146,3 +146,50 @@ def test_prometheus_scrapes_raidcore_and_translator(make_cluster):
         stop.set()
         worker.join(30)
     assert not errors, errors
+
+
+REPO = harness.REPO_ROOT
+RULES = REPO / "ops" / "prometheus" / "zeoraid-rules.yml"
+DASHBOARD = REPO / "ops" / "grafana" / "zeoraid.json"
+
+
+def metric_names(text: str) -> set[str]:
+    """zeoraid_* metric names in PromQL text, histogram series reduced to their
+    family (_bucket, _count, _sum)."""
+    import re
+    names = set(re.findall(r"\bzeoraid_[a-z_]+", text))
+    return {re.sub(r"_(bucket|count|sum)$", "", n) for n in names}
+
+
+def test_alert_rules_pass_promtool():
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.fail("promtool not installed: run tools/setup")
+    import subprocess
+    result = subprocess.run([promtool, "check", "rules", str(RULES)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_metric_of_the_rules_and_dashboard_exists(make_cluster):
+    rc_port, tr_port = harness.free_port(), harness.free_port()
+    cluster = make_cluster(
+        raidcore_args=["--metrics_listen", f"127.0.0.1:{rc_port}"],
+        translator_args=["--metrics_listen", f"127.0.0.1:{tr_port}"])
+    db = cluster.db()  # a commit and a load, so that every family has a sample
+    conn = db.open()
+    conn.root()["x"] = 1
+    transaction.commit()
+    conn.close()
+    exposed = set()
+    import re
+    for port in (rc_port, tr_port):
+        text = http_get(f"http://127.0.0.1:{port}/metrics")
+        exposed |= set(re.findall(r"^# TYPE (zeoraid_[a-z_]+) ", text, re.M))
+    dashboard = json.loads(DASHBOARD.read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    used = metric_names(RULES.read_text()) | metric_names("\n".join(exprs))
+    assert len(used) >= 15, used
+    missing = sorted(used - exposed)
+    assert not missing, f"used by the rules or the dashboard but not exposed: {missing}"
