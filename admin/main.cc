@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, raidcore, "127.0.0.1:8200",
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table (for scripts).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of each call to raidcore.");
+ABSL_FLAG(std::string, reason, "",
+          "disable: why the backend is taken out (shown in status and "
+          "details).");
 ABSL_FLAG(double, bytes_per_second, 0,
           "rate: the recovery's byte limit per second (0 = unlimited).");
 ABSL_FLAG(double, transactions_per_second, 0,
@@ -84,6 +87,18 @@ constexpr Command kCommands[] = {
      "another recovery runs, when NAME is not degraded, or when no backend\n"
      "is optimal.\n"},
     {"cancel", "", "Stops the running recovery; its target stays degraded.\n"},
+    {"details", "",
+     "Per backend: state, the protocol of raidcore's connection (Z5 pickle,\n"
+     "M5 msgpack), whether that connection is up, whether its storage\n"
+     "keeps blobs, how often it left optimal, its address, and its last\n"
+     "state changes with times (UTC) and reasons.\n"},
+    {"disable", "NAME [--reason TEXT]",
+     "Takes backend NAME out: it serves nothing and is not recovered until\n"
+     "`enable`. Refused for the last optimal backend and for one being\n"
+     "recovered (`cancel` first). Not kept across a raidcore restart.\n"},
+    {"enable", "NAME",
+     "Re-admits the disabled backend NAME through recovery: started at once\n"
+     "when no other recovery runs, else by automatic recovery later.\n"},
     {"rate", "[--bytes_per_second N] [--transactions_per_second N]",
      "Without numbers prints the recovery throttle. With them sets it, also\n"
      "for the running recovery; 0 = unlimited, and a number not given keeps\n"
@@ -489,6 +504,61 @@ int Cancel(v1::Admin::Stub* stub) {
   return PrintMessage(response, response.message(), "recovery cancelled");
 }
 
+int Details(v1::Admin::Stub* stub) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::DetailsResponse response;
+  grpc::Status status =
+      stub->Details(&context, v1::DetailsRequest(), &response);
+  if (!status.ok()) return CallFailed(status);
+  if (absl::GetFlag(FLAGS_json)) return PrintJson(response) ? kExitOk : 1;
+  std::cout << "RAID " << RaidStateText(response.state()) << "\n\n";
+  std::cout << absl::StrFormat("%-12s %-11s %-5s %-4s %-5s %-5s %s\n",
+                               "BACKEND", "STATE", "PROTO", "UP", "BLOBS",
+                               "DEGR", "ADDRESS");
+  for (const v1::BackendDetails& b : response.backends()) {
+    std::cout << absl::StrFormat(
+        "%-12s %-11s %-5s %-4s %-5s %-5d %s\n", b.name(),
+        BackendStateText(b.state()), b.protocol().empty() ? "-" : b.protocol(),
+        b.connected() ? "yes" : "no", b.blobs() ? "yes" : "no",
+        b.degradations(), b.address());
+  }
+  for (const v1::BackendDetails& b : response.backends()) {
+    std::cout << "\n" << b.name() << ":\n";
+    for (const v1::StateChange& h : b.history()) {
+      std::cout << "  " << h.at() << "  " << BackendStateText(h.from())
+                << " -> " << BackendStateText(h.to())
+                << (h.reason().empty() ? "" : "  ") << h.reason() << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int Disable(v1::Admin::Stub* stub, const std::string& backend) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::DisableRequest request;
+  request.set_backend(backend);
+  request.set_reason(absl::GetFlag(FLAGS_reason));
+  v1::DisableResponse response;
+  grpc::Status status = stub->Disable(&context, request, &response);
+  if (!status.ok()) return CallFailed(status);
+  return PrintMessage(response, response.message(),
+                      absl::StrCat("backend ", backend, " disabled"));
+}
+
+int Enable(v1::Admin::Stub* stub, const std::string& backend) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::EnableRequest request;
+  request.set_backend(backend);
+  v1::EnableResponse response;
+  grpc::Status status = stub->Enable(&context, request, &response);
+  if (!status.ok()) return CallFailed(status);
+  return PrintMessage(response, response.message(),
+                      absl::StrCat("backend ", backend, " enabled"));
+}
+
 int PrintRate(const v1::RecoveryRate& rate) {
   if (absl::GetFlag(FLAGS_json)) {
     return PrintJson(rate) ? kExitOk : kExitUnknown;
@@ -571,14 +641,20 @@ int Run(const std::vector<std::string>& positional) {
       return UsageError("a rate is a number >= 0 (0 = unlimited)");
     }
   }
-  const size_t wanted = command == "recover" ? 1 : 0;
+  if (FlagGiven("reason") && command != "disable") {
+    return UsageError(
+        absl::StrCat("--reason belongs to 'disable', not '", command, "'"));
+  }
+  const bool takes_name =
+      command == "recover" || command == "disable" || command == "enable";
+  const size_t wanted = takes_name ? 1 : 0;
   if (args.size() != wanted) {
     return UsageError(
         wanted ? absl::StrCat("'", command, "' takes one backend name")
                : absl::StrCat("'", command, "' takes no arguments, got '",
                               args[0], "'"));
   }
-  if (command == "recover" && args[0].empty()) {
+  if (takes_name && args[0].empty()) {
     return UsageError("empty backend name");
   }
 
@@ -587,6 +663,9 @@ int Run(const std::vector<std::string>& positional) {
   if (command == "status") return Status(stub.get());
   if (command == "recover") return Recover(stub.get(), args[0]);
   if (command == "cancel") return Cancel(stub.get());
+  if (command == "details") return Details(stub.get());
+  if (command == "disable") return Disable(stub.get(), args[0]);
+  if (command == "enable") return Enable(stub.get(), args[0]);
   return Rate(stub.get());
 }
 

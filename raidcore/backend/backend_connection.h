@@ -101,6 +101,8 @@ class BackendConnection {
   // The server's storage keeps blobs (its get_info names IBlobStorage: a
   // blob-dir is configured).
   virtual bool supports_blobs() const { return false; }
+  // The ZEO protocol spoken: "Z5" (pickle) or "M5" (msgpack); "" if unknown.
+  virtual std::string protocol() const { return ""; }
   virtual bool alive() const = 0;
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;

@@ -62,8 +62,97 @@ void BackendSet::Add(std::string name, std::string address,
                  << ") starts degraded: " << entry.status.reason;
   }
   entry.connection = std::move(connection);
+  entry.history.push_back({absl::Now(), entry.status.state, entry.status.state,
+                           entry.status.state == BackendState::kOptimal
+                               ? "configured"
+                               : entry.status.reason});
   MutexLock lock(&mu_);
   entries_.push_back(std::move(entry));
+}
+
+void BackendSet::SetStateLocked(Entry* e, BackendState to,
+                                const std::string& reason) {
+  e->history.push_back({absl::Now(), e->status.state, to, reason});
+  while (e->history.size() > kHistory) e->history.pop_front();
+  e->status.state = to;
+}
+
+std::vector<StateChange> BackendSet::History(const std::string& name) const {
+  MutexLock lock(&mu_);
+  for (const Entry& e : entries_) {
+    if (e.status.name == name) return {e.history.begin(), e.history.end()};
+  }
+  return {};
+}
+
+absl::Status BackendSet::Disable(const std::string& name,
+                                 const std::string& reason) {
+  std::shared_ptr<BackendConnection> to_close;
+  RaidState before, after;
+  {
+    MutexLock lock(&mu_);
+    Entry* e = FindLocked(name);
+    if (e == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+    }
+    switch (e->status.state) {
+      case BackendState::kDisabled:
+        return absl::OkStatus();
+      case BackendState::kRecovering:
+        return absl::FailedPreconditionError(
+            absl::StrCat("backend ", name,
+                         " is being recovered; cancel the recovery first"));
+      case BackendState::kOptimal: {
+        int optimal = 0;
+        for (const Entry& other : entries_) {
+          if (other.status.state == BackendState::kOptimal) ++optimal;
+        }
+        if (optimal == 1) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "backend ", name,
+              " is the last optimal backend: disabling it would fail the "
+              "RAID"));
+        }
+        break;
+      }
+      case BackendState::kDegraded:
+        break;
+    }
+    before = RaidStateLocked();
+    SetStateLocked(e, BackendState::kDisabled, reason);
+    e->status.reason = reason;
+    e->status.kind = DegradeKind::kCancelled;
+    to_close = e->connection;
+    after = RaidStateLocked();
+  }
+  ZR_LOG(WARNING) << "backend " << name << " disabled: " << reason;
+  if (after != before) {
+    ZR_LOG(WARNING) << "RAID state " << RaidStateName(before) << " -> "
+                    << RaidStateName(after);
+  }
+  // It must not take part in a transaction under way.
+  if (to_close != nullptr) to_close->Close();
+  return absl::OkStatus();
+}
+
+absl::Status BackendSet::Enable(const std::string& name) {
+  MutexLock lock(&mu_);
+  Entry* e = FindLocked(name);
+  if (e == nullptr) {
+    return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+  }
+  if (e->status.state != BackendState::kDisabled) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("backend ", name, " is ",
+                     BackendStateName(e->status.state), ", not disabled"));
+  }
+  const std::string reason =
+      "enabled by an operator: to be recovered before it serves";
+  SetStateLocked(e, BackendState::kDegraded, reason);
+  e->status.reason = reason;
+  e->status.kind = DegradeKind::kTransport;
+  ZR_LOG(INFO) << "backend " << name << " enabled; it rejoins through recovery";
+  return absl::OkStatus();
 }
 
 std::vector<BackendMember> BackendSet::Optimal() const {
@@ -103,7 +192,7 @@ bool BackendSet::Degrade(const std::string& name, const std::string& reason,
           e.status.state != BackendState::kRecovering) {
         break;
       }
-      e.status.state = BackendState::kDegraded;
+      SetStateLocked(&e, BackendState::kDegraded, reason);
       e.status.reason = reason;
       e.status.kind = kind;
       ++degradations_[{name, kind}];
@@ -156,7 +245,7 @@ absl::Status BackendSet::BeginRecovery(const std::string& name) {
         absl::StrCat("backend ", name, " is ",
                      BackendStateName(e->status.state), ", not degraded"));
   }
-  e->status.state = BackendState::kRecovering;
+  SetStateLocked(e, BackendState::kRecovering, "recovery started");
   ZR_LOG(INFO) << "backend " << name
                << " recovering (was degraded: " << e->status.reason << ")";
   return absl::OkStatus();
@@ -166,7 +255,7 @@ void BackendSet::MakeOptimalLocked(
     Entry* e, std::shared_ptr<BackendConnection> connection,
     const std::string& last_tid, const char* how) {
   const RaidState before = RaidStateLocked();
-  e->status.state = BackendState::kOptimal;
+  SetStateLocked(e, BackendState::kOptimal, how);
   e->status.reason.clear();
   e->status.kind = DegradeKind::kTransport;
   e->status.last_tid = last_tid;
@@ -198,7 +287,7 @@ void BackendSet::AbandonRecovery(const std::string& name,
   MutexLock lock(&mu_);
   Entry* e = FindLocked(name);
   if (e == nullptr || e->status.state != BackendState::kRecovering) return;
-  e->status.state = BackendState::kDegraded;
+  SetStateLocked(e, BackendState::kDegraded, reason);
   e->status.reason = reason;
   e->status.kind = kind;
   ZR_LOG(WARNING) << "backend " << name << " stays degraded: " << reason;

@@ -7,6 +7,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
 #define ZEORAID_RAIDCORE_BACKEND_BACKEND_SET_H_
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -15,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/mutex.h"
 #include "raidcore/backend/backend_connection.h"
 
@@ -31,6 +33,14 @@ enum class RaidState { kOptimal, kDegraded, kFailed };
 const char* BackendStateName(BackendState state);
 const char* RaidStateName(RaidState state);
 const char* DegradeKindName(DegradeKind kind);
+
+// A backend's state change, for operators (Admin/Details).
+struct StateChange {
+  absl::Time at;
+  BackendState from;
+  BackendState to;
+  std::string reason;
+};
 
 struct BackendStatus {
   std::string name;
@@ -116,12 +126,27 @@ class BackendSet {
     uint64_t count;
   };
   std::vector<DegradationCount> Degradations() const;
+  // The backend's last state changes, oldest first (empty for an unknown
+  // name).
+  std::vector<StateChange> History(const std::string& name) const;
+
+  // An operator takes a backend out: it serves nothing and is not recovered
+  // by itself until Enable. Refused (FailedPrecondition) for the last optimal
+  // backend and while it is being recovered; NotFound for an unknown name.
+  absl::Status Disable(const std::string& name, const std::string& reason);
+  // disabled → degraded (for a transport reason, so recovery takes it up).
+  absl::Status Enable(const std::string& name);
 
  private:
   struct Entry {
     BackendStatus status;
     std::shared_ptr<BackendConnection> connection;
+    std::deque<StateChange> history;  // oldest first, at most kHistory
   };
+  static constexpr size_t kHistory = 16;
+  // Moves `e` to `to`, remembering why (every state change goes through it).
+  void SetStateLocked(Entry* e, BackendState to, const std::string& reason)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   RaidState RaidStateLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Entry* FindLocked(const std::string& name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sets `entry` optimal on `connection` and logs the RAID's new state.

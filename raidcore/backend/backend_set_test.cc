@@ -1,5 +1,6 @@
 #include "raidcore/backend/backend_set.h"
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "raidcore/backend/fake_backend.h"
 
@@ -121,6 +122,54 @@ TEST(BackendSetTest, DegradationsAreCountedOncePerStateChangeByKind) {
   }
   EXPECT_STREQ(DegradeKindName(counts[0].kind), "transport");
   EXPECT_STREQ(DegradeKindName(counts[1].kind), "disagreed");
+}
+
+TEST(BackendSetTest, DisableRefusesTheLastOptimalAndEnableDegrades) {
+  BackendSet set;
+  auto a = std::make_shared<FakeBackend>();
+  auto b = std::make_shared<FakeBackend>();
+  set.Add("a", "addr-a", a, "");
+  set.Add("b", "addr-b", b, "");
+  EXPECT_TRUE(absl::IsNotFound(set.Disable("c", "x")));
+  ASSERT_TRUE(set.Disable("b", "disk swap").ok());
+  EXPECT_EQ(set.StatusOf("b")->state, BackendState::kDisabled);
+  EXPECT_EQ(set.StatusOf("b")->reason, "disk swap");
+  EXPECT_FALSE(b->alive());  // its connection is closed
+  EXPECT_EQ(set.raid_state(), RaidState::kDegraded);
+  // Not a reader, not a committer, not degraded again by a late failure.
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(set.PickReader()->name, "a");
+  EXPECT_FALSE(set.Degrade("b", "late failure"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(set.Disable("a", "x")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(set.BeginRecovery("b")));
+  EXPECT_TRUE(absl::IsFailedPrecondition(set.Enable("a")));
+  ASSERT_TRUE(set.Enable("b").ok());
+  EXPECT_EQ(set.StatusOf("b")->state, BackendState::kDegraded);
+  EXPECT_EQ(set.StatusOf("b")->kind, DegradeKind::kTransport);
+  std::vector<StateChange> history = set.History("b");
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[1].from, BackendState::kOptimal);
+  EXPECT_EQ(history[1].to, BackendState::kDisabled);
+  EXPECT_EQ(history[1].reason, "disk swap");
+  EXPECT_EQ(history[2].to, BackendState::kDegraded);
+  EXPECT_TRUE(set.History("nobody").empty());
+}
+
+TEST(BackendSetTest, HistoryKeepsTheLastChangesOnly) {
+  BackendSet set;
+  set.Add("a", "addr-a", std::make_shared<FakeBackend>(), "");
+  set.Add("b", "addr-b", std::make_shared<FakeBackend>(), "");
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(set.Disable("b", absl::StrCat("round ", i)).ok());
+    ASSERT_TRUE(set.Enable("b").ok());
+    ASSERT_TRUE(set.BeginRecovery("b").ok());
+    ASSERT_TRUE(set.CompleteRecovery("b", std::make_shared<FakeBackend>(),
+                                     std::string(8, '\0'))
+                    .ok());
+  }
+  std::vector<StateChange> history = set.History("b");
+  ASSERT_EQ(history.size(), 16u);
+  EXPECT_EQ(history.back().to, BackendState::kOptimal);
+  EXPECT_EQ(history[history.size() - 4].reason, "round 29");
 }
 
 }  // namespace zeoraid::raidcore

@@ -57,6 +57,9 @@ class ZeoClient final : public BackendConnection {
   std::string registered_tid() const override { return registered_tid_; }
   bool read_only() const override { return read_only_; }
   bool supports_blobs() const override { return blobs_; }
+  std::string protocol() const override {
+    return encoding_ == zeo::Encoding::kMsgpack ? "M5" : "Z5";
+  }
   zeo::Value last_info() const override;
   bool alive() const override;
   void Close() override;

@@ -1,5 +1,7 @@
 #include "raidcore/service/admin_service.h"
 
+#include <map>
+
 #include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
@@ -92,6 +94,71 @@ grpc::Status AdminService::SetRecoveryRate(
   response->mutable_rate()->set_bytes_per_second(now.bytes_per_second);
   response->mutable_rate()->set_transactions_per_second(
       now.transactions_per_second);
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Details(grpc::ServerContext*,
+                                   const v1::DetailsRequest*,
+                                   v1::DetailsResponse* response) {
+  response->set_state(ToProto(backends_->raid_state()));
+  std::map<std::string, uint64_t> degradations;
+  for (const BackendSet::DegradationCount& d : backends_->Degradations()) {
+    degradations[d.name] += d.count;
+  }
+  for (const BackendStatus& b : backends_->Status()) {
+    v1::BackendDetails* out = response->add_backends();
+    out->set_name(b.name);
+    out->set_address(b.address);
+    out->set_state(ToProto(b.state));
+    out->set_reason(b.reason);
+    out->set_last_tid(b.last_tid.empty() ? "" : TidHex(b.last_tid));
+    std::shared_ptr<BackendConnection> c = backends_->ConnectionOf(b.name);
+    if (c != nullptr) {
+      out->set_protocol(c->protocol());
+      out->set_connected(c->alive());
+      out->set_blobs(c->supports_blobs());
+      out->set_read_only(c->read_only());
+    }
+    out->set_degradations(degradations[b.name]);
+    for (const StateChange& change : backends_->History(b.name)) {
+      v1::StateChange* h = out->add_history();
+      h->set_at(
+          absl::FormatTime(absl::RFC3339_sec, change.at, absl::UTCTimeZone()));
+      h->set_from(ToProto(change.from));
+      h->set_to(ToProto(change.to));
+      h->set_reason(change.reason);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Disable(grpc::ServerContext*,
+                                   const v1::DisableRequest* request,
+                                   v1::DisableResponse* response) {
+  const std::string reason = request->reason().empty()
+                                 ? std::string("disabled by an operator")
+                                 : request->reason();
+  absl::Status st = backends_->Disable(request->backend(), reason);
+  if (!st.ok()) return ToGrpc(st);
+  response->set_message("backend " + request->backend() +
+                        " disabled: it serves nothing until enabled");
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::Enable(grpc::ServerContext*,
+                                  const v1::EnableRequest* request,
+                                  v1::EnableResponse* response) {
+  absl::Status st = backends_->Enable(request->backend());
+  if (!st.ok()) return ToGrpc(st);
+  // Rejoins through recovery: now if nothing else is recovering, else when
+  // automatic recovery gets to it.
+  absl::Status recovering = recovery_->Recover(request->backend());
+  response->set_message(recovering.ok()
+                            ? "backend " + request->backend() +
+                                  " enabled; recovery started"
+                            : "backend " + request->backend() +
+                                  " enabled; it is recovered when it can be (" +
+                                  std::string(recovering.message()) + ")");
   return grpc::Status::OK;
 }
 

@@ -14,7 +14,7 @@ namespace zeoraid::raidcore {
 
 class AdminService final : public zeoraid::v1::Admin::Service {
  public:
-  AdminService(std::string storage_name, const BackendSet* backends,
+  AdminService(std::string storage_name, BackendSet* backends,
                const CommitClock* clock, const CommitCoordinator* commits,
                RecoveryManager* recovery)
       : storage_name_(std::move(storage_name)),
@@ -32,13 +32,22 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   grpc::Status CancelRecovery(grpc::ServerContext* context,
                               const v1::CancelRecoveryRequest* request,
                               v1::CancelRecoveryResponse* response) override;
+  grpc::Status Details(grpc::ServerContext* context,
+                       const v1::DetailsRequest* request,
+                       v1::DetailsResponse* response) override;
+  grpc::Status Disable(grpc::ServerContext* context,
+                       const v1::DisableRequest* request,
+                       v1::DisableResponse* response) override;
+  grpc::Status Enable(grpc::ServerContext* context,
+                      const v1::EnableRequest* request,
+                      v1::EnableResponse* response) override;
   grpc::Status SetRecoveryRate(grpc::ServerContext* context,
                                const v1::SetRecoveryRateRequest* request,
                                v1::SetRecoveryRateResponse* response) override;
 
  private:
   const std::string storage_name_;
-  const BackendSet* const backends_;
+  BackendSet* const backends_;
   const CommitClock* const clock_;
   const CommitCoordinator* const commits_;
   RecoveryManager* const recovery_;

@@ -37,3 +37,83 @@ def test_status_reports_optimal_raid_and_last_tid(cluster):
     for backend in cluster.backends:
         assert backend.name in table
     assert last.hex() in table
+
+
+def backend_entry(status: dict, name: str) -> dict:
+    return next(b for b in status["backends"] if b["name"] == name)
+
+
+def wait_for(predicate, timeout: float, what: str):
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_details_show_protocol_connection_and_history(cluster):
+    import json
+    result = cluster.raidcore.admin("details", "--json")
+    details = json.loads(result.stdout)
+    assert details["state"] == "optimal", details
+    for backend in cluster.backends:
+        entry = backend_entry(details, backend.name)
+        assert entry["protocol"] == "Z5", entry
+        assert entry["connected"] is True, entry
+        assert entry["state"] == "optimal", entry
+        assert entry["address"] == f"{backend.addr[0]}:{backend.addr[1]}", entry
+        assert entry["history"] and entry["history"][-1]["to"] == "optimal", entry
+    table = cluster.raidcore.admin("details").stdout
+    assert "PROTO" in table and "Z5" in table and "backend2:" in table
+
+
+def test_disable_and_enable_a_backend_while_clients_commit(cluster):
+    import json
+    db = cluster.db()
+    tm = transaction.TransactionManager()
+    root = db.open(transaction_manager=tm).root()
+    root["n"] = 0
+    tm.commit()
+
+    out = cluster.raidcore.admin("disable", "backend2", "--reason", "disk swap")
+    assert "disabled" in out.stdout
+    status = cluster.raidcore.status()
+    entry = backend_entry(status, "backend2")
+    assert entry["state"] == "disabled" and entry["reason"] == "disk swap", entry
+    # Monitoring sees a degraded RAID: exit 1 (WARNING).
+    assert cluster.raidcore.admin("status", check=False).returncode == 1
+    # The last optimal backend cannot be disabled.
+    refused = cluster.raidcore.admin("disable", "backend1", check=False)
+    assert refused.returncode == 1, refused
+    assert "last optimal backend" in refused.stderr, refused.stderr
+    # Commits go on without it; it is not recovered by itself.
+    for i in range(1, 6):
+        root["n"] = i
+        tm.commit()
+    import time
+    time.sleep(2)
+    assert backend_entry(cluster.raidcore.status(), "backend2")["state"] == "disabled"
+
+    out = cluster.raidcore.admin("enable", "backend2")
+    assert "enabled" in out.stdout
+    wait_for(lambda: cluster.raidcore.status()["state"] == "optimal", 60,
+             "backend2 recovered after enable")
+    status = cluster.raidcore.status()
+    assert backend_entry(status, "backend2")["last_tid"] == status["last_tid"]
+    details = json.loads(cluster.raidcore.admin("details", "--json").stdout)
+    path = [(h["from"], h["to"]) for h in backend_entry(details, "backend2")["history"]]
+    assert ("optimal", "disabled") in path and ("disabled", "degraded") in path, path
+    assert path[-1][1] == "optimal", path
+    # Enabling what is not disabled is refused with the reason.
+    again = cluster.raidcore.admin("enable", "backend2", check=False)
+    assert again.returncode == 1 and "not disabled" in again.stderr, again
+
+
+def test_usage_errors_of_the_new_commands(cluster):
+    for argv in (["disable"], ["enable"], ["details", "x"],
+                 ["status", "--reason", "x"]):
+        result = cluster.raidcore.admin(*argv, check=False)
+        assert result.returncode == 2, (argv, result)
