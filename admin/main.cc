@@ -96,6 +96,14 @@ constexpr Command kCommands[] = {
      "Takes backend NAME out: it serves nothing and is not recovered until\n"
      "`enable`. Refused for the last optimal backend and for one being\n"
      "recovered (`cancel` first). Not kept across a raidcore restart.\n"},
+    {"add", "NAME ADDRESS",
+     "Adds a backend (ADDRESS: HOST:PORT or a socket path of a ZEO server\n"
+     "with the RAID's storage): it joins degraded and is recovered, in full\n"
+     "when its storage is empty. Kept in raidcore's --backends_file, so it\n"
+     "survives a restart; refused when raidcore runs without one.\n"},
+    {"remove", "NAME",
+     "Forgets backend NAME (also in --backends_file). Refused for the last\n"
+     "optimal backend and for one being recovered.\n"},
     {"enable", "NAME",
      "Re-admits the disabled backend NAME through recovery: started at once\n"
      "when no other recovery runs, else by automatic recovery later.\n"},
@@ -559,6 +567,32 @@ int Enable(v1::Admin::Stub* stub, const std::string& backend) {
                       absl::StrCat("backend ", backend, " enabled"));
 }
 
+int AddBackend(v1::Admin::Stub* stub, const std::string& name,
+               const std::string& address) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::AddBackendRequest request;
+  request.set_name(name);
+  request.set_address(address);
+  v1::AddBackendResponse response;
+  grpc::Status status = stub->AddBackend(&context, request, &response);
+  if (!status.ok()) return CallFailed(status);
+  return PrintMessage(response, response.message(),
+                      absl::StrCat("backend ", name, " added"));
+}
+
+int RemoveBackend(v1::Admin::Stub* stub, const std::string& name) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::RemoveBackendRequest request;
+  request.set_name(name);
+  v1::RemoveBackendResponse response;
+  grpc::Status status = stub->RemoveBackend(&context, request, &response);
+  if (!status.ok()) return CallFailed(status);
+  return PrintMessage(response, response.message(),
+                      absl::StrCat("backend ", name, " removed"));
+}
+
 int PrintRate(const v1::RecoveryRate& rate) {
   if (absl::GetFlag(FLAGS_json)) {
     return PrintJson(rate) ? kExitOk : kExitUnknown;
@@ -645,14 +679,17 @@ int Run(const std::vector<std::string>& positional) {
     return UsageError(
         absl::StrCat("--reason belongs to 'disable', not '", command, "'"));
   }
-  const bool takes_name =
-      command == "recover" || command == "disable" || command == "enable";
-  const size_t wanted = takes_name ? 1 : 0;
+  const bool takes_name = command == "recover" || command == "disable" ||
+                          command == "enable" || command == "remove" ||
+                          command == "add";
+  const size_t wanted = command == "add" ? 2 : takes_name ? 1 : 0;
   if (args.size() != wanted) {
     return UsageError(
-        wanted ? absl::StrCat("'", command, "' takes one backend name")
-               : absl::StrCat("'", command, "' takes no arguments, got '",
-                              args[0], "'"));
+        wanted == 2 ? absl::StrCat("'", command,
+                                   "' takes a backend name and an address")
+        : wanted    ? absl::StrCat("'", command, "' takes one backend name")
+                    : absl::StrCat("'", command, "' takes no arguments, got '",
+                                   args[0], "'"));
   }
   if (takes_name && args[0].empty()) {
     return UsageError("empty backend name");
@@ -666,6 +703,8 @@ int Run(const std::vector<std::string>& positional) {
   if (command == "details") return Details(stub.get());
   if (command == "disable") return Disable(stub.get(), args[0]);
   if (command == "enable") return Enable(stub.get(), args[0]);
+  if (command == "add") return AddBackend(stub.get(), args[0], args[1]);
+  if (command == "remove") return RemoveBackend(stub.get(), args[0]);
   return Rate(stub.get());
 }
 

@@ -28,6 +28,7 @@
 #include "raidcore/read/read_router.h"
 #include "raidcore/recovery/recovery_manager.h"
 #include "raidcore/service/admin_service.h"
+#include "raidcore/service/backends_file.h"
 #include "raidcore/service/config.h"
 #include "raidcore/service/health_service.h"
 #include "raidcore/service/raidcore_metrics.h"
@@ -106,6 +107,11 @@ ABSL_FLAG(absl::Duration, invalidation_age, absl::ZeroDuration(),
           "older than the invalidation queue but younger than this gets its "
           "invalidations from a backend's iterator (quick verification) "
           "instead of verifying its whole cache. 0 = off, as in ZEO.");
+ABSL_FLAG(std::string, backends_file, "",
+          "File that keeps the backend list across restarts when operators "
+          "add or remove backends (zeoraid-admin add/remove; refused without "
+          "it). When it exists it replaces --backend and the config file's "
+          "backends; otherwise it is written with them at start-up.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus metrics on (GET /metrics); empty = "
           "none. Metrics carry no data, but bind to loopback or a monitoring "
@@ -280,6 +286,82 @@ void PrefillInvalidations(const v1::RaidcoreConfig& cfg,
                << absl::ToInt64Milliseconds(absl::Now() - start) << " ms";
 }
 
+// Adds and removes backends while running; every change is written to the
+// backends file first, so a restart finds the list as the operator left it.
+class Roster final : public BackendRoster {
+ public:
+  Roster(std::string path, const v1::RaidcoreConfig& cfg,
+         std::vector<v1::BackendConfig> list, BackendSet* backends,
+         ZeoClientFactory* factory)
+      : path_(std::move(path)),
+        cfg_(cfg),
+        list_(std::move(list)),
+        backends_(backends),
+        factory_(factory) {}
+
+  absl::Status Add(const std::string& name,
+                   const std::string& address) override {
+    if (name.empty() || address.empty() ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS"
+                               "TUVWXYZ0123456789._-") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          "a backend needs a name of letters, digits, '.', '_', '-' and an "
+          "address (HOST:PORT or a socket path)");
+    }
+    MutexLock lock(&mu_);
+    for (const v1::BackendConfig& b : list_) {
+      if (b.name() == name) {
+        return absl::AlreadyExistsError(
+            absl::StrCat("a backend named '", name, "' exists"));
+      }
+    }
+    v1::BackendConfig added;
+    added.set_name(name);
+    added.set_address(address);
+    std::vector<v1::BackendConfig> next = list_;
+    next.push_back(added);
+    absl::Status st = WriteBackendsFile(path_, next);
+    if (!st.ok()) return st;
+    list_ = std::move(next);
+    factory_->Set(name, BackendOptions(cfg_, added));
+    backends_->Add(name, address, nullptr,
+                   "added by an operator: to be recovered before it serves");
+    ZR_LOG(INFO) << "backend " << name << " (" << address << ") added";
+    return absl::OkStatus();
+  }
+
+  absl::Status Remove(const std::string& name) override {
+    MutexLock lock(&mu_);
+    std::vector<v1::BackendConfig> next;
+    for (const v1::BackendConfig& b : list_) {
+      if (b.name() != name) next.push_back(b);
+    }
+    if (next.size() == list_.size()) {
+      return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+    }
+    absl::Status st = backends_->Remove(name);
+    if (!st.ok()) return st;
+    factory_->Erase(name);
+    st = WriteBackendsFile(path_, next);
+    if (!st.ok()) {
+      ZR_LOG(ERROR) << "backend " << name << " removed, but " << st.message()
+                    << ": a restart will bring it back";
+      return absl::UnavailableError(absl::StrCat(
+          "removed while running, but not from ", path_, ": ", st.message()));
+    }
+    list_ = std::move(next);
+    return absl::OkStatus();
+  }
+
+ private:
+  const std::string path_;
+  const v1::RaidcoreConfig cfg_;
+  Mutex mu_;  // one change at a time; guards list_
+  std::vector<v1::BackendConfig> list_ ABSL_GUARDED_BY(mu_);
+  BackendSet* const backends_;
+  ZeoClientFactory* const factory_;
+};
+
 int Run() {
   absl::StatusOr<v1::RaidcoreConfig> settings = EffectiveConfig();
   if (!settings.ok()) {
@@ -295,9 +377,37 @@ int Run() {
   // Before any thread starts: SIGINT/SIGTERM then only reach Wait() below.
   ShutdownSignal shutdown;
 
+  // The backend list: the backends file's when it exists (it holds what
+  // operators added and removed), else the flags' and config file's.
+  std::vector<v1::BackendConfig> backend_list(cfg.backend().begin(),
+                                              cfg.backend().end());
+  const std::string backends_file = absl::GetFlag(FLAGS_backends_file);
+  if (!backends_file.empty()) {
+    absl::StatusOr<std::vector<v1::BackendConfig>> kept =
+        ReadBackendsFile(backends_file);
+    if (kept.ok()) {
+      if (kept->empty()) {
+        ZR_LOG(ERROR) << "backends file " << backends_file
+                      << " lists no backend";
+        return 2;
+      }
+      backend_list = *std::move(kept);
+      ZR_LOG(INFO) << "backends from " << backends_file << " ("
+                   << backend_list.size() << ")";
+    } else if (absl::IsNotFound(kept.status())) {
+      absl::Status st = WriteBackendsFile(backends_file, backend_list);
+      if (!st.ok()) {
+        ZR_LOG(ERROR) << st.message();
+        return 2;
+      }
+    } else {
+      ZR_LOG(ERROR) << kept.status().message();
+      return 2;
+    }
+  }
   BackendSet backends;
   std::map<std::string, ZeoClientOptions> backend_options;
-  for (const v1::BackendConfig& b : cfg.backend()) {
+  for (const v1::BackendConfig& b : backend_list) {
     backend_options[b.name()] = BackendOptions(cfg, b);
     // Nobody is optimal before reconciliation (DESIGN.md rule 7) decides who
     // holds the newest commits.
@@ -347,15 +457,15 @@ int Run() {
   // Backends are usually started together with raidcore: give slow starters
   // --startup_wait before serving without a decision (the manager keeps
   // trying; until then no commit is accepted).
-  recovery.Start(
-      absl::Seconds(cfg.startup_wait_seconds()),
-      [&cfg, &hub](const std::string& last_tid, const std::string& optimal) {
-        for (const v1::BackendConfig& b : cfg.backend()) {
-          if (b.name() == optimal) {
-            PrefillInvalidations(cfg, b, last_tid, &hub);
-          }
-        }
-      });
+  recovery.Start(absl::Seconds(cfg.startup_wait_seconds()),
+                 [&cfg, &hub, &backend_list](const std::string& last_tid,
+                                             const std::string& optimal) {
+                   for (const v1::BackendConfig& b : backend_list) {
+                     if (b.name() == optimal) {
+                       PrefillInvalidations(cfg, b, last_tid, &hub);
+                     }
+                   }
+                 });
 
   StorageServiceOptions storage_options;
   storage_options.storage_name = storage;
@@ -371,6 +481,12 @@ int Run() {
   StorageService storage_service(storage_options, &backends, &reads, &oids,
                                  &iterators, &commits, &clock, &hub);
   AdminService admin_service(storage, &backends, &clock, &commits, &recovery);
+  std::unique_ptr<Roster> roster;
+  if (!backends_file.empty()) {
+    roster = std::make_unique<Roster>(backends_file, cfg, backend_list,
+                                      &backends, &connections);
+    admin_service.set_roster(roster.get());
+  }
   HealthService health_service(&backends);
 
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -408,7 +524,7 @@ int Run() {
     ZR_LOG(INFO) << "metrics on http://" << metrics_listen << "/metrics";
   }
   ZR_LOG(INFO) << "raidcore serving storage '" << storage << "' on "
-               << cfg.listen() << " with " << cfg.backend_size()
+               << cfg.listen() << " with " << backend_list.size()
                << " backend(s); RAID " << RaidStateName(backends.raid_state())
                << ", last tid " << TidHex(clock.last_tid());
 

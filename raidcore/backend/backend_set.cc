@@ -135,6 +135,39 @@ absl::Status BackendSet::Disable(const std::string& name,
   return absl::OkStatus();
 }
 
+absl::Status BackendSet::Remove(const std::string& name) {
+  std::shared_ptr<BackendConnection> to_close;
+  {
+    MutexLock lock(&mu_);
+    auto it = entries_.begin();
+    while (it != entries_.end() && it->status.name != name) ++it;
+    if (it == entries_.end()) {
+      return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+    }
+    if (it->status.state == BackendState::kRecovering) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backend ", name, " is being recovered; cancel the recovery first"));
+    }
+    if (it->status.state == BackendState::kOptimal) {
+      int optimal = 0;
+      for (const Entry& e : entries_) {
+        if (e.status.state == BackendState::kOptimal) ++optimal;
+      }
+      if (optimal == 1) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "backend ", name,
+            " is the last optimal backend: removing it would fail the RAID"));
+      }
+    }
+    to_close = it->connection;
+    entries_.erase(it);
+    if (!entries_.empty()) next_reader_ %= entries_.size();
+  }
+  ZR_LOG(WARNING) << "backend " << name << " removed";
+  if (to_close != nullptr) to_close->Close();
+  return absl::OkStatus();
+}
+
 absl::Status BackendSet::Enable(const std::string& name) {
   MutexLock lock(&mu_);
   Entry* e = FindLocked(name);

@@ -136,6 +136,9 @@ class BackendSet {
   absl::Status Disable(const std::string& name, const std::string& reason);
   // disabled → degraded (for a transport reason, so recovery takes it up).
   absl::Status Enable(const std::string& name);
+  // Forgets a backend (its connection closed). Refused (FailedPrecondition)
+  // for the last optimal backend and while it is being recovered.
+  absl::Status Remove(const std::string& name);
 
  private:
   struct Entry {

@@ -447,16 +447,30 @@ absl::StatusOr<std::shared_ptr<BackendConnection>> ZeoClientFactory::Connect(
 absl::StatusOr<std::shared_ptr<BackendConnection>>
 ZeoClientFactory::ConnectWithin(const std::string& name,
                                 absl::Duration timeout) {
-  auto it = backends_.find(name);
-  if (it == backends_.end()) {
-    return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+  ZeoClientOptions options;
+  {
+    MutexLock lock(&mu_);
+    auto it = backends_.find(name);
+    if (it == backends_.end()) {
+      return absl::NotFoundError(absl::StrCat("no backend named '", name, "'"));
+    }
+    options = it->second;
   }
-  ZeoClientOptions options = it->second;
   options.connect_timeout = std::min(options.connect_timeout, timeout);
   absl::StatusOr<std::unique_ptr<ZeoClient>> client =
       ZeoClient::Connect(options);
   if (!client.ok()) return client.status();
   return std::shared_ptr<BackendConnection>(std::move(*client));
+}
+
+void ZeoClientFactory::Set(const std::string& name, ZeoClientOptions options) {
+  MutexLock lock(&mu_);
+  backends_[name] = std::move(options);
+}
+
+void ZeoClientFactory::Erase(const std::string& name) {
+  MutexLock lock(&mu_);
+  backends_.erase(name);
 }
 
 }  // namespace zeoraid::raidcore

@@ -132,8 +132,13 @@ class ZeoClientFactory final : public BackendConnectionFactory {
   absl::StatusOr<std::shared_ptr<BackendConnection>> ConnectWithin(
       const std::string& name, absl::Duration timeout) override;
 
+  // Backends added or removed while running (Admin AddBackend/RemoveBackend).
+  void Set(const std::string& name, ZeoClientOptions options);
+  void Erase(const std::string& name);
+
  private:
-  const std::map<std::string, ZeoClientOptions> backends_;
+  mutable Mutex mu_;
+  std::map<std::string, ZeoClientOptions> backends_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace zeoraid::raidcore

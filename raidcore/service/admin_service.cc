@@ -57,6 +57,8 @@ grpc::Status ToGrpc(const absl::Status& st) {
   grpc::StatusCode code = grpc::StatusCode::FAILED_PRECONDITION;
   if (absl::IsNotFound(st)) code = grpc::StatusCode::NOT_FOUND;
   if (absl::IsUnavailable(st)) code = grpc::StatusCode::UNAVAILABLE;
+  if (absl::IsAlreadyExists(st)) code = grpc::StatusCode::ALREADY_EXISTS;
+  if (absl::IsInvalidArgument(st)) code = grpc::StatusCode::INVALID_ARGUMENT;
   return grpc::Status(code, std::string(st.message()));
 }
 
@@ -129,6 +131,40 @@ grpc::Status AdminService::Details(grpc::ServerContext*,
       h->set_reason(change.reason);
     }
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::AddBackend(grpc::ServerContext*,
+                                      const v1::AddBackendRequest* request,
+                                      v1::AddBackendResponse* response) {
+  if (roster_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "raidcore keeps no backend list: start it with "
+                        "--backends_file to add or remove backends");
+  }
+  absl::Status st = roster_->Add(request->name(), request->address());
+  if (!st.ok()) return ToGrpc(st);
+  absl::Status recovering = recovery_->Recover(request->name());
+  response->set_message(recovering.ok()
+                            ? "backend " + request->name() +
+                                  " added; recovery started"
+                            : "backend " + request->name() +
+                                  " added; it is recovered when it can be (" +
+                                  std::string(recovering.message()) + ")");
+  return grpc::Status::OK;
+}
+
+grpc::Status AdminService::RemoveBackend(
+    grpc::ServerContext*, const v1::RemoveBackendRequest* request,
+    v1::RemoveBackendResponse* response) {
+  if (roster_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "raidcore keeps no backend list: start it with "
+                        "--backends_file to add or remove backends");
+  }
+  absl::Status st = roster_->Remove(request->name());
+  if (!st.ok()) return ToGrpc(st);
+  response->set_message("backend " + request->name() + " removed");
   return grpc::Status::OK;
 }
 

@@ -12,6 +12,16 @@
 
 namespace zeoraid::raidcore {
 
+// Adds and removes backends while running: the connection factory, the
+// backend set and the backends file change together (wired in main).
+class BackendRoster {
+ public:
+  virtual ~BackendRoster() = default;
+  virtual absl::Status Add(const std::string& name,
+                           const std::string& address) = 0;
+  virtual absl::Status Remove(const std::string& name) = 0;
+};
+
 class AdminService final : public zeoraid::v1::Admin::Service {
  public:
   AdminService(std::string storage_name, BackendSet* backends,
@@ -35,6 +45,14 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   grpc::Status Details(grpc::ServerContext* context,
                        const v1::DetailsRequest* request,
                        v1::DetailsResponse* response) override;
+  grpc::Status AddBackend(grpc::ServerContext* context,
+                          const v1::AddBackendRequest* request,
+                          v1::AddBackendResponse* response) override;
+  grpc::Status RemoveBackend(grpc::ServerContext* context,
+                             const v1::RemoveBackendRequest* request,
+                             v1::RemoveBackendResponse* response) override;
+  // Without a roster, AddBackend and RemoveBackend are refused.
+  void set_roster(BackendRoster* roster) { roster_ = roster; }
   grpc::Status Disable(grpc::ServerContext* context,
                        const v1::DisableRequest* request,
                        v1::DisableResponse* response) override;
@@ -48,6 +66,7 @@ class AdminService final : public zeoraid::v1::Admin::Service {
  private:
   const std::string storage_name_;
   BackendSet* const backends_;
+  BackendRoster* roster_ = nullptr;
   const CommitClock* const clock_;
   const CommitCoordinator* const commits_;
   RecoveryManager* const recovery_;

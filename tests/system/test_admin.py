@@ -117,3 +117,75 @@ def test_usage_errors_of_the_new_commands(cluster):
                  ["status", "--reason", "x"]):
         result = cluster.raidcore.admin(*argv, check=False)
         assert result.returncode == 2, (argv, result)
+
+
+def test_add_recover_remove_backends_while_clients_commit_and_restart(
+        make_cluster, tmp_path):
+    import threading
+    import harness
+    backends_file = tmp_path / "backends.conf"
+    cluster = make_cluster(raidcore_args=["--backends_file", str(backends_file)])
+    assert "backend1" in backends_file.read_text()  # written at start-up
+    db = cluster.db()
+    stop = threading.Event()
+    errors: list = []
+    committed = [0]
+
+    def commit_loop() -> None:
+        tm = transaction.TransactionManager()
+        conn = db.open(transaction_manager=tm)
+        try:
+            while not stop.is_set():
+                conn.root()["n"] = committed[0]
+                tm.commit()
+                committed[0] += 1
+        except BaseException as e:
+            errors.append(e)
+        finally:
+            conn.close()
+
+    worker = threading.Thread(target=commit_loop)
+    worker.start()
+    try:
+        wait_for(lambda: committed[0] >= 20, 30, "commits to start")
+        # A third mirror, empty: added, recovered in full while commits go on.
+        third = harness.ZeoBackend(cluster.supervisor, "backend3")
+        third.start()
+        out = cluster.raidcore.admin("add", "backend3", harness.format_addr(third.addr))
+        assert "added" in out.stdout, out.stdout
+        wait_for(lambda: backend_entry(cluster.raidcore.status(), "backend3")["state"]
+                 == "optimal", 60, "backend3 recovered")
+        assert "backend3" in backends_file.read_text()
+        dup = cluster.raidcore.admin("add", "backend3", "127.0.0.1:1", check=False)
+        assert dup.returncode == 1 and "exists" in dup.stderr, dup
+        # An original mirror removed while commits go on.
+        out = cluster.raidcore.admin("remove", "backend1")
+        assert "removed" in out.stdout
+        names = {b["name"] for b in cluster.raidcore.status()["backends"]}
+        assert names == {"backend2", "backend3"}, names
+        before = committed[0]
+        wait_for(lambda: committed[0] >= before + 20, 30, "commits after remove")
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not errors, errors
+    text = backends_file.read_text()
+    assert "backend1" not in text and "backend3" in text, text
+    # A restart keeps the list the operator left (the --backend flags of the
+    # original three are overridden by the file).
+    cluster.raidcore.stop()
+    cluster.raidcore.start()
+    status = cluster.wait_raid_state("optimal")
+    assert {b["name"] for b in status["backends"]} == {"backend2", "backend3"}, status
+    assert all(b["last_tid"] == status["last_tid"] for b in status["backends"]), status
+    # The last optimal backend cannot be removed.
+    assert cluster.raidcore.admin("remove", "backend2").returncode == 0
+    last = cluster.raidcore.admin("remove", "backend3", check=False)
+    assert last.returncode == 1 and "last optimal" in last.stderr, last
+
+
+def test_add_and_remove_need_a_backends_file(cluster):
+    result = cluster.raidcore.admin("add", "x", "127.0.0.1:1", check=False)
+    assert result.returncode == 1 and "--backends_file" in result.stderr, result
+    result = cluster.raidcore.admin("remove", "backend1", check=False)
+    assert result.returncode == 1 and "--backends_file" in result.stderr, result
