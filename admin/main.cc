@@ -288,9 +288,17 @@ void PrintTable(const v1::StatusResponse& r) {
       absl::StrAppend(&reason, reason.empty() ? "" : " ",
                       "(recovers by itself once it answers)");
     }
+    if (b.lag_seconds() > 0) {
+      absl::StrAppend(&reason, reason.empty() ? "" : " ", "(",
+                      Duration(b.lag_seconds()), " behind)");
+    }
     std::printf("%-12s %-24s %-11s %-17s %s\n", b.name().c_str(),
                 b.address().c_str(), BackendStateText(b.state()).c_str(),
                 b.last_tid().c_str(), reason.c_str());
+    if (!b.last_error().empty() && b.state() == v1::BACKEND_OPTIMAL) {
+      std::printf("  last left optimal %s: %s\n", b.last_error_at().c_str(),
+                  b.last_error().c_str());
+    }
     if (b.has_recovery()) {
       std::printf("  %s\n", ProgressLine(b.recovery()).c_str());
     }

@@ -215,6 +215,21 @@ grpc::Status AdminService::Status(grpc::ServerContext*,
     out->set_auto_recover(recovery_->auto_recover() &&
                           b.state == BackendState::kDegraded &&
                           b.kind == DegradeKind::kTransport);
+    const std::string head = clock_->last_tid();
+    if (b.last_tid.size() == 8 && b.last_tid < head) {
+      out->set_lag_seconds(absl::ToDoubleSeconds(zeo::TidToTime(head) -
+                                                 zeo::TidToTime(b.last_tid)));
+    }
+    const std::vector<StateChange> history = backends_->History(b.name);
+    for (auto it = history.rbegin(); it != history.rend(); ++it) {
+      if (it->to == BackendState::kDegraded &&
+          it->from != BackendState::kDegraded) {
+        out->set_last_error(it->reason);
+        out->set_last_error_at(
+            absl::FormatTime(absl::RFC3339_sec, it->at, absl::UTCTimeZone()));
+        break;
+      }
+    }
   }
   std::optional<RecoveryProgress> progress = recovery_->progress();
   if (progress.has_value()) {

@@ -189,3 +189,37 @@ def test_add_and_remove_need_a_backends_file(cluster):
     assert result.returncode == 1 and "--backends_file" in result.stderr, result
     result = cluster.raidcore.admin("remove", "backend1", check=False)
     assert result.returncode == 1 and "--backends_file" in result.stderr, result
+
+
+def test_status_exit_codes_for_monitoring(cluster):
+    # As a Nagios plugin: 0 optimal, 1 degraded, 2 failed, 3 unreachable.
+    def status_code() -> int:
+        return cluster.raidcore.admin("status", check=False).returncode
+
+    assert status_code() == 0
+    cluster.backends[1].kill()
+    wait_for(lambda: status_code() == 1, 30, "status to exit 1 (degraded)")
+    cluster.backends[0].kill()
+    wait_for(lambda: status_code() == 2, 30, "status to exit 2 (failed)")
+    assert cluster.raidcore.status()["state"] == "failed"
+    cluster.raidcore.stop()
+    result = cluster.raidcore.admin("status", "--timeout", "2s", check=False)
+    assert result.returncode == 3, result
+
+
+def test_status_shows_lag_and_last_error(cluster):
+    import time
+    db = cluster.db()
+    tm = transaction.TransactionManager()
+    root = db.open(transaction_manager=tm).root()
+    cluster.backends[1].kill()
+    wait_for(lambda: backend_entry(cluster.raidcore.status(), "backend2")["state"]
+             == "degraded", 30, "backend2 degraded")
+    time.sleep(1.1)  # the next commit's tid is a second later than backend2's
+    root["x"] = 1
+    tm.commit()
+    entry = backend_entry(cluster.raidcore.status(), "backend2")
+    assert entry["lag_seconds"] >= 1, entry
+    assert entry["last_error"] and entry["last_error_at"].endswith("+00:00"), entry
+    assert "behind" in cluster.raidcore.admin("status", check=False).stdout
+    assert backend_entry(cluster.raidcore.status(), "backend1")["lag_seconds"] == 0
