@@ -227,8 +227,10 @@ absl::StatusOr<v1::RaidcoreConfig> EffectiveConfig() {
   return config;
 }
 
+// `metrics` (may be null) counts the connection's calls.
 ZeoClientOptions BackendOptions(const v1::RaidcoreConfig& cfg,
-                                const v1::BackendConfig& b) {
+                                const v1::BackendConfig& b,
+                                RaidcoreMetrics* metrics) {
   ZeoClientOptions options;
   options.address = b.address();
   options.storage = cfg.storage();
@@ -236,6 +238,13 @@ ZeoClientOptions BackendOptions(const v1::RaidcoreConfig& cfg,
   options.call_timeout = absl::Seconds(cfg.backend_timeout_seconds());
   options.limits.max_frame_bytes = cfg.max_message_bytes();
   options.label = b.name();
+  if (metrics != nullptr) {
+    options.call_observer = [metrics, name = b.name()](
+                                const std::string& method,
+                                absl::Duration duration, bool failed) {
+      metrics->ObserveBackendCall(name, method, duration, failed);
+    };
+  }
   return options;
 }
 
@@ -256,7 +265,7 @@ void PrefillInvalidations(const v1::RaidcoreConfig& cfg,
   absl::StatusOr<std::vector<InvalidationEvent>> recent =
       absl::UnavailableError("not connected");
   absl::StatusOr<std::unique_ptr<ZeoClient>> client =
-      ZeoClient::Connect(BackendOptions(cfg, source));
+      ZeoClient::Connect(BackendOptions(cfg, source, /*metrics=*/nullptr));
   if (!client.ok()) {
     recent = client.status();
   } else {
@@ -292,12 +301,13 @@ class Roster final : public BackendRoster {
  public:
   Roster(std::string path, const v1::RaidcoreConfig& cfg,
          std::vector<v1::BackendConfig> list, BackendSet* backends,
-         ZeoClientFactory* factory)
+         ZeoClientFactory* factory, RaidcoreMetrics* metrics)
       : path_(std::move(path)),
         cfg_(cfg),
         list_(std::move(list)),
         backends_(backends),
-        factory_(factory) {}
+        factory_(factory),
+        metrics_(metrics) {}
 
   absl::Status Add(const std::string& name,
                    const std::string& address) override {
@@ -323,7 +333,7 @@ class Roster final : public BackendRoster {
     absl::Status st = WriteBackendsFile(path_, next);
     if (!st.ok()) return st;
     list_ = std::move(next);
-    factory_->Set(name, BackendOptions(cfg_, added));
+    factory_->Set(name, BackendOptions(cfg_, added, metrics_));
     backends_->Add(name, address, nullptr,
                    "added by an operator: to be recovered before it serves");
     ZR_LOG(INFO) << "backend " << name << " (" << address << ") added";
@@ -360,6 +370,7 @@ class Roster final : public BackendRoster {
   std::vector<v1::BackendConfig> list_ ABSL_GUARDED_BY(mu_);
   BackendSet* const backends_;
   ZeoClientFactory* const factory_;
+  RaidcoreMetrics* const metrics_;
 };
 
 int Run() {
@@ -376,6 +387,10 @@ int Run() {
 
   // Before any thread starts: SIGINT/SIGTERM then only reach Wait() below.
   ShutdownSignal shutdown;
+
+  // Before everything it observes: backend calls, commits and the lock
+  // report to it.
+  RaidcoreMetrics metrics;
 
   // The backend list: the backends file's when it exists (it holds what
   // operators added and removed), else the flags' and config file's.
@@ -408,7 +423,7 @@ int Run() {
   BackendSet backends;
   std::map<std::string, ZeoClientOptions> backend_options;
   for (const v1::BackendConfig& b : backend_list) {
-    backend_options[b.name()] = BackendOptions(cfg, b);
+    backend_options[b.name()] = BackendOptions(cfg, b, &metrics);
     // Nobody is optimal before reconciliation (DESIGN.md rule 7) decides who
     // holds the newest commits.
     backends.Add(b.name(), b.address(), nullptr,
@@ -425,8 +440,6 @@ int Run() {
   OidAllocator oids(&reads);
   IteratorRegistry iterators(&backends, slow_read_timeout,
                              /*max_iterators=*/10000);
-  // Before everything it observes: commits and the lock report to it.
-  RaidcoreMetrics metrics;
   CommitOptions commit_options;
   commit_options.lock_wait_observer = [&metrics](absl::Duration wait) {
     metrics.ObserveLockWait(wait);
@@ -484,7 +497,7 @@ int Run() {
   std::unique_ptr<Roster> roster;
   if (!backends_file.empty()) {
     roster = std::make_unique<Roster>(backends_file, cfg, backend_list,
-                                      &backends, &connections);
+                                      &backends, &connections, &metrics);
     admin_service.set_roster(roster.get());
   }
   HealthService health_service(&backends);
@@ -505,6 +518,13 @@ int Run() {
   // wake-up and a round trip on each side per call, and the translators'
   // links are low-latency.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(metrics.RpcInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&health_service);

@@ -314,14 +314,21 @@ class ZeoClient::InFlight final : public BackendConnection::PendingCall {
       : client_(client),
         method_(std::move(method)),
         timeout_(timeout),
-        deadline_(CondVar::DeadlineAfter(timeout)) {}
+        deadline_(CondVar::DeadlineAfter(timeout)),
+        start_(absl::Now()) {}
   ~InFlight() override {
     if (registered_ && !awaited_) client_->Forget(msgid_);
   }
   absl::StatusOr<ZeoReply> Await() override {
     if (!registered_) return std::move(immediate_);
     awaited_ = true;
-    return client_->AwaitReply(msgid_, &pending_, deadline_, method_, timeout_);
+    absl::StatusOr<ZeoReply> reply =
+        client_->AwaitReply(msgid_, &pending_, deadline_, method_, timeout_);
+    if (client_->options_.call_observer) {
+      client_->options_.call_observer(method_, absl::Now() - start_,
+                                      !reply.ok());
+    }
+    return reply;
   }
 
  private:
@@ -330,6 +337,7 @@ class ZeoClient::InFlight final : public BackendConnection::PendingCall {
   const std::string method_;
   const absl::Duration timeout_;
   const std::chrono::steady_clock::time_point deadline_;
+  const absl::Time start_;
   int64_t msgid_ = 0;
   bool registered_ = false;  // pending_ is in the client's map
   bool awaited_ = false;

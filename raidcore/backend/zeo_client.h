@@ -6,6 +6,7 @@
 #define ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -29,6 +30,11 @@ struct ZeoClientOptions {
   absl::Duration call_timeout = absl::Seconds(10);
   zeo::DecodeLimits limits;
   std::string label;  // for logs: the backend name
+  // Told about every synchronous call's end (metrics): method, time from its
+  // start, and whether it got no answer. May be empty.
+  std::function<void(const std::string& method, absl::Duration duration,
+                     bool failed)>
+      call_observer;
 };
 
 class ZeoClient final : public BackendConnection {

@@ -15,6 +15,42 @@ prometheus::Histogram::BucketBoundaries LatencyBuckets() {
           0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 }
 
+// An RPC's outcome and duration, told to RaidcoreMetrics when its status goes
+// out.
+class RpcInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  RpcInterceptor(RaidcoreMetrics* metrics, std::string method)
+      : metrics_(metrics), method_(std::move(method)), start_(absl::Now()) {}
+  void Intercept(
+      grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      metrics_->ObserveRpc(method_, methods->GetSendStatus().error_code(),
+                           absl::Now() - start_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  RaidcoreMetrics* const metrics_;
+  const std::string method_;
+  const absl::Time start_;
+};
+
+class RpcInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RpcInterceptorFactory(RaidcoreMetrics* metrics)
+      : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return new RpcInterceptor(metrics_, info->method());
+  }
+
+ private:
+  RaidcoreMetrics* const metrics_;
+};
+
 }  // namespace
 
 RaidcoreMetrics::RaidcoreMetrics()
@@ -32,6 +68,58 @@ RaidcoreMetrics::RaidcoreMetrics()
                "every mirror (committed transactions).")
            .Register(*registry_)
            .Add({}, LatencyBuckets());
+  backend_calls_ = &prometheus::BuildCounter()
+                        .Name("zeoraid_backend_calls_total")
+                        .Help(
+                            "Synchronous ZEO calls raidcore made to each "
+                            "backend, by method.")
+                        .Register(*registry_);
+  backend_errors_ =
+      &prometheus::BuildCounter()
+           .Name("zeoraid_backend_call_errors_total")
+           .Help(
+               "Backend calls that got no answer (transport error or "
+               "timeout), by backend and method.")
+           .Register(*registry_);
+  backend_latency_ = &prometheus::BuildHistogram()
+                          .Name("zeoraid_backend_call_duration_seconds")
+                          .Help("Backend call latency, by backend and method.")
+                          .Register(*registry_);
+  rpcs_ = &prometheus::BuildCounter()
+               .Name("zeoraid_rpcs_total")
+               .Help("gRPC calls raidcore served, by method and status code.")
+               .Register(*registry_);
+  rpc_latency_ = &prometheus::BuildHistogram()
+                      .Name("zeoraid_rpc_duration_seconds")
+                      .Help(
+                          "gRPC call duration (a stream: its whole life), by "
+                          "method.")
+                      .Register(*registry_);
+}
+
+void RaidcoreMetrics::ObserveBackendCall(const std::string& backend,
+                                         const std::string& method,
+                                         absl::Duration duration, bool failed) {
+  const prometheus::Labels labels = {{"backend", backend}, {"method", method}};
+  backend_calls_->Add(labels).Increment();
+  // The error series exists from the first call on (at 0), so that rate()
+  // over it works before the first error.
+  prometheus::Counter& errors = backend_errors_->Add(labels);
+  if (failed) errors.Increment();
+  backend_latency_->Add(labels, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(duration));
+}
+
+void RaidcoreMetrics::ObserveRpc(const std::string& method, int code,
+                                 absl::Duration duration) {
+  rpcs_->Add({{"method", method}, {"code", std::to_string(code)}}).Increment();
+  rpc_latency_->Add({{"method", method}}, LatencyBuckets())
+      .Observe(absl::ToDoubleSeconds(duration));
+}
+
+std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+RaidcoreMetrics::RpcInterceptorFactory() {
+  return std::make_unique<zeoraid::raidcore::RpcInterceptorFactory>(this);
 }
 
 absl::Status RaidcoreMetrics::Serve(const std::string& listen,

@@ -14,6 +14,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/metrics.h"
+#include "grpcpp/support/server_interceptor.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "raidcore/backend/backend_set.h"
@@ -34,6 +37,16 @@ class RaidcoreMetrics {
   void ObserveCommit(absl::Duration duration) {
     commit_duration_->Observe(absl::ToDoubleSeconds(duration));
   }
+  // A synchronous ZEO call raidcore made to a backend; `failed`: no answer
+  // (transport error or timeout; a ZEO error is an answer).
+  void ObserveBackendCall(const std::string& backend, const std::string& method,
+                          absl::Duration duration, bool failed);
+  // An RPC raidcore served, by full method name and gRPC status code.
+  void ObserveRpc(const std::string& method, int code, absl::Duration duration);
+  // Counts every RPC of the server it is given to (ServerBuilder's
+  // experimental().SetInterceptorCreators); this object must outlive it.
+  std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
+  RpcInterceptorFactory();
 
   // What the scrape reads; each must outlive the server.
   struct Sources {
@@ -53,6 +66,11 @@ class RaidcoreMetrics {
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* lock_wait_ = nullptr;
   prometheus::Histogram* commit_duration_ = nullptr;
+  prometheus::Family<prometheus::Counter>* backend_calls_ = nullptr;
+  prometheus::Family<prometheus::Counter>* backend_errors_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* backend_latency_ = nullptr;
+  prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* rpc_latency_ = nullptr;
   std::shared_ptr<metrics::PullCollector> pull_;
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: stops first
 };

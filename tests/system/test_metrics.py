@@ -119,6 +119,10 @@ def test_prometheus_scrapes_raidcore_and_translator(make_cluster):
                    "the commit counter to rise")
         assert prom.value('zeoraid_translator_calls_total{method="tpc_finish"}') > 0
         assert prom.value("zeoraid_commit_duration_seconds_count") > 0
+        assert prom.value('sum(zeoraid_backend_calls_total{method="vote"})') > 0
+        assert prom.value(
+            'sum(zeoraid_rpcs_total{method="/zeoraid.v1.Storage/Commit",code="0"})'
+        ) > 0
         assert prom.value('zeoraid_raid_state{state="optimal"}') == 1
         assert prom.value(
             'zeoraid_backend_state{backend="backend2",state="optimal"}') == 1
