@@ -288,9 +288,12 @@ void PrintTable(const v1::StatusResponse& r) {
       absl::StrAppend(&reason, reason.empty() ? "" : " ",
                       "(recovers by itself once it answers)");
     }
-    if (b.lag_seconds() > 0) {
+    if (b.lag_transactions() != 0 || b.lag_seconds() > 0) {
       absl::StrAppend(&reason, reason.empty() ? "" : " ", "(",
-                      Duration(b.lag_seconds()), " behind)");
+                      b.lag_transactions() < 0
+                          ? std::string("many transactions")
+                          : absl::StrCat(b.lag_transactions(), " transactions"),
+                      ", ", Duration(b.lag_seconds()), " behind)");
     }
     std::printf("%-12s %-24s %-11s %-17s %s\n", b.name().c_str(),
                 b.address().c_str(), BackendStateText(b.state()).c_str(),

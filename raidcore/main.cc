@@ -493,7 +493,8 @@ int Run() {
       absl::Seconds(cfg.commit_lock_timeout_seconds());
   StorageService storage_service(storage_options, &backends, &reads, &oids,
                                  &iterators, &commits, &clock, &hub);
-  AdminService admin_service(storage, &backends, &clock, &commits, &recovery);
+  AdminService admin_service(storage, &backends, &clock, &commits, &recovery,
+                             &hub);
   std::unique_ptr<Roster> roster;
   if (!backends_file.empty()) {
     roster = std::make_unique<Roster>(backends_file, cfg, backend_list,

@@ -152,6 +152,20 @@ std::optional<InvalidationsSince> InvalidationHub::Since(
   return out;
 }
 
+std::optional<uint64_t> InvalidationHub::CountSince(
+    const std::string& tid) const {
+  MutexLock lock(&mu_);
+  if (TidToUint64(tid) >= TidToUint64(last_tid_)) return 0;
+  if (recent_.empty() || TidToUint64(recent_.front().tid) > TidToUint64(tid)) {
+    return std::nullopt;
+  }
+  uint64_t n = 0;
+  for (const InvalidationEvent& e : recent_) {
+    if (TidToUint64(e.tid) > TidToUint64(tid)) ++n;
+  }
+  return n;
+}
+
 std::string InvalidationHub::last_tid() const {
   MutexLock lock(&mu_);
   return last_tid_;

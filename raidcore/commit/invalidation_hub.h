@@ -99,6 +99,9 @@ class InvalidationHub {
   // ZEO getInvalidations(tid): nullopt when `tid` is older than the recent
   // queue.
   std::optional<InvalidationsSince> Since(const std::string& tid) const;
+  // How many transactions committed after `tid` (a backend's lag); nullopt
+  // when `tid` is older than the recent queue.
+  std::optional<uint64_t> CountSince(const std::string& tid) const;
   std::string last_tid() const;
 
  private:

@@ -100,4 +100,19 @@ TEST(InvalidationHubTest, SlowSubscriberIsCutOff) {
 }
 
 }  // namespace
+TEST(InvalidationHubTest, CountSinceCountsTheTransactionsAfterATid) {
+  InvalidationHub hub(zeo::TidFromUint64(100), /*queue_size=*/3,
+                      /*max_backlog=*/10);
+  for (uint64_t t = 101; t <= 105; ++t) {
+    InvalidationEvent e;
+    e.tid = zeo::TidFromUint64(t);
+    hub.Publish(e);
+  }
+  EXPECT_EQ(hub.CountSince(zeo::TidFromUint64(105)), 0u);
+  EXPECT_EQ(hub.CountSince(zeo::TidFromUint64(104)), 1u);
+  EXPECT_EQ(hub.CountSince(zeo::TidFromUint64(103)), 2u);
+  // 101 and 102 fell out of the 3-transaction queue: unknown.
+  EXPECT_EQ(hub.CountSince(zeo::TidFromUint64(101)), std::nullopt);
+}
+
 }  // namespace zeoraid::raidcore

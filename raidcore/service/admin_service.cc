@@ -216,6 +216,11 @@ grpc::Status AdminService::Status(grpc::ServerContext*,
                           b.state == BackendState::kDegraded &&
                           b.kind == DegradeKind::kTransport);
     const std::string head = clock_->last_tid();
+    if (b.last_tid.size() == 8) {
+      std::optional<uint64_t> behind = hub_->CountSince(b.last_tid);
+      out->set_lag_transactions(
+          behind.has_value() ? static_cast<int64_t>(*behind) : -1);
+    }
     if (b.last_tid.size() == 8 && b.last_tid < head) {
       out->set_lag_seconds(absl::ToDoubleSeconds(zeo::TidToTime(head) -
                                                  zeo::TidToTime(b.last_tid)));

@@ -7,6 +7,7 @@
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/commit/commit_clock.h"
 #include "raidcore/commit/commit_coordinator.h"
+#include "raidcore/commit/invalidation_hub.h"
 #include "raidcore/recovery/recovery_manager.h"
 #include "zeoraid/v1/admin.grpc.pb.h"
 
@@ -26,11 +27,12 @@ class AdminService final : public zeoraid::v1::Admin::Service {
  public:
   AdminService(std::string storage_name, BackendSet* backends,
                const CommitClock* clock, const CommitCoordinator* commits,
-               RecoveryManager* recovery)
+               RecoveryManager* recovery, const InvalidationHub* hub)
       : storage_name_(std::move(storage_name)),
         backends_(backends),
         clock_(clock),
         commits_(commits),
+        hub_(hub),
         recovery_(recovery) {}
 
   grpc::Status Status(grpc::ServerContext* context,
@@ -67,6 +69,7 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   const std::string storage_name_;
   BackendSet* const backends_;
   BackendRoster* roster_ = nullptr;
+  const InvalidationHub* const hub_;
   const CommitClock* const clock_;
   const CommitCoordinator* const commits_;
   RecoveryManager* const recovery_;

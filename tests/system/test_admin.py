@@ -220,6 +220,8 @@ def test_status_shows_lag_and_last_error(cluster):
     tm.commit()
     entry = backend_entry(cluster.raidcore.status(), "backend2")
     assert entry["lag_seconds"] >= 1, entry
+    assert entry["lag_transactions"] == 1, entry
     assert entry["last_error"] and entry["last_error_at"].endswith("+00:00"), entry
     assert "behind" in cluster.raidcore.admin("status", check=False).stdout
-    assert backend_entry(cluster.raidcore.status(), "backend1")["lag_seconds"] == 0
+    head = backend_entry(cluster.raidcore.status(), "backend1")
+    assert head["lag_seconds"] == 0 and head["lag_transactions"] == 0, head
