@@ -90,7 +90,8 @@ constexpr Command kCommands[] = {
     {"details", "",
      "Per backend: state, the protocol of raidcore's connection (Z5 pickle,\n"
      "M5 msgpack), whether that connection is up, whether its storage\n"
-     "keeps blobs, how often it left optimal, its address, and its last\n"
+     "keeps blobs, how often it left optimal, the calls raidcore made to\n"
+     "it and how many got no answer, its address, and its last\n"
      "state changes with times (UTC) and reasons.\n"},
     {"disable", "NAME [--reason TEXT]",
      "Takes backend NAME out: it serves nothing and is not recovered until\n"
@@ -532,15 +533,15 @@ int Details(v1::Admin::Stub* stub) {
   if (!status.ok()) return CallFailed(status);
   if (absl::GetFlag(FLAGS_json)) return PrintJson(response) ? kExitOk : 1;
   std::cout << "RAID " << RaidStateText(response.state()) << "\n\n";
-  std::cout << absl::StrFormat("%-12s %-11s %-5s %-4s %-5s %-5s %s\n",
+  std::cout << absl::StrFormat("%-12s %-11s %-5s %-4s %-5s %-5s %-9s %-6s %s\n",
                                "BACKEND", "STATE", "PROTO", "UP", "BLOBS",
-                               "DEGR", "ADDRESS");
+                               "DEGR", "CALLS", "ERRORS", "ADDRESS");
   for (const v1::BackendDetails& b : response.backends()) {
     std::cout << absl::StrFormat(
-        "%-12s %-11s %-5s %-4s %-5s %-5d %s\n", b.name(),
+        "%-12s %-11s %-5s %-4s %-5s %-5d %-9d %-6d %s\n", b.name(),
         BackendStateText(b.state()), b.protocol().empty() ? "-" : b.protocol(),
         b.connected() ? "yes" : "no", b.blobs() ? "yes" : "no",
-        b.degradations(), b.address());
+        b.degradations(), b.calls(), b.call_errors(), b.address());
   }
   for (const v1::BackendDetails& b : response.backends()) {
     std::cout << "\n" << b.name() << ":\n";

@@ -495,6 +495,10 @@ int Run() {
                                  &iterators, &commits, &clock, &hub);
   AdminService admin_service(storage, &backends, &clock, &commits, &recovery,
                              &hub);
+  admin_service.set_call_counts([&metrics](const std::string& name) {
+    RaidcoreMetrics::CallCounts c = metrics.BackendCallCounts(name);
+    return std::make_pair(c.calls, c.errors);
+  });
   std::unique_ptr<Roster> roster;
   if (!backends_file.empty()) {
     roster = std::make_unique<Roster>(backends_file, cfg, backend_list,

@@ -122,6 +122,11 @@ grpc::Status AdminService::Details(grpc::ServerContext*,
       out->set_read_only(c->read_only());
     }
     out->set_degradations(degradations[b.name]);
+    if (call_counts_) {
+      const auto [calls, errors] = call_counts_(b.name);
+      out->set_calls(calls);
+      out->set_call_errors(errors);
+    }
     for (const StateChange& change : backends_->History(b.name)) {
       v1::StateChange* h = out->add_history();
       h->set_at(

@@ -2,7 +2,9 @@
 #ifndef ZEORAID_RAIDCORE_SERVICE_ADMIN_SERVICE_H_
 #define ZEORAID_RAIDCORE_SERVICE_ADMIN_SERVICE_H_
 
+#include <functional>
 #include <string>
+#include <utility>
 
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/commit/commit_clock.h"
@@ -53,6 +55,11 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   grpc::Status RemoveBackend(grpc::ServerContext* context,
                              const v1::RemoveBackendRequest* request,
                              v1::RemoveBackendResponse* response) override;
+  // Tells Details a backend's call and error counts (may stay unset).
+  void set_call_counts(
+      std::function<std::pair<uint64_t, uint64_t>(const std::string&)> f) {
+    call_counts_ = std::move(f);
+  }
   // Without a roster, AddBackend and RemoveBackend are refused.
   void set_roster(BackendRoster* roster) { roster_ = roster; }
   grpc::Status Disable(grpc::ServerContext* context,
@@ -69,6 +76,7 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   const std::string storage_name_;
   BackendSet* const backends_;
   BackendRoster* roster_ = nullptr;
+  std::function<std::pair<uint64_t, uint64_t>(const std::string&)> call_counts_;
   const InvalidationHub* const hub_;
   const CommitClock* const clock_;
   const CommitCoordinator* const commits_;

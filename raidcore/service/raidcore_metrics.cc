@@ -100,6 +100,12 @@ RaidcoreMetrics::RaidcoreMetrics()
 void RaidcoreMetrics::ObserveBackendCall(const std::string& backend,
                                          const std::string& method,
                                          absl::Duration duration, bool failed) {
+  {
+    MutexLock lock(&counts_mu_);
+    CallCounts& counts = call_counts_[backend];
+    ++counts.calls;
+    if (failed) ++counts.errors;
+  }
   const prometheus::Labels labels = {{"backend", backend}, {"method", method}};
   backend_calls_->Add(labels).Increment();
   // The error series exists from the first call on (at 0), so that rate()
@@ -108,6 +114,13 @@ void RaidcoreMetrics::ObserveBackendCall(const std::string& backend,
   if (failed) errors.Increment();
   backend_latency_->Add(labels, LatencyBuckets())
       .Observe(absl::ToDoubleSeconds(duration));
+}
+
+RaidcoreMetrics::CallCounts RaidcoreMetrics::BackendCallCounts(
+    const std::string& backend) const {
+  MutexLock lock(&counts_mu_);
+  auto it = call_counts_.find(backend);
+  return it == call_counts_.end() ? CallCounts() : it->second;
 }
 
 void RaidcoreMetrics::ObserveRpc(const std::string& method, int code,

@@ -8,12 +8,14 @@
 #ifndef ZEORAID_RAIDCORE_SERVICE_RAIDCORE_METRICS_H_
 #define ZEORAID_RAIDCORE_SERVICE_RAIDCORE_METRICS_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "base/metrics.h"
+#include "base/mutex.h"
 #include "grpcpp/support/server_interceptor.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -41,6 +43,12 @@ class RaidcoreMetrics {
   // (transport error or timeout; a ZEO error is an answer).
   void ObserveBackendCall(const std::string& backend, const std::string& method,
                           absl::Duration duration, bool failed);
+  // Calls and failed calls (no answer) to `backend` so far (Admin Details).
+  struct CallCounts {
+    uint64_t calls = 0;
+    uint64_t errors = 0;
+  };
+  CallCounts BackendCallCounts(const std::string& backend) const;
   // An RPC raidcore served, by full method name and gRPC status code.
   void ObserveRpc(const std::string& method, int code, absl::Duration duration);
   // Counts every RPC of the server it is given to (ServerBuilder's
@@ -72,6 +80,8 @@ class RaidcoreMetrics {
   prometheus::Family<prometheus::Counter>* rpcs_ = nullptr;
   prometheus::Family<prometheus::Histogram>* rpc_latency_ = nullptr;
   std::shared_ptr<metrics::PullCollector> pull_;
+  mutable Mutex counts_mu_;
+  std::map<std::string, CallCounts> call_counts_ ABSL_GUARDED_BY(counts_mu_);
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: stops first
 };
 

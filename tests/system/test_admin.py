@@ -66,8 +66,10 @@ def test_details_show_protocol_connection_and_history(cluster):
         assert entry["state"] == "optimal", entry
         assert entry["address"] == f"{backend.addr[0]}:{backend.addr[1]}", entry
         assert entry["history"] and entry["history"][-1]["to"] == "optimal", entry
+        assert entry["calls"] > 0 and entry["call_errors"] == 0, entry
     table = cluster.raidcore.admin("details").stdout
     assert "PROTO" in table and "Z5" in table and "backend2:" in table
+    assert "CALLS" in table and "ERRORS" in table
 
 
 def test_disable_and_enable_a_backend_while_clients_commit(cluster):
