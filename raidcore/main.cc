@@ -390,7 +390,8 @@ int Run() {
 
   // Before everything it observes: backend calls, commits and the lock
   // report to it.
-  RaidcoreMetrics metrics;
+  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  RaidcoreMetrics metrics(/*exported=*/!metrics_listen.empty());
 
   // The backend list: the backends file's when it exists (it holds what
   // operators added and removed), else the flags' and config file's.
@@ -523,7 +524,9 @@ int Run() {
   // wake-up and a round trip on each side per call, and the translators'
   // links are low-latency.
   builder.AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  {
+  if (!metrics_listen.empty()) {
+    // Per-RPC counting only when someone can scrape it: an interceptor is
+    // created for every call.
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
@@ -538,7 +541,6 @@ int Run() {
     ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
     return 1;
   }
-  const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!metrics_listen.empty()) {
     absl::Status st = metrics.Serve(
         metrics_listen, {&backends, &storage_service, &recovery, &clock});

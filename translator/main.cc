@@ -108,9 +108,10 @@ int Run() {
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   options.pool = pool.get();
-  options.metrics = &metrics;
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!metrics_listen.empty()) {
+    // Sessions count calls and bytes only when someone can scrape them.
+    options.metrics = &metrics;
     absl::Status st = metrics.Serve(metrics_listen, &fanout);
     if (!st.ok()) {
       ZR_LOG(ERROR) << st;

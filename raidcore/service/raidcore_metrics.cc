@@ -53,8 +53,8 @@ class RpcInterceptorFactory final
 
 }  // namespace
 
-RaidcoreMetrics::RaidcoreMetrics()
-    : registry_(std::make_shared<prometheus::Registry>()) {
+RaidcoreMetrics::RaidcoreMetrics(bool exported)
+    : exported_(exported), registry_(std::make_shared<prometheus::Registry>()) {
   lock_wait_ = &prometheus::BuildHistogram()
                     .Name("zeoraid_commit_lock_wait_seconds")
                     .Help("Time a vote waited for raidcore's commit lock.")
@@ -106,6 +106,7 @@ void RaidcoreMetrics::ObserveBackendCall(const std::string& backend,
     ++counts.calls;
     if (failed) ++counts.errors;
   }
+  if (!exported_) return;
   const prometheus::Labels labels = {{"backend", backend}, {"method", method}};
   backend_calls_->Add(labels).Increment();
   // The error series exists from the first call on (at 0), so that rate()

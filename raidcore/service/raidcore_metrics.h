@@ -30,7 +30,10 @@ namespace zeoraid::raidcore {
 
 class RaidcoreMetrics {
  public:
-  RaidcoreMetrics();
+  // `exported`: the metrics will be served (--metrics_listen). Otherwise the
+  // per-call families are not kept: that would only cost every backend call a
+  // few lookups for nobody.
+  explicit RaidcoreMetrics(bool exported);
 
   // Thread-safe; cheap enough for every commit.
   void ObserveLockWait(absl::Duration wait) {
@@ -71,6 +74,7 @@ class RaidcoreMetrics {
  private:
   std::vector<prometheus::MetricFamily> Collect(const Sources& s) const;
 
+  const bool exported_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Histogram* lock_wait_ = nullptr;
   prometheus::Histogram* commit_duration_ = nullptr;
