@@ -8,6 +8,7 @@
 #include "base/logging.h"
 #include "translator/commit_stream.h"
 #include "translator/session_transaction.h"
+#include "translator/zeo_methods.h"
 #include "zeo/msgpack.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
@@ -17,50 +18,6 @@ namespace {
 
 using zeo::IsTid;
 using zeo::Value;
-
-// ZEO's server method set (zeo-protocol.md section 6): a name outside it closes
-// the connection, as ZEO does ("Invalid method").
-bool IsZeoMethod(const std::string& name) {
-  static const char* const kMethods[] = {"get_info",
-                                         "lastTransaction",
-                                         "getInvalidations",
-                                         "new_oids",
-                                         "pack",
-                                         "loadBefore",
-                                         "storea",
-                                         "checkCurrentSerialInTransaction",
-                                         "restorea",
-                                         "storeBlobStart",
-                                         "storeBlobChunk",
-                                         "storeBlobEnd",
-                                         "storeBlobShared",
-                                         "deleteObject",
-                                         "tpc_begin",
-                                         "vote",
-                                         "tpc_finish",
-                                         "tpc_abort",
-                                         "history",
-                                         "record_iternext",
-                                         "sendBlob",
-                                         "getTid",
-                                         "loadSerial",
-                                         "new_oid",
-                                         "undoa",
-                                         "undoLog",
-                                         "undoInfo",
-                                         "iterator_start",
-                                         "iterator_next",
-                                         "iterator_record_start",
-                                         "iterator_record_next",
-                                         "iterator_gc",
-                                         "server_status",
-                                         "set_client_label",
-                                         "ping"};
-  for (const char* m : kMethods) {
-    if (name == m) return true;
-  }
-  return false;
-}
 
 // Calls a ZEO server refuses on a read-only connection (ZEOStorage's
 // read_only checks: new_oids, tpc_begin, and everything that names a

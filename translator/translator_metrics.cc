@@ -4,50 +4,11 @@
 #include <vector>
 
 #include "translator/invalidation_fanout.h"
+#include "translator/zeo_methods.h"
 
 namespace zeoraid::translator {
 
 namespace {
-
-// ZEO's server methods (zeo-protocol.md section 6) and the handshake's
-// register; anything else is "other".
-constexpr const char* kMethods[] = {"register",
-                                    "get_info",
-                                    "lastTransaction",
-                                    "getInvalidations",
-                                    "new_oids",
-                                    "pack",
-                                    "loadBefore",
-                                    "storea",
-                                    "checkCurrentSerialInTransaction",
-                                    "restorea",
-                                    "storeBlobStart",
-                                    "storeBlobChunk",
-                                    "storeBlobEnd",
-                                    "storeBlobShared",
-                                    "deleteObject",
-                                    "tpc_begin",
-                                    "vote",
-                                    "tpc_finish",
-                                    "tpc_abort",
-                                    "history",
-                                    "record_iternext",
-                                    "sendBlob",
-                                    "getTid",
-                                    "loadSerial",
-                                    "new_oid",
-                                    "undoa",
-                                    "undoLog",
-                                    "undoInfo",
-                                    "iterator_start",
-                                    "iterator_next",
-                                    "iterator_record_start",
-                                    "iterator_record_next",
-                                    "iterator_gc",
-                                    "server_status",
-                                    "set_client_label",
-                                    "ping",
-                                    "other"};
 
 // Seconds: a cached load takes microseconds, a commit milliseconds, a pack
 // minutes.
@@ -71,10 +32,14 @@ TranslatorMetrics::TranslatorMetrics()
               "Time from reading a ZEO call to having answered it (a "
               "one-way call: to having handled it), by method.")
           .Register(*registry_);
-  for (const char* m : kMethods) {
+  // ZEO's methods, the handshake's register, and "other" for anything else.
+  auto add = [&](const char* m) {
     methods_[m] = {&calls.Add({{"method", m}}),
                    &durations.Add({{"method", m}}, CallBuckets())};
-  }
+  };
+  for (const char* m : kZeoServerMethods) add(m);
+  add("register");
+  add("other");
   auto& errors = prometheus::BuildCounter()
                      .Name("zeoraid_translator_errors_total")
                      .Help(

@@ -85,6 +85,14 @@ std::vector<StateChange> BackendSet::History(const std::string& name) const {
   return {};
 }
 
+bool BackendSet::LastOptimalLocked(const Entry& entry) const {
+  if (entry.status.state != BackendState::kOptimal) return false;
+  for (const Entry& e : entries_) {
+    if (&e != &entry && e.status.state == BackendState::kOptimal) return false;
+  }
+  return true;
+}
+
 absl::Status BackendSet::Disable(const std::string& name,
                                  const std::string& reason) {
   std::shared_ptr<BackendConnection> to_close;
@@ -102,19 +110,14 @@ absl::Status BackendSet::Disable(const std::string& name,
         return absl::FailedPreconditionError(
             absl::StrCat("backend ", name,
                          " is being recovered; cancel the recovery first"));
-      case BackendState::kOptimal: {
-        int optimal = 0;
-        for (const Entry& other : entries_) {
-          if (other.status.state == BackendState::kOptimal) ++optimal;
-        }
-        if (optimal == 1) {
+      case BackendState::kOptimal:
+        if (LastOptimalLocked(*e)) {
           return absl::FailedPreconditionError(absl::StrCat(
               "backend ", name,
               " is the last optimal backend: disabling it would fail the "
               "RAID"));
         }
         break;
-      }
       case BackendState::kDegraded:
         break;
     }
@@ -148,16 +151,10 @@ absl::Status BackendSet::Remove(const std::string& name) {
       return absl::FailedPreconditionError(absl::StrCat(
           "backend ", name, " is being recovered; cancel the recovery first"));
     }
-    if (it->status.state == BackendState::kOptimal) {
-      int optimal = 0;
-      for (const Entry& e : entries_) {
-        if (e.status.state == BackendState::kOptimal) ++optimal;
-      }
-      if (optimal == 1) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "backend ", name,
-            " is the last optimal backend: removing it would fail the RAID"));
-      }
+    if (LastOptimalLocked(*it)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "backend ", name,
+          " is the last optimal backend: removing it would fail the RAID"));
     }
     to_close = it->connection;
     entries_.erase(it);

@@ -147,6 +147,9 @@ class BackendSet {
     std::deque<StateChange> history;  // oldest first, at most kHistory
   };
   static constexpr size_t kHistory = 16;
+  // `entry` is optimal and no other backend is: taking it out fails the RAID.
+  bool LastOptimalLocked(const Entry& entry) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Moves `e` to `to`, remembering why (every state change goes through it).
   void SetStateLocked(Entry* e, BackendState to, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

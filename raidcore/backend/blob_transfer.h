@@ -15,7 +15,9 @@
 
 namespace zeoraid::raidcore {
 
-// Blob bytes per storeBlobChunk call: as a ZEO client's 59000, about. Small
+// Blob bytes per storeBlobChunk call to a backend, and per LoadBlobResponse
+// (which the translator passes on as one receiveBlobChunk): as ZEO's own
+// 59000, about. Small
 // enough for every copy on the way to reuse heap memory; 1 MiB pieces were
 // fresh mmaps, and page faults took a quarter of raidcore's time.
 inline constexpr size_t kBlobChunkBytes = 64 << 10;

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
@@ -139,6 +140,18 @@ grpc::Status AdminService::Details(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+std::string AdminService::StartRecovery(const std::string& backend,
+                                        const std::string& done) {
+  // Now if nothing else is recovering, else when automatic recovery gets to
+  // it.
+  absl::Status recovering = recovery_->Recover(backend);
+  return recovering.ok() ? absl::StrCat("backend ", backend, " ", done,
+                                        "; recovery started")
+                         : absl::StrCat("backend ", backend, " ", done,
+                                        "; it is recovered when it can be (",
+                                        recovering.message(), ")");
+}
+
 grpc::Status AdminService::AddBackend(grpc::ServerContext*,
                                       const v1::AddBackendRequest* request,
                                       v1::AddBackendResponse* response) {
@@ -149,13 +162,7 @@ grpc::Status AdminService::AddBackend(grpc::ServerContext*,
   }
   absl::Status st = roster_->Add(request->name(), request->address());
   if (!st.ok()) return ToGrpc(st);
-  absl::Status recovering = recovery_->Recover(request->name());
-  response->set_message(recovering.ok()
-                            ? "backend " + request->name() +
-                                  " added; recovery started"
-                            : "backend " + request->name() +
-                                  " added; it is recovered when it can be (" +
-                                  std::string(recovering.message()) + ")");
+  response->set_message(StartRecovery(request->name(), "added"));
   return grpc::Status::OK;
 }
 
@@ -191,15 +198,8 @@ grpc::Status AdminService::Enable(grpc::ServerContext*,
                                   v1::EnableResponse* response) {
   absl::Status st = backends_->Enable(request->backend());
   if (!st.ok()) return ToGrpc(st);
-  // Rejoins through recovery: now if nothing else is recovering, else when
-  // automatic recovery gets to it.
-  absl::Status recovering = recovery_->Recover(request->backend());
-  response->set_message(recovering.ok()
-                            ? "backend " + request->backend() +
-                                  " enabled; recovery started"
-                            : "backend " + request->backend() +
-                                  " enabled; it is recovered when it can be (" +
-                                  std::string(recovering.message()) + ")");
+  // Rejoins through recovery.
+  response->set_message(StartRecovery(request->backend(), "enabled"));
   return grpc::Status::OK;
 }
 

@@ -73,14 +73,19 @@ class AdminService final : public zeoraid::v1::Admin::Service {
                                v1::SetRecoveryRateResponse* response) override;
 
  private:
+  // Starts recovering `backend` after it was `done` ("added", "enabled");
+  // the operator's message says whether it started or must wait.
+  std::string StartRecovery(const std::string& backend,
+                            const std::string& done);
+
   const std::string storage_name_;
   BackendSet* const backends_;
-  BackendRoster* roster_ = nullptr;
-  std::function<std::pair<uint64_t, uint64_t>(const std::string&)> call_counts_;
-  const InvalidationHub* const hub_;
   const CommitClock* const clock_;
   const CommitCoordinator* const commits_;
+  const InvalidationHub* const hub_;
   RecoveryManager* const recovery_;
+  BackendRoster* roster_ = nullptr;
+  std::function<std::pair<uint64_t, uint64_t>(const std::string&)> call_counts_;
 };
 
 }  // namespace zeoraid::raidcore

@@ -9,6 +9,7 @@
 #include "base/logging.h"
 #include "base/mutex.h"
 #include "base/spool_file.h"
+#include "raidcore/backend/blob_transfer.h"
 #include "raidcore/recovery/history_reader.h"
 #include "zeo/pickle.h"
 #include "zeo/tid.h"
@@ -48,10 +49,6 @@ void SetError(const ZeoReply& reply, v1::ZeoError* error) {
 }
 
 bool IsTid(const std::string& bytes) { return bytes.size() == 8; }
-
-// Blob bytes per LoadBlobResponse: the translator passes each on as one
-// receiveBlobChunk, so about the size a ZEO server sends (59000).
-constexpr size_t kBlobResponseBytes = 64 << 10;
 
 // The backend's get_info dict, without the blob interfaces when not every
 // mirror keeps blobs: a client declares the interfaces it is told about, and
@@ -243,7 +240,7 @@ grpc::Status StorageService::LoadBlob(
     // After a failover the new mirror's copy is the same blob: what was
     // passed on already is skipped.
     absl::Status streamed =
-        file->Follow(sent, kBlobResponseBytes, [&](absl::string_view chunk) {
+        file->Follow(sent, kBlobChunkBytes, [&](absl::string_view chunk) {
           v1::LoadBlobResponse piece;
           piece.set_chunk(std::string(chunk));
           if (!writer->Write(piece)) {

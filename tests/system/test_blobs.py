@@ -33,24 +33,9 @@ def blob_bytes(n: int, seed: int) -> bytes:
 
 
 def write_blobs(db, sizes: list[int]) -> list[tuple[bytes, str]]:
-    """Commits one ZODB.blob.Blob per size, one transaction each; returns
-    (oid, sha256 of the content) per blob."""
-    from ZODB.blob import Blob
-    out = []
-    conn = db.open()
-    try:
-        root = conn.root()
-        for i, n in enumerate(sizes):
-            blob = Blob()
-            with blob.open("w") as f:
-                f.write(blob_bytes(n, i))
-            root[f"blob{i}"] = blob
-            transaction.commit()
-            out.append((blob._p_oid, hashlib.sha256(blob_bytes(n, i)).hexdigest()))
-    finally:
-        transaction.abort()
-        conn.close()
-    return out
+    """Commits one ZODB.blob.Blob per size, one transaction each, as blob0...;
+    returns (oid, sha256 of the content) per blob."""
+    return write_blobs_at(db, 0, sizes)
 
 
 def read_blobs(db, count: int) -> list[str]:
@@ -272,7 +257,9 @@ def test_recovery_copies_every_blob_file(make_cluster, tmp_path, mode):
 
 
 def write_blobs_at(db, first: int, sizes: list[int]) -> list[tuple[bytes, str]]:
-    """As write_blobs, for keys blob{first}..., content seeded by the key's number."""
+    """Commits one ZODB.blob.Blob per size, one transaction each, as root keys
+    blob{first}, blob{first + 1}...; the content is seeded by the key's number.
+    Returns (oid, sha256 of the content) per blob."""
     from ZODB.blob import Blob
     out = []
     conn = db.open()

@@ -1,0 +1,58 @@
+// ZEO's server method set (zeo-protocol.md section 6), shared by the session
+// (a name outside it closes the connection, as ZEO does: "Invalid method") and
+// the metrics (one label value per method, so the label set stays bounded).
+#ifndef ZEORAID_TRANSLATOR_ZEO_METHODS_H_
+#define ZEORAID_TRANSLATOR_ZEO_METHODS_H_
+
+#include <string>
+
+namespace zeoraid::translator {
+
+// Every method a ZEO 5 client may call after register.
+inline constexpr const char* kZeoServerMethods[] = {
+    "get_info",
+    "lastTransaction",
+    "getInvalidations",
+    "new_oids",
+    "pack",
+    "loadBefore",
+    "storea",
+    "checkCurrentSerialInTransaction",
+    "restorea",
+    "storeBlobStart",
+    "storeBlobChunk",
+    "storeBlobEnd",
+    "storeBlobShared",
+    "deleteObject",
+    "tpc_begin",
+    "vote",
+    "tpc_finish",
+    "tpc_abort",
+    "history",
+    "record_iternext",
+    "sendBlob",
+    "getTid",
+    "loadSerial",
+    "new_oid",
+    "undoa",
+    "undoLog",
+    "undoInfo",
+    "iterator_start",
+    "iterator_next",
+    "iterator_record_start",
+    "iterator_record_next",
+    "iterator_gc",
+    "server_status",
+    "set_client_label",
+    "ping"};
+
+inline bool IsZeoMethod(const std::string& name) {
+  for (const char* m : kZeoServerMethods) {
+    if (name == m) return true;
+  }
+  return false;
+}
+
+}  // namespace zeoraid::translator
+
+#endif  // ZEORAID_TRANSLATOR_ZEO_METHODS_H_
