@@ -31,10 +31,24 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/flags.h"
+#include "base/pem_file.h"
 #include "zeoraid/v1/admin.grpc.pb.h"
 
 ABSL_FLAG(std::string, raidcore, "127.0.0.1:8200",
           "Address of raidcore's gRPC Admin service.");
+ABSL_FLAG(std::string, tls_ca, "",
+          "PEM CA that signed raidcore's certificate: connect with TLS "
+          "(raidcore's --tls_certificate).");
+ABSL_FLAG(std::string, tls_certificate, "",
+          "PEM client certificate for raidcore's --tls_client_ca (and, if "
+          "its name is in raidcore's --admin_identities, for changes).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_certificate.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name to expect in raidcore's certificate, when it is not the host "
+          "part of --raidcore.");
+ABSL_FLAG(std::string, token_file, "",
+          "File whose first line is the bearer token of raidcore's "
+          "--admin_token_file (for changes from beyond loopback).");
 ABSL_FLAG(bool, json, false, "Print JSON instead of a table (for scripts).");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(10),
           "Deadline of each call to raidcore.");
@@ -424,10 +438,55 @@ bool PrintJson(const pb::Message& message) {
 
 // --- Calls.
 
-void SetDeadline(grpc::ClientContext* context) {
+// The bearer token of --token_file, read once ("" without one).
+std::string g_token;
+
+// Every call's deadline, and the operator's token.
+void PrepareCall(grpc::ClientContext* context) {
   context->set_deadline(
       std::chrono::system_clock::now() +
       absl::ToChronoNanoseconds(absl::GetFlag(FLAGS_timeout)));
+  if (!g_token.empty()) {
+    context->AddMetadata("authorization", "Bearer " + g_token);
+  }
+}
+
+// TLS towards raidcore (with this operator's client certificate) when
+// --tls_ca is given, else plaintext.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> RaidcoreChannel() {
+  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_tls_certificate);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  if (ca.empty()) {
+    if (!cert.empty() || !key.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_certificate/--tls_key need --tls_ca");
+    }
+    return grpc::CreateChannel(absl::GetFlag(FLAGS_raidcore),
+                               grpc::InsecureChannelCredentials());
+  }
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_certificate and --tls_key go together");
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> pem = ReadPemFile(ca, "--tls_ca");
+  if (!pem.ok()) return pem.status();
+  ssl.pem_root_certs = std::move(*pem);
+  if (!cert.empty()) {
+    pem = ReadPemFile(cert, "--tls_certificate");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_cert_chain = std::move(*pem);
+    pem = ReadPemFile(key, "--tls_key");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_private_key = std::move(*pem);
+  }
+  grpc::ChannelArguments args;
+  if (!absl::GetFlag(FLAGS_tls_server_name).empty()) {
+    args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_tls_server_name));
+  }
+  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_raidcore),
+                                   grpc::SslCredentials(ssl), args);
 }
 
 // Reports a failed call on stderr and returns the exit code of a command
@@ -447,7 +506,7 @@ int CallFailed(const grpc::Status& status) {
 
 grpc::Status GetStatus(v1::Admin::Stub* stub, v1::StatusResponse* response) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   return stub->Status(&context, v1::StatusRequest(), response);
 }
 
@@ -504,7 +563,7 @@ int PrintMessage(const pb::Message& response, const std::string& message,
 
 int Recover(v1::Admin::Stub* stub, const std::string& backend) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::RecoverRequest request;
   request.set_backend(backend);
   v1::RecoverResponse response;
@@ -516,7 +575,7 @@ int Recover(v1::Admin::Stub* stub, const std::string& backend) {
 
 int Cancel(v1::Admin::Stub* stub) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::CancelRecoveryResponse response;
   grpc::Status status =
       stub->CancelRecovery(&context, v1::CancelRecoveryRequest(), &response);
@@ -526,7 +585,7 @@ int Cancel(v1::Admin::Stub* stub) {
 
 int Details(v1::Admin::Stub* stub) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::DetailsResponse response;
   grpc::Status status =
       stub->Details(&context, v1::DetailsRequest(), &response);
@@ -556,7 +615,7 @@ int Details(v1::Admin::Stub* stub) {
 
 int Disable(v1::Admin::Stub* stub, const std::string& backend) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::DisableRequest request;
   request.set_backend(backend);
   request.set_reason(absl::GetFlag(FLAGS_reason));
@@ -569,7 +628,7 @@ int Disable(v1::Admin::Stub* stub, const std::string& backend) {
 
 int Enable(v1::Admin::Stub* stub, const std::string& backend) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::EnableRequest request;
   request.set_backend(backend);
   v1::EnableResponse response;
@@ -582,7 +641,7 @@ int Enable(v1::Admin::Stub* stub, const std::string& backend) {
 int AddBackend(v1::Admin::Stub* stub, const std::string& name,
                const std::string& address) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::AddBackendRequest request;
   request.set_name(name);
   request.set_address(address);
@@ -595,7 +654,7 @@ int AddBackend(v1::Admin::Stub* stub, const std::string& name,
 
 int RemoveBackend(v1::Admin::Stub* stub, const std::string& name) {
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::RemoveBackendRequest request;
   request.set_name(name);
   v1::RemoveBackendResponse response;
@@ -637,7 +696,7 @@ int Rate(v1::Admin::Stub* stub) {
         absl::GetFlag(FLAGS_transactions_per_second));
   }
   grpc::ClientContext context;
-  SetDeadline(&context);
+  PrepareCall(&context);
   v1::SetRecoveryRateRequest request;
   *request.mutable_rate() = rate;
   v1::SetRecoveryRateResponse response;
@@ -707,8 +766,17 @@ int Run(const std::vector<std::string>& positional) {
     return UsageError("empty backend name");
   }
 
-  auto stub = v1::Admin::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials()));
+  if (!absl::GetFlag(FLAGS_token_file).empty()) {
+    absl::StatusOr<std::string> token =
+        ReadSecretFile(absl::GetFlag(FLAGS_token_file), "--token_file");
+    if (!token.ok()) return UsageError(std::string(token.status().message()));
+    g_token = std::move(*token);
+  }
+  absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = RaidcoreChannel();
+  if (!channel.ok()) {
+    return UsageError(std::string(channel.status().message()));
+  }
+  auto stub = v1::Admin::NewStub(*channel);
   if (command == "status") return Status(stub.get());
   if (command == "recover") return Recover(stub.get(), args[0]);
   if (command == "cancel") return Cancel(stub.get());

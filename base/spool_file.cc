@@ -64,6 +64,17 @@ void SpoolFile::Complete(absl::Status status) {
   grown_.SignalAll();
 }
 
+absl::StatusOr<std::string> SpoolFile::Read(uint64_t offset, size_t n) const {
+  if (offset + n > size()) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "read of ", n, " bytes at ", offset, " past the end of ", path_));
+  }
+  std::string out(n, '\0');
+  absl::Status st = ReadAt(offset, n, out.data());
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::Status SpoolFile::ReadAt(uint64_t offset, size_t n, char* buffer) const {
   while (n > 0) {
     ssize_t got = pread(fd_, buffer, n, offset);

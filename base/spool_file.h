@@ -49,6 +49,9 @@ class SpoolFile {
       uint64_t offset, size_t chunk,
       const std::function<absl::Status(absl::string_view)>& fn) const;
 
+  // The `n` bytes at `offset` (OutOfRange past the end).
+  absl::StatusOr<std::string> Read(uint64_t offset, size_t n) const;
+
   uint64_t size() const {
     MutexLock lock(&mu_);
     return size_;

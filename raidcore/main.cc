@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "base/flags.h"
 #include "base/logging.h"
+#include "base/pem_file.h"
 #include "base/shutdown.h"
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/backend/zeo_client.h"
@@ -27,6 +29,7 @@
 #include "raidcore/read/oid_allocator.h"
 #include "raidcore/read/read_router.h"
 #include "raidcore/recovery/recovery_manager.h"
+#include "raidcore/service/admin_auth.h"
 #include "raidcore/service/admin_service.h"
 #include "raidcore/service/backends_file.h"
 #include "raidcore/service/config.h"
@@ -41,7 +44,32 @@ ABSL_FLAG(
     "see proto/zeoraid/v1/config.proto). Flags given on the command line "
     "override it; --backend flags add to its backends.");
 ABSL_FLAG(std::string, listen, "127.0.0.1:8200",
-          "Address (HOST:PORT) of the gRPC Storage and Admin services.");
+          "Address (HOST:PORT) of the gRPC Storage and Admin services. An "
+          "address beyond loopback needs --tls_certificate (or "
+          "--insecure_listen).");
+ABSL_FLAG(std::string, tls_certificate, "",
+          "PEM certificate (chain) of raidcore's gRPC port: translators and "
+          "zeoraid-admin then connect with TLS. Empty: plaintext.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_certificate.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA: every gRPC client (translator, zeoraid-admin, grpcurl) must "
+          "present a certificate it signed (mutual TLS). Empty: no client "
+          "certificate asked for.");
+ABSL_FLAG(bool, insecure_listen, false,
+          "Allow --listen beyond loopback without TLS: anyone who reaches the "
+          "port can read and write the whole database.");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "File whose first line is a bearer token: an Admin call that "
+          "changes state (disable, enable, add, remove, recover, rate) is "
+          "allowed with \"authorization: Bearer TOKEN\" from anywhere.");
+ABSL_FLAG(std::vector<std::string>, admin_identities, {},
+          "Client certificate names (CN or subject alternative name, "
+          "comma-separated) allowed to make state-changing Admin calls from "
+          "anywhere (needs --tls_client_ca).");
+ABSL_FLAG(bool, admin_trust_loopback, true,
+          "Allow state-changing Admin calls from loopback and Unix sockets "
+          "without credentials. Turn off on hosts with untrusted local "
+          "users.");
 ABSL_FLAG(
     std::vector<std::string>, backend, {},
     "A backend ZEO server as NAME=HOST:PORT (or NAME=/unix/socket). Repeat "
@@ -116,6 +144,16 @@ ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT to serve Prometheus metrics on (GET /metrics); empty = "
           "none. Metrics carry no data, but bind to loopback or a monitoring "
           "network.");
+ABSL_FLAG(int, transaction_memory_mb, 64,
+          "MiB of one transaction's records kept in memory until its vote; "
+          "the rest is spooled to a file in --spool_dir (as ZEO spools a "
+          "transaction's stores), so a huge transaction costs disk, not "
+          "memory.");
+ABSL_FLAG(absl::Duration, max_tid_ahead, absl::Hours(1),
+          "Refuse (at vote, with StorageError) a transaction that asks for a "
+          "tid more than this far ahead of the clock (tpc_begin with a tid, "
+          "as copyTransactionsFrom sends): every later tid would have to "
+          "follow it. 0 = no bound.");
 ABSL_FLAG(std::string, spool_dir, "",
           "Where blobs on their way through raidcore are kept (a file per "
           "blob, removed after its commit or load); empty = $TMPDIR, else "
@@ -373,6 +411,64 @@ class Roster final : public BackendRoster {
   RaidcoreMetrics* const metrics_;
 };
 
+// Whether a listen address ("host:port", "[v6]:port", "unix:...") can only be
+// reached from this host.
+bool IsLoopbackListen(const std::string& address) {
+  if (absl::StartsWith(address, "unix:")) return true;
+  const size_t colon = address.rfind(':');
+  std::string host =
+      colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return host == "localhost" || host == "::1" || absl::StartsWith(host, "127.");
+}
+
+// TLS (and client certificates) for the gRPC port, or plaintext where that is
+// allowed.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentials(
+    const std::string& listen) {
+  const std::string cert = absl::GetFlag(FLAGS_tls_certificate);
+  const std::string key = absl::GetFlag(FLAGS_tls_key);
+  const std::string client_ca = absl::GetFlag(FLAGS_tls_client_ca);
+  if (cert.empty()) {
+    if (!key.empty() || !client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_key and --tls_client_ca need --tls_certificate");
+    }
+    if (!IsLoopbackListen(listen) && !absl::GetFlag(FLAGS_insecure_listen)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "refusing to listen on ", listen,
+          " without TLS: anyone who reaches it could read and change the "
+          "whole database. Give --tls_certificate and --tls_key (and "
+          "--tls_client_ca for client certificates), or --insecure_listen "
+          "if the network is trusted."));
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (key.empty()) {
+    return absl::InvalidArgumentError("--tls_certificate needs --tls_key");
+  }
+  grpc::SslServerCredentialsOptions ssl(
+      client_ca.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  absl::StatusOr<std::string> pem = ReadPemFile(cert, "--tls_certificate");
+  if (!pem.ok()) return pem.status();
+  pair.cert_chain = std::move(*pem);
+  pem = ReadPemFile(key, "--tls_key");
+  if (!pem.ok()) return pem.status();
+  pair.private_key = std::move(*pem);
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!client_ca.empty()) {
+    pem = ReadPemFile(client_ca, "--tls_client_ca");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_root_certs = std::move(*pem);
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 int Run() {
   absl::StatusOr<v1::RaidcoreConfig> settings = EffectiveConfig();
   if (!settings.ok()) {
@@ -487,6 +583,11 @@ int Run() {
       absl::Seconds(cfg.invalidation_age_seconds());
   storage_options.read_timeout = backend_timeout;
   storage_options.spool_dir = absl::GetFlag(FLAGS_spool_dir);
+  storage_options.transaction_memory_bytes =
+      static_cast<size_t>(
+          std::max(0, absl::GetFlag(FLAGS_transaction_memory_mb)))
+      << 20;
+  storage_options.max_tid_ahead = absl::GetFlag(FLAGS_max_tid_ahead);
   storage_options.commit_observer = [&metrics](absl::Duration d) {
     metrics.ObserveCommit(d);
   };
@@ -508,11 +609,33 @@ int Run() {
   }
   HealthService health_service(&backends);
 
+  AdminAuthOptions admin_auth;
+  admin_auth.trust_loopback = absl::GetFlag(FLAGS_admin_trust_loopback);
+  for (const std::string& name : absl::GetFlag(FLAGS_admin_identities)) {
+    if (!name.empty()) admin_auth.identities.insert(name);
+  }
+  if (!absl::GetFlag(FLAGS_admin_token_file).empty()) {
+    absl::StatusOr<std::string> token = ReadSecretFile(
+        absl::GetFlag(FLAGS_admin_token_file), "--admin_token_file");
+    if (!token.ok()) {
+      ZR_LOG(ERROR) << token.status().message();
+      return 1;
+    }
+    admin_auth.token = std::move(*token);
+  }
+  AdminAuthorizer admin_authorizer(admin_auth);
+  admin_service.set_authorizer(&admin_authorizer);
+
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      ServerCredentials(cfg.listen());
+  if (!credentials.ok()) {
+    ZR_LOG(ERROR) << credentials.status().message();
+    return 1;
+  }
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(cfg.listen(), grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(cfg.listen(), *credentials, &port);
   builder.SetMaxReceiveMessageSize(cfg.max_message_bytes());
   builder.SetMaxSendMessageSize(cfg.max_message_bytes());
   // Translators ping every 10 s to notice dead connections; accept that.

@@ -100,41 +100,101 @@ std::unique_ptr<grpc::ClientContext> ClientSession::NewContext() const {
 }
 
 void ClientSession::Serve() {
+  net::WriteQueueOptions queue_options;
+  queue_options.max_bytes = options_.client_queue_bytes;
+  queue_options.stall_timeout = options_.write_timeout;
+  out_ = std::make_unique<net::WriteQueue>(
+      socket_.fd(), queue_options, options_.flusher,
+      [weak = weak_from_this()](const absl::Status& why) {
+        if (auto self = weak.lock()) {
+          if (self->options_.metrics != nullptr) {
+            self->options_.metrics->CountCut(
+                TranslatorMetrics::CutReason::kWriteStall);
+          }
+          self->Disconnect(absl::StrCat("cannot write to it: ", why.message()));
+        }
+      });
+  const absl::Time handshake_deadline =
+      absl::Now() + options_.handshake_timeout;
   absl::Status st;
-  {
-    MutexLock lock(&write_mu_);
-    st = net::WriteFrame(socket_, options_.msgpack ? "M5" : "Z5");
+  if (options_.tls != nullptr) {
+    auto tls =
+        std::make_unique<net::TlsStream>(*options_.tls, &socket_, out_.get());
+    st = tls->Handshake(handshake_deadline);
+    if (st.ok()) {
+      const std::string subject = tls->PeerSubject();
+      ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_
+                    << ": TLS established"
+                    << (subject.empty() ? "" : ", client " + subject);
+    } else if (st.code() == absl::StatusCode::kUnauthenticated) {
+      ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                      << st.message() << "; closing";
+    }
+    tls_ = tls.get();
+    source_ = std::move(tls);
+  } else {
+    source_ = std::make_unique<net::SocketSource>(&socket_);
   }
-  absl::StatusOr<std::string> hello;
-  if (st.ok()) hello = net::ReadFrame(socket_, 64, absl::Seconds(30));
+  net::FrameReaderOptions hello_options;
+  hello_options.max_frame_bytes = 64;
+  hello_options.stall_timeout = options_.read_stall_timeout;
+  net::FrameReader hello_reader(source_.get(), hello_options);
+  if (st.ok()) st = SendFrame(options_.msgpack ? "M5" : "Z5");
+  absl::StatusOr<net::Frame> hello;
+  if (st.ok()) hello = hello_reader.Next(options_.handshake_timeout);
   if (!st.ok() || !hello.ok()) {
     // Port probes (readiness checks, monitoring) look like this.
     ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_
                   << " closed during handshake: "
                   << (st.ok() ? hello.status() : st);
-  } else if (*hello == "ruok") {
+  } else if (hello->payload == "ruok") {
     AnswerStatusProbe();
-  } else if (hello->size() != 2 || (*hello)[1] != '5') {
+  } else if (hello->payload.size() != 2 || hello->payload[1] != '5') {
     // As ZEO: any version but 5 is closed without a word.
     ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
-                    << " sent unsupported handshake '" << *hello
+                    << " sent unsupported handshake '" << hello->payload
                     << "'; closing";
   } else {
     // As ZEO's server: the client's letter chooses the encoding.
-    encoding_ =
-        (*hello)[0] == 'M' ? zeo::Encoding::kMsgpack : zeo::Encoding::kPickle;
+    encoding_ = hello->payload[0] == 'M' ? zeo::Encoding::kMsgpack
+                                         : zeo::Encoding::kPickle;
+    net::FrameReaderOptions frame_options;
+    frame_options.max_frame_bytes = options_.limits.max_frame_bytes;
+    frame_options.stall_timeout = options_.read_stall_timeout;
+    frame_options.budget = options_.frame_budget;
+    net::FrameReader reader(source_.get(), frame_options);
     while (true) {
-      absl::StatusOr<std::string> frame = net::ReadFrame(
-          socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
+      // Backpressure: a client that does not read its replies gets no more.
+      absl::Status drained = out_->WaitBelow(
+          options_.reply_backlog_bytes, absl::Now() + options_.write_timeout);
+      if (!drained.ok()) {
+        if (options_.metrics != nullptr) {
+          options_.metrics->CountCut(TranslatorMetrics::CutReason::kWriteStall);
+        }
+        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                        << drained.message() << "; closing";
+        break;
+      }
+      // Until it registered, a connection gets what is left of the handshake
+      // time; then it may idle for hours, as ZEO clients do.
+      const absl::Duration idle = registered_
+                                      ? absl::InfiniteDuration()
+                                      : handshake_deadline - absl::Now();
+      absl::StatusOr<net::Frame> frame =
+          reader.Next(std::max(idle, absl::ZeroDuration()));
       if (!frame.ok()) {
-        if (frame.status().code() != absl::StatusCode::kUnavailable) {
+        CountCut(frame.status());
+        if (frame.status().code() != absl::StatusCode::kUnavailable ||
+            !registered_) {
           ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                          << (registered_ ? "" : "before register: ")
                           << frame.status().message() << "; closing";
         }
         break;
       }
-      absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
-          *frame, encoding_, options_.limits, zeo::GlobalPolicy::kServer);
+      absl::StatusOr<zeo::Message> message =
+          zeo::DecodeMessage(frame->payload, encoding_, options_.limits,
+                             zeo::GlobalPolicy::kServer);
       if (!message.ok()) {
         ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
                         << " sent a bad frame (" << message.status().message()
@@ -145,7 +205,7 @@ void ClientSession::Serve() {
       const absl::Time started = absl::Now();
       absl::Status handled = Dispatch(*message);
       if (options_.metrics != nullptr) {
-        options_.metrics->CountReceived(frame->size() + 4);
+        options_.metrics->CountReceived(frame->payload.size() + 4);
         options_.metrics->ObserveCall(message->name, absl::Now() - started);
         if (!handled.ok()) {
           options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
@@ -185,8 +245,25 @@ void ClientSession::Serve() {
     closed_ = true;
   }
   delivered_cv_.SignalAll();
+  out_->Close();
   socket_.Shutdown();
   ZR_LOG(DEBUG) << "connection " << id_ << " from " << peer_ << " ended";
+}
+
+void ClientSession::CountCut(const absl::Status& why) const {
+  if (options_.metrics == nullptr) return;
+  using Reason = TranslatorMetrics::CutReason;
+  switch (why.code()) {
+    case absl::StatusCode::kDeadlineExceeded:
+      options_.metrics->CountCut(registered_ ? Reason::kReadStall
+                                             : Reason::kHandshakeTimeout);
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      options_.metrics->CountCut(Reason::kFrameBudget);
+      break;
+    default:
+      break;
+  }
 }
 
 void ClientSession::CloseLater(std::unique_ptr<Transaction> txn) {
@@ -209,14 +286,20 @@ void ClientSession::AbortTransaction() {
 }
 
 void ClientSession::Disconnect(const std::string& reason) {
-  ZR_LOG(INFO) << "disconnecting connection " << id_ << " from " << peer_
-               << ": " << reason;
   {
     MutexLock lock(&write_mu_);
+    if (closed_) return;  // already leaving
     closed_ = true;
   }
+  ZR_LOG(INFO) << "disconnecting connection " << id_ << " from " << peer_
+               << ": " << reason;
   delivered_cv_.SignalAll();
   socket_.Shutdown();
+}
+
+absl::Status ClientSession::SendFrame(absl::string_view payload) {
+  return tls_ != nullptr ? tls_->WriteFrame(payload)
+                         : out_->WriteFrame(payload);
 }
 
 absl::Status ClientSession::Write(const zeo::Message& message) {
@@ -246,10 +329,9 @@ absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
             Value::Tuple({Value::Str("Couldn't pickle response")})),
         encoding_);
   }
-  // A client that stops reading must not stall the fan-out for everyone: its
-  // write times out and it is disconnected.
-  absl::Status written =
-      net::WriteFrame(socket_, *payload, options_.write_timeout);
+  // Never blocks: a client that stops reading cannot stall the fan-out for
+  // everyone; its queue fills and it is disconnected.
+  absl::Status written = SendFrame(*payload);
   if (written.ok() && options_.metrics != nullptr) {
     options_.metrics->CountSent(payload->size() + 4);
   }
@@ -512,7 +594,7 @@ absl::Status ClientSession::HandleLoadBefore(const zeo::Message& message) {
   // The client already sent its next call: let this load run beside it
   // (ZEO's client pipelines loads; prefetch sends hundreds at once).
   bool pipelined = false;
-  if (options_.pool != nullptr && net::HasPendingInput(socket_)) {
+  if (options_.pool != nullptr && source_->HasPendingInput()) {
     MutexLock lock(&loads_mu_);
     if (pipelined_loads_ < options_.max_pipelined_loads) {
       ++pipelined_loads_;
@@ -689,8 +771,11 @@ void ClientSession::AnswerStatusProbe() {
                               zeo::GlobalPolicy::kClient)
           : absl::UnavailableError(status.error_message());
   std::string json = value.ok() ? JsonOf(*value) : "{}";
-  MutexLock lock(&write_mu_);
-  net::WriteFrame(socket_, json).IgnoreError();
+  {
+    MutexLock lock(&write_mu_);
+    SendFrame(json).IgnoreError();
+  }
+  out_->Drain(absl::Now() + options_.write_timeout).IgnoreError();
 }
 
 absl::Status ClientSession::HandlePing(const zeo::Message& message) {

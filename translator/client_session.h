@@ -15,7 +15,11 @@
 #include "absl/status/status.h"
 #include "base/mutex.h"
 #include "base/worker_pool.h"
+#include "net/byte_budget.h"
+#include "net/frame_reader.h"
 #include "net/socket.h"
+#include "net/tls_stream.h"
+#include "net/write_queue.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/translator_metrics.h"
 #include "zeo/limits.h"
@@ -32,8 +36,28 @@ struct SessionOptions {
   bool read_only = false;
   // Deadline of each unary RPC to raidcore.
   absl::Duration rpc_timeout = absl::Seconds(90);
-  // Longest a write to a client may block (a client that stopped reading).
+  // Longest a client may go without taking any of the bytes waiting for it
+  // (it stopped reading); then it is disconnected. Its writes never block
+  // anyone: they wait in its own queue, sent by `flusher`.
   absl::Duration write_timeout = absl::Seconds(30);
+  // Sends what clients do not take at once. Required.
+  net::OutputFlusher* flusher = nullptr;
+  // Bytes that may wait for one client (replies and invalidations); past it
+  // the client is disconnected. Its next call is not read while more than
+  // reply_backlog_bytes wait (backpressure, as a blocking write had).
+  size_t client_queue_bytes = 128u << 20;
+  size_t reply_backlog_bytes = 1u << 20;
+  // Frames from clients: their bytes beyond a small allowance per frame come
+  // out of this budget, shared by all connections (null: unbounded), until
+  // the call is handled; a client that stops sending in the middle of a
+  // frame for read_stall_timeout is disconnected.
+  net::ByteBudget* frame_budget = nullptr;
+  absl::Duration read_stall_timeout = absl::Seconds(60);
+  // From accept to a successful register. ZEO clients register at once;
+  // after that a connection may stay idle for as long as it likes.
+  absl::Duration handshake_timeout = absl::Seconds(30);
+  // TLS on every connection (ZEO's `ssl` section); null: plain TCP.
+  std::shared_ptr<net::TlsServerContext> tls;
   // How long a reply may wait for the invalidations it must follow.
   absl::Duration ordering_timeout = absl::Seconds(30);
   // Runs work beside the connections' threads: a client's pipelined
@@ -119,9 +143,13 @@ class ClientSession final : public ClientSink,
   absl::Status ReplyRpcFailure(const zeo::Value& msgid,
                                const grpc::Status& status);
   absl::Status Write(const zeo::Message& message);
+  // Queues one frame for the client (encrypted on a TLS connection).
+  absl::Status SendFrame(absl::string_view payload);
   absl::Status WriteLocked(const zeo::Message& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AnswerStatusProbe();
+  // Counts a connection cut for a read error (stall, budget, handshake).
+  void CountCut(const absl::Status& why) const;
   void AbortTransaction();
   // Ends a finished transaction's stream (on the pool when there is one).
   void CloseLater(std::unique_ptr<Transaction> txn);
@@ -129,6 +157,11 @@ class ClientSession final : public ClientSink,
 
   const uint64_t id_;
   net::Socket socket_;
+  // Set up by Serve before the session is shared; destroyed before socket_,
+  // the TLS stream (if any, also source_) before the queue it writes to.
+  std::unique_ptr<net::WriteQueue> out_;
+  std::unique_ptr<net::ByteSource> source_;
+  net::TlsStream* tls_ = nullptr;
   const std::string peer_;
   v1::Storage::Stub* const stub_;
   InvalidationFanout* const fanout_;

@@ -13,7 +13,9 @@
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
 #include "base/logging.h"
+#include "base/pem_file.h"
 #include "base/shutdown.h"
+#include "net/tls_stream.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/translator_metrics.h"
 #include "translator/zeo_server.h"
@@ -39,8 +41,26 @@ ABSL_FLAG(bool, read_only, false,
           "read-write gets ReadOnlyError (a ClientStorage with "
           "read_only_fallback then registers read-only).");
 ABSL_FLAG(absl::Duration, client_write_timeout, absl::Seconds(30),
-          "Longest a write to a client may block; a client that stops reading "
-          "for longer is disconnected, so it cannot stall the others.");
+          "Longest a client may go without reading while bytes wait for it; "
+          "then it is disconnected. Writes to clients never block: each has "
+          "its own queue, so a client that stops reading delays nobody else.");
+ABSL_FLAG(int, client_queue_mb, 128,
+          "MiB that may wait to be sent to one client; a client whose queue "
+          "would grow past it is disconnected.");
+ABSL_FLAG(int, max_connections, 1024,
+          "Concurrent ZEO client connections; beyond it new connections are "
+          "closed at once (logged, and counted in metrics). 0: no cap.");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(30),
+          "Time a new connection has to complete the ZEO handshake and "
+          "register. (After that, clients may stay idle indefinitely.)");
+ABSL_FLAG(absl::Duration, client_read_timeout, absl::Seconds(60),
+          "A client that stops sending in the middle of a frame for this "
+          "long is disconnected.");
+ABSL_FLAG(int, frame_budget_mb, 256,
+          "MiB of client frames being received or handled, all connections "
+          "together (each frame's first 64 KiB aside); a frame that cannot "
+          "get its share within --client_read_timeout closes its "
+          "connection.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted.");
 ABSL_FLAG(std::string, metrics_listen, "",
@@ -55,8 +75,85 @@ ABSL_FLAG(int, worker_threads, 16,
           "without waiting, e.g. prefetch) and closing finished transactions; "
           "0 does all of it on each connection's own thread.");
 
+ABSL_FLAG(std::string, zeo_tls_certificate, "",
+          "PEM certificate (chain) for TLS on ZEO client connections, like "
+          "the `certificate` of ZEO's <ssl> section; clients then connect "
+          "with ClientStorage(..., ssl=context). Empty: plain TCP.");
+ABSL_FLAG(std::string, zeo_tls_key, "",
+          "PEM private key of --zeo_tls_certificate (ZEO's `key`).");
+ABSL_FLAG(std::string, zeo_tls_authenticate, "",
+          "CA file or directory, like ZEO's `authenticate`: ZEO clients must "
+          "present a certificate it signed. Empty: no client certificate "
+          "asked for.");
+ABSL_FLAG(std::string, raidcore_tls_ca, "",
+          "PEM CA that signed raidcore's certificate: talk to raidcore over "
+          "TLS (raidcore's --tls_certificate). Empty: plaintext gRPC.");
+ABSL_FLAG(std::string, raidcore_tls_certificate, "",
+          "PEM client certificate presented to raidcore (required when "
+          "raidcore has --tls_client_ca).");
+ABSL_FLAG(std::string, raidcore_tls_key, "",
+          "PEM private key of --raidcore_tls_certificate.");
+ABSL_FLAG(std::string, raidcore_tls_server_name, "",
+          "Name to expect in raidcore's certificate, when it is not the "
+          "host part of --raidcore.");
+
 namespace zeoraid::translator {
 namespace {
+
+// TLS (and a client certificate) towards raidcore, or plaintext.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> RaidcoreCredentials(
+    grpc::ChannelArguments* args) {
+  const std::string ca = absl::GetFlag(FLAGS_raidcore_tls_ca);
+  const std::string cert = absl::GetFlag(FLAGS_raidcore_tls_certificate);
+  const std::string key = absl::GetFlag(FLAGS_raidcore_tls_key);
+  if (ca.empty()) {
+    if (!cert.empty() || !key.empty()) {
+      return absl::InvalidArgumentError(
+          "--raidcore_tls_certificate/--raidcore_tls_key need "
+          "--raidcore_tls_ca");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> pem = ReadPemFile(ca, "--raidcore_tls_ca");
+  if (!pem.ok()) return pem.status();
+  ssl.pem_root_certs = std::move(*pem);
+  if (cert.empty() != key.empty()) {
+    return absl::InvalidArgumentError(
+        "--raidcore_tls_certificate and --raidcore_tls_key go together");
+  }
+  if (!cert.empty()) {
+    pem = ReadPemFile(cert, "--raidcore_tls_certificate");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_cert_chain = std::move(*pem);
+    pem = ReadPemFile(key, "--raidcore_tls_key");
+    if (!pem.ok()) return pem.status();
+    ssl.pem_private_key = std::move(*pem);
+  }
+  const std::string name = absl::GetFlag(FLAGS_raidcore_tls_server_name);
+  if (!name.empty()) args->SetSslTargetNameOverride(name);
+  return grpc::SslCredentials(ssl);
+}
+
+// The ZEO listener's TLS, or null.
+absl::StatusOr<std::shared_ptr<net::TlsServerContext>> ZeoTls() {
+  net::TlsServerOptions o;
+  o.certificate_file = absl::GetFlag(FLAGS_zeo_tls_certificate);
+  o.key_file = absl::GetFlag(FLAGS_zeo_tls_key);
+  o.client_ca = absl::GetFlag(FLAGS_zeo_tls_authenticate);
+  if (o.certificate_file.empty()) {
+    if (!o.key_file.empty() || !o.client_ca.empty()) {
+      return absl::InvalidArgumentError(
+          "--zeo_tls_key/--zeo_tls_authenticate need --zeo_tls_certificate");
+    }
+    return std::shared_ptr<net::TlsServerContext>();
+  }
+  if (o.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--zeo_tls_certificate needs --zeo_tls_key");
+  }
+  return net::TlsServerContext::Create(o);
+}
 
 int Run() {
   // Before any thread starts: SIGINT/SIGTERM then only reach Wait() below.
@@ -79,8 +176,14 @@ int Run() {
   // (a lost raidcore disconnects the client, which reconnects), and the
   // retry machinery buffers every message of every call.
   args.SetInt(GRPC_ARG_ENABLE_RETRIES, 0);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      RaidcoreCredentials(&args);
+  if (!credentials.ok()) {
+    ZR_LOG(ERROR) << credentials.status().message();
+    return 1;
+  }
   std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-      absl::GetFlag(FLAGS_raidcore), grpc::InsecureChannelCredentials(), args);
+      absl::GetFlag(FLAGS_raidcore), *credentials, args);
   std::unique_ptr<v1::Storage::Stub> stub = v1::Storage::NewStub(channel);
 
   // Unique per process, so raidcore's invalidations can name their origin.
@@ -106,6 +209,17 @@ int Run() {
   options.msgpack = absl::GetFlag(FLAGS_msgpack);
   options.read_only = absl::GetFlag(FLAGS_read_only);
   options.write_timeout = absl::GetFlag(FLAGS_client_write_timeout);
+  options.client_queue_bytes =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_client_queue_mb)))
+      << 20;
+  options.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  options.read_stall_timeout = absl::GetFlag(FLAGS_client_read_timeout);
+  absl::StatusOr<std::shared_ptr<net::TlsServerContext>> zeo_tls = ZeoTls();
+  if (!zeo_tls.ok()) {
+    ZR_LOG(ERROR) << "ZEO TLS: " << zeo_tls.status().message();
+    return 1;
+  }
+  options.tls = *zeo_tls;
   options.ordering_timeout = absl::GetFlag(FLAGS_ordering_timeout);
   options.pool = pool.get();
   const std::string metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
@@ -119,7 +233,12 @@ int Run() {
     }
     ZR_LOG(INFO) << "metrics on http://" << metrics_listen << "/metrics";
   }
-  ZeoServer server(stub.get(), &fanout, options);
+  ServerLimits limits;
+  limits.max_connections = std::max(0, absl::GetFlag(FLAGS_max_connections));
+  limits.frame_budget_bytes =
+      static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_frame_budget_mb)))
+      << 20;
+  ZeoServer server(stub.get(), &fanout, options, limits);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
   if (!listening.ok()) {
     ZR_LOG(ERROR) << "cannot listen on " << absl::GetFlag(FLAGS_listen) << ": "

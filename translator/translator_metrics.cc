@@ -67,6 +67,26 @@ TranslatorMetrics::TranslatorMetrics()
            .Help("invalidateTransaction callbacks sent to clients.")
            .Register(*registry_)
            .Add({});
+  refused_ = &prometheus::BuildCounter()
+                  .Name("zeoraid_translator_connections_refused_total")
+                  .Help(
+                      "Client connections closed at accept because "
+                      "--max_connections clients were connected.")
+                  .Register(*registry_)
+                  .Add({});
+  auto& cuts =
+      prometheus::BuildCounter()
+          .Name("zeoraid_translator_clients_cut_total")
+          .Help(
+              "Client connections the translator closed for how they used "
+              "them, by reason: handshake_timeout (no register in time), "
+              "read_stall (stopped mid-frame), frame_budget (the shared "
+              "frame budget stayed exhausted), write_stall (stopped reading).")
+          .Register(*registry_);
+  cuts_[0] = &cuts.Add({{"reason", "handshake_timeout"}});
+  cuts_[1] = &cuts.Add({{"reason", "read_stall"}});
+  cuts_[2] = &cuts.Add({{"reason", "frame_budget"}});
+  cuts_[3] = &cuts.Add({{"reason", "write_stall"}});
 }
 
 void TranslatorMetrics::ObserveCall(const std::string& method,

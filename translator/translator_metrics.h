@@ -36,6 +36,18 @@ class TranslatorMetrics {
   void CountReceived(size_t bytes) { received_->Increment(bytes); }
   void CountSent(size_t bytes) { sent_->Increment(bytes); }
   void CountInvalidation() { invalidations_->Increment(); }
+  // A connection closed at accept: the --max_connections cap was reached.
+  void CountRefusedConnection() { refused_->Increment(); }
+  // Why the translator cut a client off for how it used its connection.
+  enum class CutReason {
+    kHandshakeTimeout,  // no register within the handshake timeout
+    kReadStall,         // stopped sending in the middle of a frame
+    kFrameBudget,       // the shared frame budget stayed exhausted
+    kWriteStall,        // stopped reading what the translator sends
+  };
+  void CountCut(CutReason reason) {
+    cuts_[static_cast<int>(reason)]->Increment();
+  }
 
   // Serves /metrics on `listen` (HOST:PORT); `fanout` (connections, cache)
   // must outlive it.
@@ -56,6 +68,8 @@ class TranslatorMetrics {
   prometheus::Counter* received_ = nullptr;
   prometheus::Counter* sent_ = nullptr;
   prometheus::Counter* invalidations_ = nullptr;
+  prometheus::Counter* refused_ = nullptr;
+  prometheus::Counter* cuts_[4] = {};
   std::shared_ptr<metrics::PullCollector> pull_;
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: stops first
 };

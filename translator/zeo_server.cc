@@ -8,6 +8,17 @@
 
 namespace zeoraid::translator {
 
+ZeoServer::ZeoServer(v1::Storage::Stub* stub, InvalidationFanout* fanout,
+                     SessionOptions options, ServerLimits limits)
+    : stub_(stub),
+      fanout_(fanout),
+      limits_(limits),
+      frame_budget_(limits.frame_budget_bytes),
+      options_(options) {
+  options_.flusher = &flusher_;
+  options_.frame_budget = &frame_budget_;
+}
+
 absl::Status ZeoServer::Listen(const std::string& address) {
   absl::StatusOr<net::Socket> listener = net::Listen(address);
   if (!listener.ok()) return listener.status();
@@ -25,6 +36,17 @@ void ZeoServer::Run() {
       }
       continue;
     }
+    if (limits_.max_connections > 0) {
+      bool full;
+      {
+        MutexLock lock(&mu_);
+        full = sessions_.size() >= static_cast<size_t>(limits_.max_connections);
+      }
+      if (full) {
+        Refuse(std::move(*socket));
+        continue;
+      }
+    }
     uint64_t id = next_id_++;
     std::string peer = net::PeerAddress(*socket);
     auto session = std::make_shared<ClientSession>(
@@ -40,6 +62,24 @@ void ZeoServer::Run() {
       session->Serve();
       SessionEnded(id);
     }).detach();
+  }
+}
+
+void ZeoServer::Refuse(net::Socket socket) {
+  // Closed before a byte is sent: the client sees the connection end at
+  // once and retries later, as it does when a server is down.
+  std::string peer = net::PeerAddress(socket);
+  socket = net::Socket();
+  if (options_.metrics != nullptr) options_.metrics->CountRefusedConnection();
+  ++refused_unlogged_;
+  const absl::Time now = absl::Now();
+  if (now - refused_logged_ >= absl::Seconds(10)) {
+    ZR_LOG(WARNING) << "refused " << refused_unlogged_
+                    << " connection(s) (latest from " << peer
+                    << "): " << limits_.max_connections
+                    << " clients connected, the --max_connections cap";
+    refused_unlogged_ = 0;
+    refused_logged_ = now;
   }
 }
 

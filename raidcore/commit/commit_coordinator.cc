@@ -80,20 +80,34 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
   // Empty: the client sent None (as ZEO, it is passed on as it came).
   Value serial = op.serial.empty() ? Value::None() : Value::Bytes(op.serial);
   switch (op.kind) {
-    case TransactionOp::Kind::kStore:
-      return c.Send("storea",
-                    {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+    case TransactionOp::Kind::kStore: {
+      if (op.spilled == nullptr) {
+        return c.Send("storea",
+                      {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+      }
+      absl::StatusOr<std::string> data = op.Data();
+      if (!data.ok()) return data.status();
+      return c.Send("storea", {oid, serial, Value::Bytes(std::move(*data)),
+                               Value::Int(txn_id)});
+    }
     case TransactionOp::Kind::kCheckCurrentSerial:
       return c.Send("checkCurrentSerialInTransaction",
                     {oid, serial, Value::Int(txn_id)});
     case TransactionOp::Kind::kUndo:
       return c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
-    case TransactionOp::Kind::kRestore:
+    case TransactionOp::Kind::kRestore: {
+      Value data = Value::None();
+      if (op.has_data) {
+        absl::StatusOr<std::string> bytes = op.Data();
+        if (!bytes.ok()) return bytes.status();
+        data = Value::Bytes(std::move(*bytes));
+      }
       return c.Send(
           "restorea",
-          {oid, serial, op.has_data ? Value::Bytes(op.data) : Value::None(),
+          {oid, serial, std::move(data),
            op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
            Value::Int(txn_id)});
+    }
     case TransactionOp::Kind::kDelete:
       return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
     case TransactionOp::Kind::kStoreBlob:
@@ -226,7 +240,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   };
   size_t bytes = 0;
   for (const TransactionOp& op : txn.ops) {
-    bytes += op.data.size() + (op.blob != nullptr ? op.blob->size() : 0);
+    bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
   }
   std::vector<absl::StatusOr<ZeoReply>> answers =
       bytes <= kPipelinedVoteBytes

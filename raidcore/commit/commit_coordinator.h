@@ -48,6 +48,22 @@ struct TransactionOp {
   std::string prev_txn;  // kRestore: empty = None
   // kStoreBlob: the blob's bytes, sent to each backend in turn at vote.
   std::shared_ptr<const SpoolFile> blob;
+  // Set when the record went to disk (the transaction's records passed its
+  // memory budget, as ZEO spools a transaction's stores to a temporary
+  // file): `data` is empty and the record is `spilled_size` bytes at
+  // `spilled_at` in this file.
+  std::shared_ptr<const SpoolFile> spilled;
+  uint64_t spilled_at = 0;
+  size_t spilled_size = 0;
+
+  // The record, from memory or from the spool file.
+  absl::StatusOr<std::string> Data() const {
+    if (spilled == nullptr) return data;
+    return spilled->Read(spilled_at, spilled_size);
+  }
+  size_t data_size() const {
+    return spilled != nullptr ? spilled_size : data.size();
+  }
 };
 
 struct PendingTransaction {

@@ -1,5 +1,6 @@
 #include "raidcore/read/iterator_registry.h"
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
 
@@ -30,7 +31,11 @@ uint64_t IteratorRegistry::Register(BackendMember backend, Value backend_id) {
   std::vector<uint64_t> evict;
   {
     MutexLock lock(&mu_);
-    id = next_id_++;
+    // Unguessable, so that no caller can drive or close an iterator it was
+    // not given (translators also map them to per-connection ids).
+    do {
+      id = absl::Uniform<uint64_t>(random_, 1, uint64_t{1} << 62);
+    } while (entries_.count(id) != 0);
     entries_[id] = Entry{std::move(backend), std::move(backend_id), ++uses_};
     if (entries_.size() > max_iterators_) {
       // The iterator left unused longest was most likely abandoned.

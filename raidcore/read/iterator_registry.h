@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/mutex.h"
@@ -57,7 +58,7 @@ class IteratorRegistry {
   const absl::Duration timeout_;
   const size_t max_iterators_;
   mutable Mutex mu_;
-  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  absl::BitGen random_ ABSL_GUARDED_BY(mu_);
   uint64_t uses_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };

@@ -65,9 +65,13 @@ grpc::Status ToGrpc(const absl::Status& st) {
 
 }  // namespace
 
-grpc::Status AdminService::Recover(grpc::ServerContext*,
+grpc::Status AdminService::Recover(grpc::ServerContext* context,
                                    const v1::RecoverRequest* request,
                                    v1::RecoverResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "Recover");
+      !denied.ok()) {
+    return denied;
+  }
   absl::Status st = recovery_->Recover(request->backend());
   if (!st.ok()) return ToGrpc(st);
   response->set_message("recovery of " + request->backend() + " started");
@@ -75,8 +79,12 @@ grpc::Status AdminService::Recover(grpc::ServerContext*,
 }
 
 grpc::Status AdminService::CancelRecovery(
-    grpc::ServerContext*, const v1::CancelRecoveryRequest*,
+    grpc::ServerContext* context, const v1::CancelRecoveryRequest*,
     v1::CancelRecoveryResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "CancelRecovery");
+      !denied.ok()) {
+    return denied;
+  }
   absl::Status st = recovery_->Cancel();
   if (!st.ok()) return ToGrpc(st);
   response->set_message("recovery cancelled; the backend stays degraded");
@@ -84,8 +92,12 @@ grpc::Status AdminService::CancelRecovery(
 }
 
 grpc::Status AdminService::SetRecoveryRate(
-    grpc::ServerContext*, const v1::SetRecoveryRateRequest* request,
+    grpc::ServerContext* context, const v1::SetRecoveryRateRequest* request,
     v1::SetRecoveryRateResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "SetRecoveryRate");
+      !denied.ok()) {
+    return denied;
+  }
   if (request->rate().bytes_per_second() < 0 ||
       request->rate().transactions_per_second() < 0) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -152,9 +164,13 @@ std::string AdminService::StartRecovery(const std::string& backend,
                                         recovering.message(), ")");
 }
 
-grpc::Status AdminService::AddBackend(grpc::ServerContext*,
+grpc::Status AdminService::AddBackend(grpc::ServerContext* context,
                                       const v1::AddBackendRequest* request,
                                       v1::AddBackendResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "AddBackend");
+      !denied.ok()) {
+    return denied;
+  }
   if (roster_ == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "raidcore keeps no backend list: start it with "
@@ -167,8 +183,12 @@ grpc::Status AdminService::AddBackend(grpc::ServerContext*,
 }
 
 grpc::Status AdminService::RemoveBackend(
-    grpc::ServerContext*, const v1::RemoveBackendRequest* request,
+    grpc::ServerContext* context, const v1::RemoveBackendRequest* request,
     v1::RemoveBackendResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "RemoveBackend");
+      !denied.ok()) {
+    return denied;
+  }
   if (roster_ == nullptr) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         "raidcore keeps no backend list: start it with "
@@ -180,9 +200,13 @@ grpc::Status AdminService::RemoveBackend(
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::Disable(grpc::ServerContext*,
+grpc::Status AdminService::Disable(grpc::ServerContext* context,
                                    const v1::DisableRequest* request,
                                    v1::DisableResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "Disable");
+      !denied.ok()) {
+    return denied;
+  }
   const std::string reason = request->reason().empty()
                                  ? std::string("disabled by an operator")
                                  : request->reason();
@@ -193,9 +217,13 @@ grpc::Status AdminService::Disable(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AdminService::Enable(grpc::ServerContext*,
+grpc::Status AdminService::Enable(grpc::ServerContext* context,
                                   const v1::EnableRequest* request,
                                   v1::EnableResponse* response) {
+  if (grpc::Status denied = authorizer_->Authorize(context, "Enable");
+      !denied.ok()) {
+    return denied;
+  }
   absl::Status st = backends_->Enable(request->backend());
   if (!st.ok()) return ToGrpc(st);
   // Rejoins through recovery.

@@ -11,6 +11,7 @@
 #include "raidcore/commit/commit_coordinator.h"
 #include "raidcore/commit/invalidation_hub.h"
 #include "raidcore/recovery/recovery_manager.h"
+#include "raidcore/service/admin_auth.h"
 #include "zeoraid/v1/admin.grpc.pb.h"
 
 namespace zeoraid::raidcore {
@@ -62,6 +63,10 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   }
   // Without a roster, AddBackend and RemoveBackend are refused.
   void set_roster(BackendRoster* roster) { roster_ = roster; }
+  // Decides who may make state-changing calls (default: loopback only).
+  void set_authorizer(const AdminAuthorizer* authorizer) {
+    authorizer_ = authorizer;
+  }
   grpc::Status Disable(grpc::ServerContext* context,
                        const v1::DisableRequest* request,
                        v1::DisableResponse* response) override;
@@ -85,6 +90,8 @@ class AdminService final : public zeoraid::v1::Admin::Service {
   const InvalidationHub* const hub_;
   RecoveryManager* const recovery_;
   BackendRoster* roster_ = nullptr;
+  const AdminAuthorizer default_authorizer_{AdminAuthOptions{}};
+  const AdminAuthorizer* authorizer_ = &default_authorizer_;
   std::function<std::pair<uint64_t, uint64_t>(const std::string&)> call_counts_;
 };
 

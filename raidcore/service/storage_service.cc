@@ -488,6 +488,11 @@ grpc::Status StorageService::Commit(
   // The blob between BlobStart and BlobEnd.
   std::unique_ptr<SpoolFile> blob;
   absl::Time vote_started;  // the last Vote's start (commit duration)
+  // Bytes of records held in memory; those past the budget go to `spill`.
+  size_t memory_bytes = 0;
+  std::shared_ptr<SpoolFile> spill;
+  // Why the vote must fail (a tid requested too far ahead), if it must.
+  std::string refusal;
   // Applies one request; sets *answered when it gets a response (Vote,
   // Finish, Abort, Sync). A non-OK status ends the stream.
   auto apply = [&](const v1::CommitRequest& request,
@@ -513,6 +518,20 @@ grpc::Status StorageService::Commit(
         }
         if (!b.tid().empty() && !IsTid(b.tid())) return BadArgument("bad tid");
         txn.requested_tid = b.tid();
+        if (!txn.requested_tid.empty() &&
+            options_.max_tid_ahead > absl::ZeroDuration() &&
+            zeo::TidToTime(txn.requested_tid) >
+                absl::Now() + options_.max_tid_ahead) {
+          // Answered at vote, where the client hears of tpc_begin's errors.
+          refusal = absl::StrCat(
+              "tid ", zeo::TidHex(txn.requested_tid), " (",
+              absl::FormatTime(zeo::TidToTime(txn.requested_tid)),
+              ") is more than ", absl::FormatDuration(options_.max_tid_ahead),
+              " ahead of the clock; refused, as it would push every later "
+              "transaction's tid past it");
+          ZR_LOG(WARNING) << "transaction from " << b.origin_translator()
+                          << ": " << refusal;
+        }
         txn.status = b.status().empty() ? " " : b.status();
         txn.origin_translator = b.origin_translator();
         txn.origin_connection = b.origin_connection();
@@ -571,6 +590,34 @@ grpc::Status StorageService::Commit(
         if (op.kind != TransactionOp::Kind::kCheckCurrentSerial) {
           stats_.Store();
         }
+        if (!op.data.empty() &&
+            memory_bytes + op.data.size() > options_.transaction_memory_bytes) {
+          // Past the transaction's memory budget: the record waits on disk.
+          if (spill == nullptr) {
+            absl::StatusOr<std::unique_ptr<SpoolFile>> file =
+                SpoolFile::Create(options_.spool_dir);
+            if (!file.ok()) {
+              ZR_LOG(ERROR) << file.status();
+              return ToGrpc(file.status());
+            }
+            spill = std::move(*file);
+            ZR_LOG(INFO) << "transaction from " << txn.origin_translator
+                         << " passed " << options_.transaction_memory_bytes
+                         << " bytes of records; spooling the rest to "
+                         << spill->path();
+          }
+          op.spilled_at = spill->size();
+          op.spilled_size = op.data.size();
+          absl::Status st = spill->Append(op.data);
+          if (!st.ok()) {
+            ZR_LOG(ERROR) << st;
+            return ToGrpc(st);
+          }
+          op.spilled = spill;
+          std::string().swap(op.data);
+        } else {
+          memory_bytes += op.data.size();
+        }
         txn.ops.push_back(std::move(op));
         *answered = false;
         return grpc::Status::OK;
@@ -621,6 +668,13 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kVote: {
         if (!begun || prepared != nullptr || blob != nullptr)
           return BadArgument("unexpected Vote");
+        if (!refusal.empty()) {
+          end_active(/*aborted=*/false);
+          SetError(ZeoReply::Error("ZODB.POSException.StorageError",
+                                   Value::Tuple({Value::Str(refusal)})),
+                   response.mutable_error());
+          return grpc::Status::OK;
+        }
         vote_started = absl::Now();
         absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());

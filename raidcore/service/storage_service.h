@@ -31,8 +31,15 @@ struct StorageServiceOptions {
   absl::Duration invalidation_age;
   // Each call of that iteration.
   absl::Duration read_timeout = absl::Seconds(30);
-  // Where blobs are spooled ("" = $TMPDIR, else /tmp).
+  // Where blobs are spooled ("" = $TMPDIR, else /tmp), and the records of a
+  // transaction beyond `transaction_memory_bytes` (as ZEO spools a
+  // transaction's stores to a temporary file).
   std::string spool_dir;
+  size_t transaction_memory_bytes = 64u << 20;
+  // A transaction may ask for its own tid (tpc_begin with a tid: copies,
+  // restores) at most this far ahead of the clock: every later tid must be
+  // past it. Zero: no bound.
+  absl::Duration max_tid_ahead = absl::Hours(1);
   // Told how long each committed transaction took from its vote to the end
   // of tpc_finish (metrics); may be empty.
   std::function<void(absl::Duration)> commit_observer;

@@ -475,11 +475,13 @@ class ZeoBackend(Service):
 class Raidcore(Service):
     def __init__(self, supervisor: Supervisor, backends: Sequence[ZeoBackend],
                  name: str = "raidcore", extra_args: Sequence[str] = (),
-                 metrics: bool = False):
+                 metrics: bool = False, admin_args: Sequence[str] = ()):
         super().__init__(supervisor, name)
         self.backends = list(backends)
         self.metrics_addr: Optional[tuple] = (LOOPBACK, free_port()) if metrics else None
         self.extra_args = list(extra_args)
+        # Flags every zeoraid-admin call gets (e.g. TLS certificates).
+        self.admin_args = list(admin_args)
 
     def argv(self) -> list[str]:
         argv = [str(binary("raidcore", "zeoraid-raidcore")),
@@ -496,7 +498,7 @@ class Raidcore(Service):
               ) -> subprocess.CompletedProcess:
         """Run ``zeoraid-admin --raidcore ADDR ARGS...``."""
         argv = [str(binary("admin", "zeoraid-admin")), "--raidcore",
-                format_addr(self.addr), *args]
+                format_addr(self.addr), *self.admin_args, *args]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                 stdin=subprocess.DEVNULL)
         if check and result.returncode != 0:
@@ -631,10 +633,11 @@ class Cluster:
     def __init__(self, workdir: Path, kind: Optional[str] = None, n_backends: int = 2,
                  unix_socket: bool = False, raidcore_args: Sequence[str] = (),
                  zeo_conf: str = "", translator_args: Sequence[str] = (),
-                 blobs=False):
+                 blobs=False, admin_args: Sequence[str] = ()):
         """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
         ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
         ``translator_args``: extra command-line flags of the translator;
+        ``admin_args``: flags of every zeoraid-admin call (e.g. certificates);
         ``blobs``: every runzeo's FileStorage gets a blob directory (True), or
         one bool per backend."""
         self.kind = kind or target_kind()
@@ -653,7 +656,7 @@ class Cluster:
                                                    else blobs)))
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
-                                     extra_args=raidcore_args)
+                                     extra_args=raidcore_args, admin_args=admin_args)
             sock = str(workdir / "translator.sock") if unix_socket else None
             self.translator = Translator(self.supervisor, self.raidcore, listen=sock,
                                          extra_args=translator_args)

@@ -54,8 +54,14 @@ class RawClient:
     """A ZEO client speaking the wire protocol by hand."""
 
     def __init__(self, addr, timeout: float = 10.0):
-        self.sock = socket.create_connection(addr, timeout=timeout)
-        self.port = self.sock.getsockname()[1]
+        if isinstance(addr, str):  # a Unix socket path
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.settimeout(timeout)
+            self.sock.connect(addr)
+            self.port = None
+        else:
+            self.sock = socket.create_connection(addr, timeout=timeout)
+            self.port = self.sock.getsockname()[1]
         self.hello = read_frame(self.sock)
         self.msgid = 0
 
