@@ -50,9 +50,19 @@ absl::StatusOr<std::shared_ptr<TlsServerContext>> TlsServerContext::Create(
           ctx, options.certificate_file.c_str()) != 1) {
     return fail(absl::StrCat("certificate ", options.certificate_file));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(),
-                                  SSL_FILETYPE_PEM) != 1) {
-    return fail(absl::StrCat("key ", options.key_file));
+  // OpenSSL's default password callback reads the password from here; it is
+  // needed only while the key is loaded.
+  std::string password = options.key_password;
+  SSL_CTX_set_default_passwd_cb_userdata(
+      ctx, password.empty() ? nullptr : password.data());
+  const bool key_loaded =
+      SSL_CTX_use_PrivateKey_file(ctx, options.key_file.c_str(),
+                                  SSL_FILETYPE_PEM) == 1;
+  SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+  if (!key_loaded) {
+    return fail(absl::StrCat(
+        "key ", options.key_file,
+        password.empty() ? " (encrypted? give its password)" : ""));
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return fail("the key does not match the certificate");
@@ -165,6 +175,10 @@ absl::StatusOr<size_t> TlsStream::Read(char* out, size_t n,
       if (r > 0) return static_cast<size_t>(r);
       int err = SSL_get_error(ssl_, r);
       if (err == SSL_ERROR_ZERO_RETURN) {
+        // The peer's close_notify: answer it at once (a closing client waits
+        // for it), then end the stream.
+        SSL_shutdown(ssl_);
+        FlushLocked().IgnoreError();
         return absl::UnavailableError("connection closed by peer (TLS)");
       }
       if (err != SSL_ERROR_WANT_READ) {

@@ -30,6 +30,7 @@ namespace zeoraid::net {
 struct TlsServerOptions {
   std::string certificate_file;  // PEM, the server's certificate chain
   std::string key_file;          // PEM, its private key
+  std::string key_password;      // of an encrypted key ("" for none)
   // A CA file or directory (ZEO's `authenticate`): clients must present a
   // certificate it signed. Empty: no client certificate is asked for.
   std::string client_ca;

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "net/read_pump.h"
 #include "translator/commit_stream.h"
 #include "translator/session_transaction.h"
 #include "translator/zeo_methods.h"
@@ -15,6 +16,9 @@
 
 namespace zeoraid::translator {
 namespace {
+
+// Bytes a TLS connection's reader may take ahead of its calls.
+constexpr size_t kTlsReadAhead = 256 << 10;
 
 using zeo::IsTid;
 using zeo::Value;
@@ -131,7 +135,10 @@ void ClientSession::Serve() {
                       << st.message() << "; closing";
     }
     tls_ = tls.get();
-    source_ = std::move(tls);
+    // Read on a thread of its own: a closing TLS client waits for our
+    // close_notify even while this thread waits in a call (a vote).
+    source_ = std::make_unique<net::ReadPump>(std::move(tls), kTlsReadAhead,
+                                              [this] { socket_.Shutdown(); });
   } else {
     source_ = std::make_unique<net::SocketSource>(&socket_);
   }

@@ -81,6 +81,9 @@ ABSL_FLAG(std::string, zeo_tls_certificate, "",
           "with ClientStorage(..., ssl=context). Empty: plain TCP.");
 ABSL_FLAG(std::string, zeo_tls_key, "",
           "PEM private key of --zeo_tls_certificate (ZEO's `key`).");
+ABSL_FLAG(std::string, zeo_tls_key_password_file, "",
+          "File whose first line is the password of an encrypted "
+          "--zeo_tls_key (ZEO's `password-function` returns it).");
 ABSL_FLAG(std::string, zeo_tls_authenticate, "",
           "CA file or directory, like ZEO's `authenticate`: ZEO clients must "
           "present a certificate it signed. Empty: no client certificate "
@@ -151,6 +154,14 @@ absl::StatusOr<std::shared_ptr<net::TlsServerContext>> ZeoTls() {
   if (o.key_file.empty()) {
     return absl::InvalidArgumentError(
         "--zeo_tls_certificate needs --zeo_tls_key");
+  }
+  const std::string password_file =
+      absl::GetFlag(FLAGS_zeo_tls_key_password_file);
+  if (!password_file.empty()) {
+    absl::StatusOr<std::string> password =
+        ReadSecretFile(password_file, "--zeo_tls_key_password_file");
+    if (!password.ok()) return password.status();
+    o.key_password = std::move(*password);
   }
   return net::TlsServerContext::Create(o);
 }

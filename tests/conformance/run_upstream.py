@@ -71,7 +71,7 @@ EXTRA_CLASSES = [("ZEO.tests.testZEO", "FileStorageTests")]
 #     process (in-process server objects, `threaded` server internals, runzeo's own log
 #     file or command line), needs a server option the RAID has no equivalent for, or
 #     uses a shared blob directory (ClientStorage(shared_blob_dir=True));
-#  2. what the test asked start_zeo_server for, recorded on every run: TLS, a
+#  2. what the test asked start_zeo_server for, recorded on every run: a
 #     `protocol=` override, several storages in one server -> not applicable (a blob
 #     directory or <blobstorage> is applicable: blobs go through the RAID);
 #  3. a test that starts no server through ZEO's forker (client-side unit tests,
@@ -80,7 +80,6 @@ EXTRA_CLASSES = [("ZEO.tests.testZEO", "FileStorageTests")]
 #     the forker replacement and no RAID.
 # Tests matched by 1 are not run through the RAID unless --run-na is given.
 
-NA_TLS = "not applicable: TLS (the translator has no <ssl>)"
 # ClientStorage(shared_blob_dir=True) commits a blob by naming a file in a directory
 # it shares with the server (storeBlobShared); ZEORaid refuses that at vote by design
 # (StorageError "ZEORaid does not support shared blob directories"): raidcore and
@@ -100,7 +99,6 @@ STATIC_NA = [
      "RAID's mirrors are FileStorages (a MappingStorage cannot take a given tid), "
      "whose answer ZEO passes on as an AssertionError"),
     (r"\.BlobWritableCacheTests\.|ClientStorageSharedBlobs", NA_SHARED_BLOBS),
-    (r"SSL|testssl|quick_close_doesnt_kill_server", NA_TLS),
     (r"protocols\.test$",
      "not applicable: protocols.test starts servers speaking older protocols "
      "(start_zeo_server(protocol=...)); the translator speaks ZEO 5 only"),
@@ -223,11 +221,8 @@ def static_class(test_id: str) -> Optional[str]:
 def dynamic_class(requests: list[dict]) -> Optional[str]:
     """Classification from what the test asked start_zeo_server for."""
     unsupported = [u for r in requests for u in r.get("unsupported", [])]
-    if "tls" in unsupported:
-        return NA_TLS
-    others = [u for u in unsupported if u != "tls"]
-    if others:
-        return "not applicable: " + ", ".join(sorted(set(others)))
+    if unsupported:
+        return "not applicable: " + ", ".join(sorted(set(unsupported)))
     return None
 
 

@@ -29,9 +29,10 @@ Options of the ``<zeo>`` section: ``read-only``, ``invalidation-queue-size``,
 ``client-conflict-resolution`` go to every backend; ``invalidation-queue-size`` also
 becomes raidcore's ``--invalidation_queue_size``, ``invalidation-age`` its
 ``--invalidation_age`` and ``transaction-timeout`` its ``--commit_lock_timeout``; ``msgpack`` (or ``$ZEO_MSGPACK``, like runzeo) becomes the
-translator's ``--msgpack``. What the RAID cannot offer is recorded in
+translator's ``--msgpack``, and ``<ssl>`` (certificate, key, authenticate,
+password-function) its ``--zeo_tls_*`` flags. What the RAID cannot offer is recorded in
 :data:`requests` (``unsupported``) so that the runner classifies the test as not
-applicable: TLS (``<ssl>``), ``protocol=`` (a server speaking an older protocol),
+applicable: ``protocol=`` (a server speaking an older protocol),
 several storages in one server. Blob directories are served (non-shared: the client
 sends blobs with storeBlob* and fetches them with sendBlob; raidcore spools them in
 ``<log dir>/<n>-spool``); a client with ``shared_blob_dir=True`` is refused by the
@@ -122,6 +123,7 @@ class Conf:
         self.lines: list[tuple[str, tuple, str, str]] = []  # (kind, stack, a, b)
         self.zeo: dict[str, str] = {}
         self.zeo_has_ssl = False
+        self.zeo_ssl: dict[str, str] = {}  # the <ssl> section of <zeo>
         self.storages: list[tuple[str, str]] = []  # (type, name) of top-level storages
         self.storages_all: list[tuple[str, str]] = []  # ... and the storages inside
         stack: list[str] = []
@@ -159,6 +161,8 @@ class Conf:
             value = value.strip()
             if stack == ["zeo"]:
                 self.zeo[key] = value
+            elif stack == ["zeo", "ssl"]:
+                self.zeo_ssl[key] = value
             self.lines.append(("key", tuple(stack), key, value))
 
     def render(self, zeo_address: Optional[str], path_fn, log_fn,
@@ -462,6 +466,7 @@ class _Server:
                  "--log_level", os.environ.get("ZEORAID_LOG_LEVEL", "info")]
         if self.msgpack():
             targv.append("--msgpack")
+        targv += self._tls_args(tag)
         for attempt in range(40):
             t = self._spawn(f"{tag}-translator", targv)
             try:
@@ -477,6 +482,28 @@ class _Server:
 
     def storage_name(self) -> str:
         return self.conf.storages[0][1] if self.conf.storages else "1"
+
+    def _tls_args(self, tag: str) -> list[str]:
+        """The translator's TLS flags for the ``<ssl>`` section of ``<zeo>`` (ZEO's
+        server options: certificate, key, authenticate, password-function)."""
+        if not self.conf.zeo_has_ssl:
+            return []
+        ssl = self.conf.zeo_ssl
+        args = ["--zeo_tls_certificate", ssl["certificate"],
+                "--zeo_tls_key", ssl.get("key") or ssl["certificate"]]
+        auth = ssl.get("authenticate")
+        if auth and auth != "DYNAMIC":
+            args += ["--zeo_tls_authenticate", auth]
+        password_function = ssl.get("password-function")
+        if password_function:
+            import importlib
+            module, name = password_function.rsplit(".", 1)
+            password = getattr(importlib.import_module(module), name)()
+            path = log_dir() / f"{tag}-key-password"
+            path.write_text(f"{password}\n")
+            path.chmod(0o600)
+            args += ["--zeo_tls_key_password_file", str(path)]
+        return args
 
     def msgpack(self) -> bool:
         v = self.conf.truthy("msgpack")
@@ -620,8 +647,6 @@ def make_start_zeo_server(mode: str, mirrors: int = 2, substitute_mapping: bool 
         conf = Conf(text)
         requested = parse_address(conf.zeo.get("address", "127.0.0.1:0"))
         unsupported = []
-        if conf.zeo_has_ssl or any(k.startswith("ssl") for k in conf.zeo):
-            unsupported.append("tls")
         if protocol:
             unsupported.append(f"protocol={protocol!r}")
         if len(conf.storages) > 1:
@@ -680,8 +705,6 @@ def make_recording_wrapper(original):
             info.update(zeo=dict(conf.zeo), storages=conf.storages,
                         blob_dirs=conf.blob_dirs(),
                         threaded=bool(kw.get("threaded")), name=kw.get("name"))
-            if conf.zeo_has_ssl or any(k.startswith("ssl") for k in conf.zeo):
-                info["unsupported"].append("tls")
             if protocol:
                 info["unsupported"].append(f"protocol={protocol!r}")
             if len(conf.storages) > 1:

@@ -169,3 +169,46 @@ def test_grpcurl_with_certificates(make_cluster):
         [grpcurl_binary(), "-plaintext", addr, "grpc.health.v1.Health/Check"],
         capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert plaintext.returncode != 0
+
+
+def test_tls_client_closing_while_its_vote_waits(make_cluster):
+    """A TLS client closed while its vote waits for the commit lock gets the
+    server's close_notify at once (ZEO's ClientStorage.close waits 10 s for it and
+    then raises TimeoutError): the translator reads the connection while the call
+    waits. ZEO's CommitLockVoteTests over SSL do this."""
+    import threading
+    import time
+
+    from ZODB.Connection import TransactionMetaData
+    from ZODB.tests.MinPO import MinPO
+    from ZODB.tests.StorageTestBase import zodb_pickle
+
+    cluster = make_cluster(translator_args=ZEO_TLS)
+    kw = dict(ssl=client_context("translator"), ssl_server_hostname="localhost")
+    holder = cluster.client_storage(**kw)
+    t1 = TransactionMetaData()
+    holder.tpc_begin(t1)
+    holder.store(holder.new_oid(), b"\0" * 8, zodb_pickle(MinPO(1)), "", t1)
+    holder.tpc_vote(t1)  # holds the commit lock
+
+    waiter = cluster.client_storage(**kw)
+    t2 = TransactionMetaData()
+    waiter.tpc_begin(t2)
+    waiter.store(waiter.new_oid(), b"\0" * 8, zodb_pickle(MinPO(2)), "", t2)
+    voting = threading.Thread(target=lambda: _ignore_errors(waiter.tpc_vote, t2),
+                              daemon=True)
+    voting.start()
+    time.sleep(0.5)  # the vote now waits for the lock
+    t0 = time.monotonic()
+    waiter.close()
+    took = time.monotonic() - t0
+    assert took < 5, f"closing took {took:.1f}s"
+    holder.tpc_finish(t1)
+    voting.join(10)
+
+
+def _ignore_errors(fn, *args):
+    try:
+        fn(*args)
+    except Exception:
+        pass
