@@ -17,6 +17,10 @@
 namespace zeoraid::translator {
 namespace {
 
+// Iterators one connection may hold open (ZODB's iterators are a handful;
+// more are left over, and dropped oldest first).
+constexpr size_t kMaxIteratorsPerConnection = 256;
+
 // Bytes a TLS connection's reader may take ahead of its calls.
 constexpr size_t kTlsReadAhead = 256 << 10;
 
@@ -879,6 +883,17 @@ absl::Status ClientSession::HandleIterator(const zeo::Message& message) {
       // Hand out this connection's next id for raidcore's.
       const int64_t mine = next_iterator_id_++;
       iterators_[mine] = static_cast<uint64_t>(result->int_value());
+      if (iterators_.size() > kMaxIteratorsPerConnection) {
+        // A client that leaves iterators open without end: its own oldest
+        // goes (raidcore's bound is shared by every client, which one client
+        // must not be able to push out). Its id then answers KeyError.
+        auto oldest = iterators_.begin();
+        v1::IterateRequest forget;
+        forget.mutable_forget()->add_ids(oldest->second);
+        iterators_.erase(oldest);
+        v1::PickledResponse ignored;
+        stub_->Iterate(NewContext().get(), forget, &ignored);
+      }
       return Reply(message.msgid, Value::Int(mine));
     }
     if (result->is_none() &&

@@ -27,7 +27,7 @@ import transaction
 from persistent.mapping import PersistentMapping
 
 from harness import wait_until
-from test_hostile import RawClient, decode, frame, read_frame
+from test_hostile import RawClient, decode, encode, frame, read_frame
 
 log = logging.getLogger("zeoraid.tests.limits")
 pytestmark = pytest.mark.raid_only
@@ -321,3 +321,36 @@ def test_a_huge_transaction_is_spooled_to_disk(make_cluster, tmp_path):
             assert c.root()[f"big{i}"]["data"] == bytes([i]) * 300_000
         c.close()
         other.close()
+
+
+def test_one_client_cannot_push_out_anothers_iterators(cluster):
+    """raidcore keeps at most 10,000 open iterators for all clients together; a
+    client that opens more than 256 loses its own oldest, never another's."""
+    db = cluster.db()
+    commit_some(db, 3, "it")
+    b = RawClient(cluster.addr)
+    b.handshake()
+    b.register()
+    flag, b_iter = b.call("iterator_start", None, None)
+    assert not flag
+    a = RawClient(cluster.addr)
+    a.handshake()
+    a.register()
+    first = None
+    for i in range(10050):
+        a.msgid += 1
+        a.send(frame(encode(a.msgid, False, "iterator_start", (None, None))))
+    # Replies in order; the first id is the one that was dropped.
+    for i in range(10050):
+        msgid, flag, name, result = decode(read_frame(a.sock))
+        assert not flag, result
+        if first is None:
+            first = result
+    flag, result = a.call("iterator_next", first)
+    assert flag and "KeyError" in type(result).__name__ + repr(result), result
+    # b's iterator still works.
+    flag, txn = b.call("iterator_next", b_iter)
+    assert not flag, txn
+    assert txn is not None
+    a.close()
+    b.close()
