@@ -35,6 +35,9 @@ bool CommitStream::Flush(bool last) {
 
 grpc::Status CommitStream::Ask(v1::CommitRequest request,
                                v1::CommitResponse* response) {
+  // A call after the stream ended (a client that goes on after an error)
+  // gets the same answer again.
+  if (finished_) return final_;
   // Finish and Abort are the transaction's last words.
   const bool last = request.has_finish() || request.has_abort();
   Send(std::move(request));
@@ -43,26 +46,40 @@ grpc::Status CommitStream::Ask(v1::CommitRequest request,
     return grpc::Status(grpc::StatusCode::UNAVAILABLE,
                         "transaction stream not open");
   }
+  return End();
+}
+
+grpc::Status CommitStream::End() {
+  if (finished_) return final_;
   broken_ = true;
-  context_->TryCancel();
+  // Not cancelled first: raidcore's own status says why it ended the stream
+  // (a call out of order is INVALID_ARGUMENT, not "unavailable"). Anything
+  // still unread is dropped so that Finish can complete.
+  v1::CommitResponse unread;
+  while (stream_->Read(&unread)) {
+  }
   grpc::Status status = stream_->Finish();
+  finished_ = true;
   if (status.ok()) {
     status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "raidcore ended the transaction stream");
   }
-  return status;
+  final_ = status;
+  return final_;
 }
 
 void CommitStream::Close() {
-  if (broken_ || stream_ == nullptr) return;
+  if (broken_ || finished_ || stream_ == nullptr) return;
   if (!half_closed_) stream_->WritesDone();
   stream_->Finish();
+  finished_ = true;
 }
 
 void CommitStream::Cancel() {
-  if (stream_ == nullptr) return;
+  if (stream_ == nullptr || finished_) return;
   context_->TryCancel();
   stream_->Finish();
+  finished_ = true;
 }
 
 }  // namespace zeoraid::translator

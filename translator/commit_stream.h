@@ -36,6 +36,9 @@ class CommitStream {
  private:
   // `last`: nothing follows on this stream.
   bool Flush(bool last);
+  // The stream failed: collects raidcore's final status (once; gRPC allows
+  // one Finish per call) and returns it, also to every later Ask.
+  grpc::Status End();
 
   // A transaction's calls go to raidcore in messages of about this size.
   static constexpr size_t kMaxBatchBytes = 1 << 20;
@@ -51,6 +54,9 @@ class CommitStream {
   // The stream broke while the client was sending one-way calls; reported at
   // vote.
   bool broken_ = false;
+  // Finish was called (the call is over); final_ is what End returns.
+  bool finished_ = false;
+  grpc::Status final_;
 };
 
 }  // namespace zeoraid::translator

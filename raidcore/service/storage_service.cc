@@ -519,9 +519,18 @@ grpc::Status StorageService::Commit(
         if (!b.tid().empty() && !IsTid(b.tid())) return BadArgument("bad tid");
         txn.requested_tid = b.tid();
         if (!txn.requested_tid.empty() &&
-            options_.max_tid_ahead > absl::ZeroDuration() &&
-            zeo::TidToTime(txn.requested_tid) >
-                absl::Now() + options_.max_tid_ahead) {
+            static_cast<unsigned char>(txn.requested_tid[0]) >= 0x80) {
+          // Whatever --max_tid_ahead says: ZEO's client cache keeps tids as
+          // signed 64-bit numbers, and fails on any tid from 2^63 on.
+          refusal = absl::StrCat("tid ", zeo::TidHex(txn.requested_tid),
+                                 " is 2^63 or more, which ZEO clients cannot "
+                                 "hold; refused");
+          ZR_LOG(WARNING) << "transaction from " << b.origin_translator()
+                          << ": " << refusal;
+        } else if (!txn.requested_tid.empty() &&
+                   options_.max_tid_ahead > absl::ZeroDuration() &&
+                   zeo::TidToTime(txn.requested_tid) >
+                       absl::Now() + options_.max_tid_ahead) {
           // Answered at vote, where the client hears of tpc_begin's errors.
           refusal = absl::StrCat(
               "tid ", zeo::TidHex(txn.requested_tid), " (",

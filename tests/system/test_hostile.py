@@ -400,3 +400,30 @@ def run_commit_with_deadline(cluster, what: str) -> float:
     waited = _commit_after(cluster, what)
     log.info("next commit took %.2fs after %s", waited, what)
     return waited
+
+
+@pytest.mark.parametrize("ending", ["tpc_abort", "tpc_finish", "disconnect"])
+def test_data_call_after_vote_then_more_calls(make_cluster, ending):
+    """storea after the vote (raidcore ends that transaction's stream), then a call
+    that ignores the failure, then the transaction's end: the translator crashed
+    (gRPC Finish called twice on the stream; found by tests/fuzz/session_fuzz.py).
+    Now the client gets errors, the translator lives and others commit."""
+    cluster = make_cluster()
+    c, oid = _voting_raw_client(cluster, b"late store")
+    c.oneway("storea", oid, z64, _record("after the vote"), 77)
+    flag, status = c.call("server_status")
+    assert not flag, status
+    if ending == "disconnect":
+        c.close()
+    else:
+        try:
+            c.call(ending, 77)  # an error reply, or the connection closed
+        except (ConnectionError, struct.error, OSError):
+            pass
+        c.close()
+    assert _commit_after(cluster, f"after {ending}") < 30
+    assert cluster.translator.process.running(), "the translator died"
+    other = RawClient(cluster.addr)
+    other.handshake()
+    other.register()
+    other.close()

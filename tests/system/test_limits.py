@@ -354,3 +354,21 @@ def test_one_client_cannot_push_out_anothers_iterators(cluster):
     assert txn is not None
     a.close()
     b.close()
+
+
+def test_a_tid_from_2_63_on_is_refused_even_without_a_bound(make_cluster):
+    """ZEO's client cache fails on tids >= 2^63 (signed): raidcore refuses them
+    whatever --max_tid_ahead says (found by tests/fuzz/session_fuzz.py)."""
+    from ZODB.Connection import TransactionMetaData
+    from ZODB.POSException import StorageError
+    from ZODB.utils import p64
+
+    cluster = make_cluster(raidcore_args=["--max_tid_ahead", "0"])
+    storage = cluster.client_storage()
+    t = TransactionMetaData()
+    storage.tpc_begin(t, p64(0xFFFFFFFFFFFFFFFF), " ")
+    storage.store(storage.new_oid(), None, b"x", "", t)
+    with pytest.raises(StorageError, match="2\\^63"):
+        storage.tpc_vote(t)
+    storage.tpc_abort(t)
+    commit_some(cluster.db(), 1, "after")
