@@ -21,6 +21,15 @@ namespace {
 // more are left over, and dropped oldest first).
 constexpr size_t kMaxIteratorsPerConnection = 256;
 
+// Stands for the msgid of a call the client sent one-way although the method
+// answers: ZEO sends no reply then, and neither do we. (Clients number their
+// calls from 1; a one-way call carries 0.)
+const zeo::Value& UnansweredMsgid() {
+  static const zeo::Value* const kMsgid =
+      new zeo::Value(zeo::Value::Int(-0x7fffffffffffffffLL));
+  return *kMsgid;
+}
+
 // Bytes a TLS connection's reader may take ahead of its calls.
 constexpr size_t kTlsReadAhead = 256 << 10;
 
@@ -320,6 +329,9 @@ absl::Status ClientSession::Write(const zeo::Message& message) {
 }
 
 absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
+  if (message.is_reply() && message.msgid == UnansweredMsgid()) {
+    return absl::OkStatus();  // the answer to a one-way call: not sent
+  }
   absl::StatusOr<std::string> payload =
       zeo::TryEncodeMessage(message, encoding_);
   if (!payload.ok() && encoding_ == zeo::Encoding::kMsgpack) {
@@ -503,6 +515,21 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
     }
     return ReplyError(message.msgid, "ZODB.POSException.ReadOnlyError",
                       Value::Tuple({}));
+  }
+  const bool oneway_method =
+      name == "tpc_begin" || name == "storea" ||
+      name == "checkCurrentSerialInTransaction" || name == "undoa" ||
+      name == "restorea" || name == "deleteObject" || name == "iterator_gc" ||
+      name == "storeBlobStart" || name == "storeBlobChunk" ||
+      name == "storeBlobEnd" || name == "storeBlobShared";
+  if (message.is_oneway() && !oneway_method) {
+    // A method that answers, called one-way: a ZEO server runs it and sends
+    // nothing back (a reply the client never asked for would break it).
+    if (name == "loadBefore") return absl::OkStatus();  // no effect at all
+    zeo::Message unanswered = message;
+    unanswered.msgid = UnansweredMsgid();
+    unanswered.flag = Value::Bool(false);
+    return Dispatch(unanswered);
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
   if (name == "tpc_begin" || name == "storea" ||

@@ -427,3 +427,21 @@ def test_data_call_after_vote_then_more_calls(make_cluster, ending):
     other.handshake()
     other.register()
     other.close()
+
+
+def test_answering_methods_called_one_way_get_no_reply(cluster):
+    """As a ZEO server: a method that answers, called one-way, runs and sends
+    nothing back (a reply the client never asked for breaks a ZEO client)."""
+    c = RawClient(cluster.addr)
+    c.handshake()
+    c.register()
+    for name, args in (("lastTransaction", ()), ("new_oids", (1,)),
+                       ("get_info", ()), ("ping", ()), ("loadBefore", (z64, maxtid)),
+                       ("server_status", ())):
+        c.oneway(name, *args)
+    c.msgid = 41
+    c.send(frame(encode(42, False, "lastTransaction", ())))
+    c.sock.settimeout(10)
+    msgid, flag, name, result = decode(read_frame(c.sock))
+    assert (msgid, name) == (42, ".reply"), (msgid, flag, name, result)
+    c.close()
