@@ -31,6 +31,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "base/flags.h"
+#include "base/grpc_tls.h"
 #include "base/pem_file.h"
 #include "zeoraid/v1/admin.grpc.pb.h"
 
@@ -454,39 +455,20 @@ void PrepareCall(grpc::ClientContext* context) {
 // TLS towards raidcore (with this operator's client certificate) when
 // --tls_ca is given, else plaintext.
 absl::StatusOr<std::shared_ptr<grpc::Channel>> RaidcoreChannel() {
-  const std::string ca = absl::GetFlag(FLAGS_tls_ca);
-  const std::string cert = absl::GetFlag(FLAGS_tls_certificate);
-  const std::string key = absl::GetFlag(FLAGS_tls_key);
-  if (ca.empty()) {
-    if (!cert.empty() || !key.empty()) {
-      return absl::InvalidArgumentError(
-          "--tls_certificate/--tls_key need --tls_ca");
-    }
-    return grpc::CreateChannel(absl::GetFlag(FLAGS_raidcore),
-                               grpc::InsecureChannelCredentials());
-  }
-  if (cert.empty() != key.empty()) {
-    return absl::InvalidArgumentError(
-        "--tls_certificate and --tls_key go together");
-  }
-  grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> pem = ReadPemFile(ca, "--tls_ca");
-  if (!pem.ok()) return pem.status();
-  ssl.pem_root_certs = std::move(*pem);
-  if (!cert.empty()) {
-    pem = ReadPemFile(cert, "--tls_certificate");
-    if (!pem.ok()) return pem.status();
-    ssl.pem_cert_chain = std::move(*pem);
-    pem = ReadPemFile(key, "--tls_key");
-    if (!pem.ok()) return pem.status();
-    ssl.pem_private_key = std::move(*pem);
-  }
+  ClientTlsFiles files;
+  files.ca = absl::GetFlag(FLAGS_tls_ca);
+  files.certificate = absl::GetFlag(FLAGS_tls_certificate);
+  files.key = absl::GetFlag(FLAGS_tls_key);
+  files.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  files.ca_flag = "--tls_ca";
+  files.certificate_flag = "--tls_certificate";
+  files.key_flag = "--tls_key";
   grpc::ChannelArguments args;
-  if (!absl::GetFlag(FLAGS_tls_server_name).empty()) {
-    args.SetSslTargetNameOverride(absl::GetFlag(FLAGS_tls_server_name));
-  }
-  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_raidcore),
-                                   grpc::SslCredentials(ssl), args);
+  absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> credentials =
+      ClientCredentials(files, &args);
+  if (!credentials.ok()) return credentials.status();
+  return grpc::CreateCustomChannel(absl::GetFlag(FLAGS_raidcore), *credentials,
+                                   args);
 }
 
 // Reports a failed call on stderr and returns the exit code of a command

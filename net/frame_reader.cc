@@ -13,13 +13,6 @@
 namespace zeoraid::net {
 namespace {
 
-int PollMillis(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-}
-
 absl::Time After(absl::Duration timeout) {
   return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                              : absl::Now() + timeout;
@@ -35,7 +28,7 @@ absl::StatusOr<size_t> SocketSource::Read(char* out, size_t n,
   while (true) {
     if (wait) {
       struct pollfd pfd = {socket_->fd(), POLLIN, 0};
-      int ready = ::poll(&pfd, 1, PollMillis(deadline));
+      int ready = ::poll(&pfd, 1, PollTimeoutMs(deadline));
       if (ready == 0) return absl::DeadlineExceededError("read timed out");
       if (ready < 0 && errno != EINTR) {
         return absl::InternalError(

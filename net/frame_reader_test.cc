@@ -9,25 +9,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "net/socket_pair_for_test.h"
 
 namespace zeoraid::net {
 namespace {
 
-// A connected pair of Unix stream sockets: `peer` writes raw bytes.
-struct Pipe {
-  Pipe() {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    ours = Socket(fds[0]);
-    peer = Socket(fds[1]);
-  }
-  void Send(const std::string& bytes) {
-    ASSERT_EQ(::send(peer.fd(), bytes.data(), bytes.size(), 0),
-              static_cast<ssize_t>(bytes.size()));
-  }
-  Socket ours;
-  Socket peer;
-};
+using Pipe = SocketPair;
 
 std::string Header(uint32_t n) {
   return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),

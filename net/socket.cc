@@ -18,6 +18,19 @@
 #include "absl/time/clock.h"
 
 namespace zeoraid::net {
+
+std::array<char, 4> EncodeFrameLength(uint32_t n) {
+  return {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+          static_cast<char>(n >> 8), static_cast<char>(n)};
+}
+
+int PollTimeoutMs(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return -1;
+  absl::Duration left = deadline - absl::Now();
+  if (left <= absl::ZeroDuration()) return 0;
+  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
+}
+
 namespace {
 
 absl::Status Errno(absl::string_view what) {
@@ -30,14 +43,6 @@ absl::Status Errno(absl::string_view what) {
   return absl::InternalError(message);
 }
 
-// Milliseconds for poll(): -1 = forever.
-int PollMillis(absl::Time deadline) {
-  if (deadline == absl::InfiniteFuture()) return -1;
-  absl::Duration left = deadline - absl::Now();
-  if (left <= absl::ZeroDuration()) return 0;
-  return static_cast<int>(absl::ToInt64Milliseconds(left)) + 1;
-}
-
 absl::Time DeadlineFor(absl::Duration timeout) {
   return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
                                              : absl::Now() + timeout;
@@ -47,7 +52,7 @@ absl::Time DeadlineFor(absl::Duration timeout) {
 absl::Status WaitFor(int fd, short events, absl::Time deadline) {
   while (true) {
     struct pollfd pfd = {fd, events, 0};
-    int n = ::poll(&pfd, 1, PollMillis(deadline));
+    int n = ::poll(&pfd, 1, PollTimeoutMs(deadline));
     if (n > 0) return absl::OkStatus();
     if (n == 0) return absl::DeadlineExceededError("socket timed out");
     if (errno != EINTR) return Errno("poll");
@@ -311,11 +316,9 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
   if (payload.size() > 0xffffffffu) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
-  uint32_t n = static_cast<uint32_t>(payload.size());
-  unsigned char prefix[4] = {
-      static_cast<unsigned char>(n >> 24), static_cast<unsigned char>(n >> 16),
-      static_cast<unsigned char>(n >> 8), static_cast<unsigned char>(n)};
-  struct iovec iov[2] = {{prefix, 4},
+  std::array<char, 4> prefix =
+      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+  struct iovec iov[2] = {{prefix.data(), 4},
                          {const_cast<char*>(payload.data()), payload.size()}};
   size_t total = 4 + payload.size();
   size_t sent = 0;

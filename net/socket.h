@@ -4,6 +4,8 @@
 #ifndef ZEORAID_NET_SOCKET_H_
 #define ZEORAID_NET_SOCKET_H_
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -38,6 +40,11 @@ class Socket {
  private:
   int fd_ = -1;
 };
+
+// ZEO's frame prefix: the payload's length, 4 bytes big-endian.
+std::array<char, 4> EncodeFrameLength(uint32_t n);
+// poll()'s timeout in milliseconds until `deadline` (-1: InfiniteFuture).
+int PollTimeoutMs(absl::Time deadline);
 
 // "host:port" (IPv4, IPv6 in brackets, or a name) or a path containing '/'.
 bool IsUnixPath(absl::string_view address);

@@ -203,15 +203,13 @@ absl::Status TlsStream::WriteFrame(absl::string_view payload) {
   if (payload.size() > 0xffffffffu) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
-  const uint32_t n = static_cast<uint32_t>(payload.size());
-  const char prefix[4] = {static_cast<char>(n >> 24),
-                          static_cast<char>(n >> 16), static_cast<char>(n >> 8),
-                          static_cast<char>(n)};
+  const std::array<char, 4> prefix =
+      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
   MutexLock lock(&mu_);
   ERR_clear_error();
   // Memory BIOs take everything: SSL_write never waits here. The prefix
   // rides in the first record with the start of the payload.
-  std::string first(prefix, 4);
+  std::string first(prefix.data(), 4);
   const size_t head = std::min<size_t>(payload.size(), 16384 - 4);
   first.append(payload.data(), head);
   if (SSL_write(ssl_, first.data(), static_cast<int>(first.size())) !=

@@ -66,15 +66,13 @@ absl::Status WriteQueue::WriteFrame(absl::string_view payload) {
   if (payload.size() > 0xffffffffu) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
-  const uint32_t n = static_cast<uint32_t>(payload.size());
-  const char prefix[4] = {static_cast<char>(n >> 24),
-                          static_cast<char>(n >> 16), static_cast<char>(n >> 8),
-                          static_cast<char>(n)};
+  const std::array<char, 4> prefix =
+      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
   bool watch = false;
   absl::Status st;
   {
     MutexLock lock(&mu_);
-    st = WriteLocked(absl::string_view(prefix, 4), payload);
+    st = WriteLocked(absl::string_view(prefix.data(), 4), payload);
     if (st.ok() && queued_ > 0 && !watched_) watch = watched_ = true;
   }
   if (watch) flusher_->Watch(this);

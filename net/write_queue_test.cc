@@ -10,20 +10,12 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "net/frame_reader.h"
+#include "net/socket_pair_for_test.h"
 
 namespace zeoraid::net {
 namespace {
 
-struct Pipe {
-  Pipe() {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    ours = Socket(fds[0]);
-    peer = Socket(fds[1]);
-  }
-  Socket ours;
-  Socket peer;
-};
+using Pipe = SocketPair;
 
 TEST(WriteQueueTest, SendsAtOnceWhenThePeerReads) {
   OutputFlusher flusher;

@@ -12,6 +12,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "base/flags.h"
+#include "base/grpc_tls.h"
 #include "base/logging.h"
 #include "base/pem_file.h"
 #include "base/shutdown.h"
@@ -106,36 +107,15 @@ namespace {
 // TLS (and a client certificate) towards raidcore, or plaintext.
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> RaidcoreCredentials(
     grpc::ChannelArguments* args) {
-  const std::string ca = absl::GetFlag(FLAGS_raidcore_tls_ca);
-  const std::string cert = absl::GetFlag(FLAGS_raidcore_tls_certificate);
-  const std::string key = absl::GetFlag(FLAGS_raidcore_tls_key);
-  if (ca.empty()) {
-    if (!cert.empty() || !key.empty()) {
-      return absl::InvalidArgumentError(
-          "--raidcore_tls_certificate/--raidcore_tls_key need "
-          "--raidcore_tls_ca");
-    }
-    return grpc::InsecureChannelCredentials();
-  }
-  grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> pem = ReadPemFile(ca, "--raidcore_tls_ca");
-  if (!pem.ok()) return pem.status();
-  ssl.pem_root_certs = std::move(*pem);
-  if (cert.empty() != key.empty()) {
-    return absl::InvalidArgumentError(
-        "--raidcore_tls_certificate and --raidcore_tls_key go together");
-  }
-  if (!cert.empty()) {
-    pem = ReadPemFile(cert, "--raidcore_tls_certificate");
-    if (!pem.ok()) return pem.status();
-    ssl.pem_cert_chain = std::move(*pem);
-    pem = ReadPemFile(key, "--raidcore_tls_key");
-    if (!pem.ok()) return pem.status();
-    ssl.pem_private_key = std::move(*pem);
-  }
-  const std::string name = absl::GetFlag(FLAGS_raidcore_tls_server_name);
-  if (!name.empty()) args->SetSslTargetNameOverride(name);
-  return grpc::SslCredentials(ssl);
+  ClientTlsFiles files;
+  files.ca = absl::GetFlag(FLAGS_raidcore_tls_ca);
+  files.certificate = absl::GetFlag(FLAGS_raidcore_tls_certificate);
+  files.key = absl::GetFlag(FLAGS_raidcore_tls_key);
+  files.server_name = absl::GetFlag(FLAGS_raidcore_tls_server_name);
+  files.ca_flag = "--raidcore_tls_ca";
+  files.certificate_flag = "--raidcore_tls_certificate";
+  files.key_flag = "--raidcore_tls_key";
+  return ClientCredentials(files, args);
 }
 
 // The ZEO listener's TLS, or null.
