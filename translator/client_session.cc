@@ -777,6 +777,12 @@ absl::Status ClientSession::HandleSendBlob(const zeo::Message& message) {
       written = write(zeo::MakeOneway(
           "receiveBlobChunk",
           {oid, serial, Value::Bytes(std::move(*response.mutable_chunk()))}));
+      // The blob goes out no faster than the client takes it: the queue,
+      // not this loop, must wait, or a whole blob would pile up in memory.
+      if (written.ok()) {
+        written = out_->WaitBelow(options_.reply_backlog_bytes,
+                                  absl::Now() + options_.write_timeout);
+      }
     }
   }
   if (!written.ok()) {
