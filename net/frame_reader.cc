@@ -1,50 +1,21 @@
 #include "net/frame_reader.h"
 
-#include <errno.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace zeoraid::net {
-namespace {
-
-absl::Time After(absl::Duration timeout) {
-  return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                             : absl::Now() + timeout;
-}
-
-}  // namespace
 
 absl::StatusOr<size_t> SocketSource::Read(char* out, size_t n,
                                           absl::Time deadline) {
-  // Bytes already there are taken without a poll first: a busy connection's
-  // reads cost one system call each.
-  bool wait = false;
-  while (true) {
-    if (wait) {
-      struct pollfd pfd = {socket_->fd(), POLLIN, 0};
-      int ready = ::poll(&pfd, 1, PollTimeoutMs(deadline));
-      if (ready == 0) return absl::DeadlineExceededError("read timed out");
-      if (ready < 0 && errno != EINTR) {
-        return absl::InternalError(
-            absl::StrCat("poll: ", std::strerror(errno)));
-      }
-    }
-    ssize_t r = ::recv(socket_->fd(), out, n, MSG_DONTWAIT);
-    if (r > 0) return static_cast<size_t>(r);
-    if (r == 0) return absl::UnavailableError("connection closed by peer");
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      wait = true;
-      continue;
-    }
-    return absl::UnavailableError(absl::StrCat("recv: ", std::strerror(errno)));
+  absl::StatusOr<size_t> r = ReadSome(*socket_, out, n, deadline);
+  // Any failure of the socket itself ends the stream for the reader.
+  if (!r.ok() && !absl::IsDeadlineExceeded(r.status()) &&
+      !absl::IsUnavailable(r.status())) {
+    return absl::UnavailableError(r.status().message());
   }
+  return r;
 }
 
 bool SocketSource::HasPendingInput() { return net::HasPendingInput(*socket_); }
@@ -57,7 +28,7 @@ absl::Status FrameReader::ReadExactly(char* out, size_t n,
     absl::StatusOr<size_t> r = source_->Read(out + got, n - got, deadline);
     if (!r.ok()) return r.status();
     got += *r;
-    deadline = After(options_.stall_timeout);
+    deadline = DeadlineAfter(options_.stall_timeout);
   }
   return absl::OkStatus();
 }
@@ -66,11 +37,11 @@ absl::StatusOr<Frame> FrameReader::Next(absl::Duration idle_timeout) {
   unsigned char prefix[4];
   // The first byte may take as long as the caller allows; the rest of the
   // header is part of the frame.
-  absl::StatusOr<size_t> first =
-      source_->Read(reinterpret_cast<char*>(prefix), 1, After(idle_timeout));
+  absl::StatusOr<size_t> first = source_->Read(reinterpret_cast<char*>(prefix),
+                                               1, DeadlineAfter(idle_timeout));
   if (!first.ok()) return first.status();
   absl::Status st = ReadExactly(reinterpret_cast<char*>(prefix) + 1, 3,
-                                After(options_.stall_timeout));
+                                DeadlineAfter(options_.stall_timeout));
   if (!st.ok()) return Stalled(st, 4, 1);
   const size_t size = (size_t{prefix[0]} << 24) | (size_t{prefix[1]} << 16) |
                       (size_t{prefix[2]} << 8) | size_t{prefix[3]};
@@ -83,7 +54,7 @@ absl::StatusOr<Frame> FrameReader::Next(absl::Duration idle_timeout) {
   std::string& payload = frame.payload;
   payload.reserve(std::min(size, options_.unbudgeted_bytes));
   size_t got = 0;
-  absl::Time deadline = After(options_.stall_timeout);
+  absl::Time deadline = DeadlineAfter(options_.stall_timeout);
   while (got < size) {
     if (got == payload.capacity()) {
       // Grow geometrically, never past the announced size, and pay for what
@@ -95,7 +66,8 @@ absl::StatusOr<Frame> FrameReader::Next(absl::Duration idle_timeout) {
                                  : 0;
       if (options_.budget != nullptr && charged > frame.hold.bytes()) {
         const size_t more = charged - frame.hold.bytes();
-        if (!options_.budget->Acquire(more, After(options_.stall_timeout))) {
+        if (!options_.budget->Acquire(more,
+                                      DeadlineAfter(options_.stall_timeout))) {
           return absl::ResourceExhaustedError(
               absl::StrCat("buffer budget of ", options_.budget->limit(),
                            " bytes exhausted (frame of ", size, " bytes, ", got,
@@ -115,7 +87,7 @@ absl::StatusOr<Frame> FrameReader::Next(absl::Duration idle_timeout) {
     }
     got += *r;
     payload.resize(got);
-    deadline = After(options_.stall_timeout);
+    deadline = DeadlineAfter(options_.stall_timeout);
   }
   return frame;
 }

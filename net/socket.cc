@@ -24,6 +24,11 @@ std::array<char, 4> EncodeFrameLength(uint32_t n) {
           static_cast<char>(n >> 8), static_cast<char>(n)};
 }
 
+absl::Time DeadlineAfter(absl::Duration timeout) {
+  return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
+                                             : absl::Now() + timeout;
+}
+
 int PollTimeoutMs(absl::Time deadline) {
   if (deadline == absl::InfiniteFuture()) return -1;
   absl::Duration left = deadline - absl::Now();
@@ -41,11 +46,6 @@ absl::Status Errno(absl::string_view what) {
     return absl::UnavailableError(message);
   }
   return absl::InternalError(message);
-}
-
-absl::Time DeadlineFor(absl::Duration timeout) {
-  return timeout == absl::InfiniteDuration() ? absl::InfiniteFuture()
-                                             : absl::Now() + timeout;
 }
 
 // Waits until fd is ready for `events`.
@@ -153,7 +153,7 @@ absl::StatusOr<Socket> Connect(absl::string_view address,
                                absl::Duration timeout) {
   absl::StatusOr<std::vector<Endpoint>> endpoints = Resolve(address, false);
   if (!endpoints.ok()) return endpoints.status();
-  absl::Time deadline = DeadlineFor(timeout);
+  absl::Time deadline = DeadlineAfter(timeout);
   absl::Status last = absl::UnavailableError("no endpoint");
   for (const Endpoint& ep : *endpoints) {
     Socket sock(::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -251,7 +251,7 @@ std::string PeerAddress(const Socket& socket) {
 }
 
 absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
-  absl::Status ready = WaitFor(listener.fd(), POLLIN, DeadlineFor(timeout));
+  absl::Status ready = WaitFor(listener.fd(), POLLIN, DeadlineAfter(timeout));
   if (!ready.ok()) return ready;
   Socket sock(::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC));
   if (!sock.valid()) return Errno("accept");
@@ -260,30 +260,57 @@ absl::StatusOr<Socket> Accept(const Socket& listener, absl::Duration timeout) {
   return sock;
 }
 
-namespace {
-
-absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
-  size_t got = 0;
+absl::StatusOr<size_t> ReadSome(const Socket& socket, char* out, size_t n,
+                                absl::Time deadline) {
   // Bytes that are already there are taken without a poll first: a busy
-  // connection's frames cost one system call each.
+  // connection's reads cost one system call each.
   bool wait = false;
-  while (got < n) {
+  while (true) {
     if (wait) {
-      absl::Status ready = WaitFor(fd, POLLIN, deadline);
+      absl::Status ready = WaitFor(socket.fd(), POLLIN, deadline);
       if (!ready.ok()) return ready;
     }
-    ssize_t r = ::recv(fd, out + got, n - got, MSG_DONTWAIT);
+    ssize_t r = ::recv(socket.fd(), out, n, MSG_DONTWAIT);
+    if (r > 0) return static_cast<size_t>(r);
     if (r == 0) return absl::UnavailableError("connection closed by peer");
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        wait = true;
-        continue;
-      }
-      return Errno("recv");
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      wait = true;
+      continue;
     }
-    wait = false;
-    got += static_cast<size_t>(r);
+    return Errno("recv");
+  }
+}
+
+absl::StatusOr<size_t> SendNow(int fd, absl::string_view a,
+                               absl::string_view b) {
+  struct iovec iov[2];
+  int count = 0;
+  if (!a.empty()) iov[count++] = {const_cast<char*>(a.data()), a.size()};
+  if (!b.empty()) iov[count++] = {const_cast<char*>(b.data()), b.size()};
+  if (count == 0) return 0;
+  msghdr msg;
+  std::memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = iov;
+  msg.msg_iovlen = count;
+  while (true) {
+    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w >= 0) return static_cast<size_t>(w);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    return Errno("send");
+  }
+}
+
+namespace {
+
+absl::Status ReadFull(const Socket& socket, char* out, size_t n,
+                      absl::Time deadline) {
+  size_t got = 0;
+  while (got < n) {
+    absl::StatusOr<size_t> r = ReadSome(socket, out + got, n - got, deadline);
+    if (!r.ok()) return r.status();
+    got += *r;
   }
   return absl::OkStatus();
 }
@@ -293,10 +320,10 @@ absl::Status ReadFull(int fd, char* out, size_t n, absl::Time deadline) {
 absl::StatusOr<std::string> ReadFrame(const Socket& socket,
                                       size_t max_frame_bytes,
                                       absl::Duration timeout) {
-  absl::Time deadline = DeadlineFor(timeout);
+  absl::Time deadline = DeadlineAfter(timeout);
   unsigned char prefix[4];
   absl::Status st =
-      ReadFull(socket.fd(), reinterpret_cast<char*>(prefix), 4, deadline);
+      ReadFull(socket, reinterpret_cast<char*>(prefix), 4, deadline);
   if (!st.ok()) return st;
   size_t size = (size_t{prefix[0]} << 24) | (size_t{prefix[1]} << 16) |
                 (size_t{prefix[2]} << 8) | size_t{prefix[3]};
@@ -305,45 +332,30 @@ absl::StatusOr<std::string> ReadFrame(const Socket& socket,
         "frame of ", size, " bytes exceeds the limit of ", max_frame_bytes));
   }
   std::string payload(size, '\0');
-  st = ReadFull(socket.fd(), payload.data(), size, deadline);
+  st = ReadFull(socket, payload.data(), size, deadline);
   if (!st.ok()) return st;
   return payload;
 }
 
 absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
                         absl::Duration timeout) {
-  const absl::Time deadline = DeadlineFor(timeout);
+  const absl::Time deadline = DeadlineAfter(timeout);
   if (payload.size() > 0xffffffffu) {
     return absl::OutOfRangeError("frame larger than 4 GiB");
   }
   std::array<char, 4> prefix =
       EncodeFrameLength(static_cast<uint32_t>(payload.size()));
-  struct iovec iov[2] = {{prefix.data(), 4},
-                         {const_cast<char*>(payload.data()), payload.size()}};
-  size_t total = 4 + payload.size();
+  const absl::string_view head(prefix.data(), 4);
+  const size_t total = 4 + payload.size();
   size_t sent = 0;
-  bool full = false;
   while (sent < total) {
-    msghdr msg;
-    std::memset(&msg, 0, sizeof(msg));
-    // Skip what was already sent.
-    struct iovec cur[2];
-    int count = 0;
-    size_t skip = sent;
-    for (auto& v : iov) {
-      if (skip >= v.iov_len) {
-        skip -= v.iov_len;
-        continue;
-      }
-      cur[count].iov_base = static_cast<char*>(v.iov_base) + skip;
-      cur[count].iov_len = v.iov_len - skip;
-      skip = 0;
-      ++count;
-    }
-    msg.msg_iov = cur;
-    msg.msg_iovlen = count;
-    // Poll only once the socket's buffer is full.
-    if (full) {
+    absl::StatusOr<size_t> w =
+        sent < 4 ? SendNow(socket.fd(), head.substr(sent), payload)
+                 : SendNow(socket.fd(), payload.substr(sent - 4), {});
+    if (!w.ok()) return w.status();
+    sent += *w;
+    if (*w == 0) {
+      // Poll only once the socket's buffer is full.
       absl::Status ready = WaitFor(socket.fd(), POLLOUT, deadline);
       if (!ready.ok()) {
         return absl::DeadlineExceededError(
@@ -351,17 +363,6 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
                          ": the peer is not reading"));
       }
     }
-    ssize_t w = ::sendmsg(socket.fd(), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        full = true;
-        continue;
-      }
-      return Errno("send");
-    }
-    full = false;
-    sent += static_cast<size_t>(w);
   }
   return absl::OkStatus();
 }

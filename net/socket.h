@@ -45,6 +45,18 @@ class Socket {
 std::array<char, 4> EncodeFrameLength(uint32_t n);
 // poll()'s timeout in milliseconds until `deadline` (-1: InfiniteFuture).
 int PollTimeoutMs(absl::Time deadline);
+// `timeout` from now; InfiniteDuration gives InfiniteFuture.
+absl::Time DeadlineAfter(absl::Duration timeout);
+
+// Reads between 1 and `n` bytes, waiting until `deadline` for the first (bytes
+// already there cost no poll). Unavailable when the peer closed the stream,
+// DeadlineExceeded at the deadline.
+absl::StatusOr<size_t> ReadSome(const Socket& socket, char* out, size_t n,
+                                absl::Time deadline);
+// Sends what the socket takes now of `a` then `b`, never waiting: the bytes
+// sent, 0 when its buffer is full.
+absl::StatusOr<size_t> SendNow(int fd, absl::string_view a,
+                               absl::string_view b);
 
 // "host:port" (IPv4, IPv6 in brackets, or a name) or a path containing '/'.
 bool IsUnixPath(absl::string_view address);

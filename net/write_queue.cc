@@ -14,31 +14,6 @@
 #include "absl/time/clock.h"
 
 namespace zeoraid::net {
-namespace {
-
-// sendmsg without blocking; bytes sent, 0 when the socket is full, or an
-// error.
-absl::StatusOr<size_t> SendSome(int fd, absl::string_view a,
-                                absl::string_view b) {
-  struct iovec iov[2];
-  int count = 0;
-  if (!a.empty()) iov[count++] = {const_cast<char*>(a.data()), a.size()};
-  if (!b.empty()) iov[count++] = {const_cast<char*>(b.data()), b.size()};
-  if (count == 0) return 0;
-  msghdr msg;
-  std::memset(&msg, 0, sizeof(msg));
-  msg.msg_iov = iov;
-  msg.msg_iovlen = count;
-  while (true) {
-    ssize_t w = ::sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w >= 0) return static_cast<size_t>(w);
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    return absl::UnavailableError(absl::StrCat("send: ", std::strerror(errno)));
-  }
-}
-
-}  // namespace
 
 WriteQueue::WriteQueue(int fd, WriteQueueOptions options,
                        OutputFlusher* flusher,
@@ -51,15 +26,7 @@ WriteQueue::WriteQueue(int fd, WriteQueueOptions options,
 WriteQueue::~WriteQueue() { Close(); }
 
 absl::Status WriteQueue::Write(absl::string_view bytes) {
-  bool watch = false;
-  absl::Status st;
-  {
-    MutexLock lock(&mu_);
-    st = WriteLocked(bytes, {});
-    if (st.ok() && queued_ > 0 && !watched_) watch = watched_ = true;
-  }
-  if (watch) flusher_->Watch(this);
-  return st;
+  return WriteParts(bytes, {});
 }
 
 absl::Status WriteQueue::WriteFrame(absl::string_view payload) {
@@ -68,11 +35,15 @@ absl::Status WriteQueue::WriteFrame(absl::string_view payload) {
   }
   const std::array<char, 4> prefix =
       EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+  return WriteParts(absl::string_view(prefix.data(), 4), payload);
+}
+
+absl::Status WriteQueue::WriteParts(absl::string_view a, absl::string_view b) {
   bool watch = false;
   absl::Status st;
   {
     MutexLock lock(&mu_);
-    st = WriteLocked(absl::string_view(prefix.data(), 4), payload);
+    st = WriteLocked(a, b);
     if (st.ok() && queued_ > 0 && !watched_) watch = watched_ = true;
   }
   if (watch) flusher_->Watch(this);
@@ -85,7 +56,7 @@ absl::Status WriteQueue::WriteLocked(absl::string_view a, absl::string_view b) {
   const size_t total = a.size() + b.size();
   size_t sent = 0;
   if (queued_ == 0) {
-    absl::StatusOr<size_t> w = SendSome(fd_, a, b);
+    absl::StatusOr<size_t> w = SendNow(fd_, a, b);
     if (!w.ok()) return FailLocked(w.status());
     sent = *w;
     if (sent == total) return absl::OkStatus();
@@ -115,7 +86,7 @@ absl::Status WriteQueue::SendQueuedLocked() {
     head.remove_prefix(head_sent_);
     absl::string_view next =
         chunks_.size() > 1 ? absl::string_view(chunks_[1]) : "";
-    absl::StatusOr<size_t> w = SendSome(fd_, head, next);
+    absl::StatusOr<size_t> w = SendNow(fd_, head, next);
     if (!w.ok()) return FailLocked(w.status());
     if (*w == 0) break;  // full again
     size_t n = *w;

@@ -69,8 +69,10 @@ class WriteQueue {
  private:
   friend class OutputFlusher;
 
-  // Writes as much of `parts` (after what is queued) as the socket takes now;
-  // the rest is queued. Requires mu_.
+  // Write and WriteFrame: `a` then `b`, and the flusher told when bytes wait.
+  absl::Status WriteParts(absl::string_view a, absl::string_view b);
+  // Writes as much of `a` then `b` (after what is queued) as the socket takes
+  // now; the rest is queued. Requires mu_.
   absl::Status WriteLocked(absl::string_view a, absl::string_view b)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Sends queued bytes until the socket is full. Requires mu_.
