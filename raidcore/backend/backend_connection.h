@@ -4,6 +4,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_BACKEND_CONNECTION_H_
 #define ZEORAID_RAIDCORE_BACKEND_BACKEND_CONNECTION_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -70,6 +71,18 @@ class BackendConnection {
   virtual std::unique_ptr<PendingCall> Start(absl::string_view method,
                                              zeo::Value::Items args,
                                              absl::Duration timeout);
+  // What StartThen calls with the answer.
+  using ReplyCallback = std::function<void(absl::StatusOr<ZeoReply>)>;
+  // Sends a synchronous call and returns; `done` runs exactly once with what
+  // Call would have returned. A connection that reads answers on a thread of
+  // its own (ZeoClient) runs `done` there, so the caller's thread never waits
+  // and no thread is handed the answer: `done` must be quick and must not
+  // call this connection's blocking methods (hand such work to a pool). This
+  // default runs Call on the caller's thread.
+  virtual void StartThen(absl::string_view method, zeo::Value::Items args,
+                         absl::Duration timeout, ReplyCallback done) {
+    done(Call(method, std::move(args), timeout));
+  }
   // sendBlob(oid, serial): the server sends the blob file of that revision
   // (receiveBlobStart, receiveBlobChunk…, receiveBlobStop) before its answer;
   // its bytes are appended to `into`. The answer as Call's; an application

@@ -1,6 +1,7 @@
 #include "raidcore/backend/zeo_client.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -123,17 +124,39 @@ void ZeoClient::Close() {
 }
 
 void ZeoClient::Fail(const absl::Status& status) {
+  std::map<int64_t, Callback> callbacks;
+  absl::Status broken;
   {
     MutexLock lock(&mu_);
     if (broken_.ok()) broken_ = status;
+    broken = broken_;
     for (auto& [id, pending] : pending_) {
       pending->done = true;
       pending->reply = broken_;
       pending->cv.Signal();  // under mu_: the waiter may destroy it after
     }
     pending_.clear();
+    callbacks.swap(callbacks_);
   }
   socket_.Shutdown();
+  for (auto& [id, callback] : callbacks) Complete(std::move(callback), broken);
+}
+
+AlarmThread& ZeoClient::Deadlines() {
+  static AlarmThread* const deadlines = new AlarmThread();
+  return *deadlines;
+}
+
+void ZeoClient::Complete(Callback callback, absl::StatusOr<ZeoReply> reply,
+                         bool from_alarm) {
+  // Cancelled before `done` runs: once Cancel returns the alarm can no longer
+  // touch this client (it waits for a running alarm).
+  if (!from_alarm && callback.alarm != 0) Deadlines().Cancel(callback.alarm);
+  if (options_.call_observer) {
+    options_.call_observer(callback.method, absl::Now() - callback.start,
+                           !reply.ok());
+  }
+  callback.done(std::move(reply));
 }
 
 absl::Status ZeoClient::Write(const std::string& payload) {
@@ -199,6 +222,22 @@ void ZeoClient::ReadLoop() {
       }
     } else {
       reply = ZeoReply::Result(std::move(message->args));
+    }
+    std::optional<Callback> callback;
+    {
+      MutexLock lock(&mu_);
+      auto it = pending_.find(message->msgid.int_value());
+      if (it == pending_.end()) {
+        auto cb = callbacks_.find(message->msgid.int_value());
+        if (cb != callbacks_.end()) {
+          callback = std::move(cb->second);
+          callbacks_.erase(cb);
+        }
+      }
+    }
+    if (callback.has_value()) {
+      Complete(std::move(*callback), std::move(reply));
+      continue;
     }
     {
       MutexLock lock(&mu_);
@@ -394,6 +433,59 @@ std::unique_ptr<BackendConnection::PendingCall> ZeoClient::Start(
   absl::Status st = Write(*payload);
   if (!st.ok()) Fail(st);  // answers the pending call with the failure
   return call;
+}
+
+void ZeoClient::StartThen(absl::string_view method, zeo::Value::Items args,
+                          absl::Duration timeout, ReplyCallback done) {
+  Callback callback{std::move(done), std::string(method), absl::Now()};
+  int64_t msgid = 0;
+  absl::Status broken;
+  {
+    MutexLock lock(&mu_);
+    // unsent_ is left for the transaction's own vote or finish (see Start):
+    // StartThen is for reads, which go on regardless.
+    broken = broken_;
+    if (broken.ok()) msgid = next_msgid_++;
+  }
+  if (!broken.ok()) {
+    Complete(std::move(callback), broken);
+    return;
+  }
+  absl::StatusOr<std::string> payload = Encode(zeo::MakeCall(
+      zeo::Value::Int(msgid), std::string(method), std::move(args)));
+  if (!payload.ok()) {
+    Complete(std::move(callback), Unencodable(method, payload.status()));
+    return;
+  }
+  // Armed before the call is registered, so that every registered call has
+  // its alarm id (see callbacks_). A late answer fails the connection, as a
+  // late Call does: the server may still be acting on it.
+  callback.alarm = Deadlines().Schedule(timeout, [this, msgid, timeout] {
+    std::optional<Callback> late;
+    {
+      MutexLock lock(&mu_);
+      auto it = callbacks_.find(msgid);
+      if (it == callbacks_.end()) return;
+      late = std::move(it->second);
+      callbacks_.erase(it);
+    }
+    absl::Status err = absl::DeadlineExceededError(
+        absl::StrCat("backend ", options_.label, ": ", late->method,
+                     " did not answer within ", absl::FormatDuration(timeout)));
+    Complete(std::move(*late), err, /*from_alarm=*/true);
+    Fail(err);
+  });
+  {
+    MutexLock lock(&mu_);
+    broken = broken_;
+    if (broken.ok()) callbacks_.emplace(msgid, std::move(callback));
+  }
+  if (!broken.ok()) {
+    Complete(std::move(callback), broken);
+    return;
+  }
+  absl::Status st = Write(*payload);
+  if (!st.ok()) Fail(st);  // answers the call with the failure
 }
 
 absl::StatusOr<ZeoReply> ZeoClient::AwaitReply(

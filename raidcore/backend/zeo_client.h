@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "base/alarm_thread.h"
 #include "base/mutex.h"
 #include "net/socket.h"
 #include "raidcore/backend/backend_connection.h"
@@ -52,6 +53,11 @@ class ZeoClient final : public BackendConnection {
   std::unique_ptr<PendingCall> Start(absl::string_view method,
                                      zeo::Value::Items args,
                                      absl::Duration timeout) override;
+  // `done` runs on the reader thread with the answer; on the thread that
+  // fails the connection (reader, deadline alarm, Close) when there is none.
+  // A call unanswered after `timeout` fails the connection, as Call's does.
+  void StartThen(absl::string_view method, zeo::Value::Items args,
+                 absl::Duration timeout, ReplyCallback done) override;
   // One blob transfer at a time on a connection (blob_mu_): the server's
   // receiveBlob* callbacks name the revision, and are matched to it.
   absl::StatusOr<ZeoReply> SendBlob(const std::string& oid,
@@ -97,6 +103,20 @@ class ZeoClient final : public BackendConnection {
     CondVar cv;  // signalled when done
   };
   class InFlight;
+  // A call answered through StartThen's callback.
+  struct Callback {
+    ReplyCallback done;
+    std::string method;
+    absl::Time start;
+    uint64_t alarm = 0;  // its deadline on Deadlines()
+  };
+  // Runs `callback` with `reply` (never under mu_), after cancelling its
+  // deadline unless `from_alarm`, and tells the call observer.
+  void Complete(Callback callback, absl::StatusOr<ZeoReply> reply,
+                bool from_alarm = false);
+  // The alarm thread that fails a connection whose StartThen call is late;
+  // one for the process.
+  static AlarmThread& Deadlines();
   // Waits for the answer to `msgid` until `deadline`; a call that times out
   // fails the connection (the server may still act on it).
   absl::StatusOr<ZeoReply> AwaitReply(
@@ -120,6 +140,9 @@ class ZeoClient final : public BackendConnection {
   mutable Mutex mu_;
   int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<int64_t, Pending*> pending_ ABSL_GUARDED_BY(mu_);
+  // Calls answered through callbacks, by msgid. Every entry's deadline alarm
+  // is armed before it is inserted, and cancelled by whoever removes it.
+  std::map<int64_t, Callback> callbacks_ ABSL_GUARDED_BY(mu_);
   absl::Status broken_ ABSL_GUARDED_BY(mu_);  // non-OK once the connection died
   zeo::Value last_info_ ABSL_GUARDED_BY(mu_);
   // The error for a one-way call that could not be encoded, reported by the

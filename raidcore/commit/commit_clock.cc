@@ -8,6 +8,12 @@ CommitClock::Stamp CommitClock::Begin() const {
   return Stamp{sequence_, last_tid_};
 }
 
+std::optional<CommitClock::Stamp> CommitClock::TryBegin() const {
+  MutexLock lock(&mu_);
+  if (sequence_ % 2 == 1) return std::nullopt;
+  return Stamp{sequence_, last_tid_};
+}
+
 bool CommitClock::Unchanged(const Stamp& stamp) const {
   MutexLock lock(&mu_);
   return sequence_ == stamp.sequence;

@@ -10,6 +10,7 @@
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_CLOCK_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "base/mutex.h"
@@ -27,6 +28,8 @@ class CommitClock {
 
   // Waits while a finish is in progress, then returns the current stamp.
   Stamp Begin() const;
+  // Begin without waiting: nothing while a finish is in progress.
+  std::optional<Stamp> TryBegin() const;
   // True when no finish started or ended since `stamp` was taken.
   bool Unchanged(const Stamp& stamp) const;
 

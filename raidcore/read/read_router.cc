@@ -36,4 +36,50 @@ absl::StatusOr<SnapshotReply> ReadRouter::ReadAtSnapshot(
       absl::StrCat(method, " kept overlapping commits; try again"));
 }
 
+void ReadRouter::ReadAtSnapshotThen(std::string method, zeo::Value::Items args,
+                                    SnapshotCallback done) {
+  // Slow cases run the blocking ReadAtSnapshot on the pool, first degrading
+  // the backend that failed (Degrade may close its connection: never on that
+  // connection's reader thread).
+  auto slow = [this](std::string method, zeo::Value::Items args,
+                     std::string failed, absl::Status why,
+                     SnapshotCallback done) {
+    fallback_.Submit([this, method = std::move(method), args = std::move(args),
+                      failed = std::move(failed), why = std::move(why),
+                      done = std::move(done)] {
+      if (!failed.empty()) {
+        backends_->Degrade(failed,
+                           absl::StrCat(method, " failed: ", why.message()));
+      }
+      done(ReadAtSnapshot(method, args));
+    });
+  };
+  std::optional<CommitClock::Stamp> stamp = clock_->TryBegin();
+  absl::StatusOr<BackendMember> member = backends_->PickReader();
+  if (!member.ok()) {
+    done(member.status());
+    return;
+  }
+  if (!stamp.has_value()) {  // a finish is in progress: wait on the pool
+    slow(std::move(method), std::move(args), "", absl::OkStatus(),
+         std::move(done));
+    return;
+  }
+  std::shared_ptr<BackendConnection> connection = member->connection;
+  zeo::Value::Items sent = args;
+  connection->StartThen(
+      method, std::move(sent), timeout_,
+      [this, slow, name = std::move(member->name), method,
+       args = std::move(args), stamp = std::move(*stamp),
+       done = std::move(done)](absl::StatusOr<ZeoReply> reply) mutable {
+        if (reply.ok() && clock_->Unchanged(stamp)) {
+          done(SnapshotReply{std::move(*reply), std::move(stamp.last_tid)});
+          return;
+        }
+        slow(std::move(method), std::move(args),
+             reply.ok() ? std::string() : std::move(name),
+             reply.ok() ? absl::OkStatus() : reply.status(), std::move(done));
+      });
+}
+
 }  // namespace zeoraid::raidcore

@@ -6,10 +6,12 @@
 #ifndef ZEORAID_RAIDCORE_READ_READ_ROUTER_H_
 #define ZEORAID_RAIDCORE_READ_READ_ROUTER_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/worker_pool.h"
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/commit/commit_clock.h"
 
@@ -41,11 +43,25 @@ class ReadRouter {
   absl::StatusOr<SnapshotReply> ReadAtSnapshot(absl::string_view method,
                                                const zeo::Value::Items& args);
 
+  using SnapshotCallback = std::function<void(absl::StatusOr<SnapshotReply>)>;
+  // ReadAtSnapshot without blocking the caller: `done` runs once with what
+  // ReadAtSnapshot would return. When the first backend asked answers and no
+  // finish overlapped (the common case) it runs on that backend's reader
+  // thread, with no thread hand-off; otherwise (a transport failure to
+  // degrade and fail over from, a finish in progress or overlapping)
+  // ReadAtSnapshot runs on one of the router's pool threads and `done` there.
+  // The router must outlive every `done` not yet run.
+  void ReadAtSnapshotThen(std::string method, zeo::Value::Items args,
+                          SnapshotCallback done);
+
  private:
   BackendSet* const backends_;
   const CommitClock* const clock_;
   const absl::Duration timeout_;
   const absl::Duration slow_timeout_;
+  // Runs ReadAtSnapshotThen's slow cases, which block. Declared last: its
+  // destructor runs the jobs already submitted while the rest is intact.
+  WorkerPool fallback_{2};
 };
 
 }  // namespace zeoraid::raidcore
