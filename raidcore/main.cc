@@ -34,6 +34,7 @@
 #include "raidcore/service/backends_file.h"
 #include "raidcore/service/config.h"
 #include "raidcore/service/health_service.h"
+#include "raidcore/service/load_stream.h"
 #include "raidcore/service/raidcore_metrics.h"
 #include "raidcore/service/storage_service.h"
 #include "zeo/tid.h"
@@ -659,11 +660,13 @@ int Run() {
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&health_service);
+  LoadStreamServer load_streams(&storage_service, builder.AddCompletionQueue());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
     return 1;
   }
+  load_streams.Start();
   if (!metrics_listen.empty()) {
     absl::Status st = metrics.Serve(
         metrics_listen, {&backends, &storage_service, &recovery, &clock});
@@ -682,7 +685,8 @@ int Run() {
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   recovery.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  metrics.Stop();  // a scrape reads what is destroyed next
+  load_streams.Stop();  // after every stream has ended
+  metrics.Stop();       // a scrape reads what is destroyed next
   return 0;
 }
 

@@ -177,19 +177,14 @@ grpc::Status StorageService::LastTransaction(
   return grpc::Status::OK;
 }
 
-grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
-                                        const v1::LoadBeforeRequest* request,
-                                        v1::LoadBeforeResponse* response) {
-  if (!IsTid(request->oid()) || !IsTid(request->before())) {
-    return BadArgument("oid and before must be 8 bytes");
-  }
-  stats_.Load();
-  absl::StatusOr<SnapshotReply> read = reads_->ReadAtSnapshot(
-      "loadBefore",
-      {Value::Bytes(request->oid()), Value::Bytes(request->before())});
+namespace {
+
+// A loadBefore answer, as LoadBefore and LoadBeforeThen return it.
+grpc::Status FillLoadBefore(absl::StatusOr<SnapshotReply> read,
+                            v1::LoadBeforeResponse* response) {
   if (!read.ok()) return ToGrpc(read.status());
   response->set_snapshot_tid(read->snapshot_tid);
-  const ZeoReply& reply = read->reply;
+  ZeoReply& reply = read->reply;
   if (reply.is_error) {
     SetError(reply, response->mutable_error());
     return grpc::Status::OK;
@@ -207,6 +202,38 @@ grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
   response->set_start_tid(parts[1].string_value());
   if (parts[2].is_bytes()) response->set_end_tid(parts[2].string_value());
   return grpc::Status::OK;
+}
+
+}  // namespace
+
+grpc::Status StorageService::LoadBefore(grpc::ServerContext*,
+                                        const v1::LoadBeforeRequest* request,
+                                        v1::LoadBeforeResponse* response) {
+  if (!IsTid(request->oid()) || !IsTid(request->before())) {
+    return BadArgument("oid and before must be 8 bytes");
+  }
+  stats_.Load();
+  return FillLoadBefore(
+      reads_->ReadAtSnapshot("loadBefore", {Value::Bytes(request->oid()),
+                                            Value::Bytes(request->before())}),
+      response);
+}
+
+void StorageService::LoadBeforeThen(const v1::LoadBeforeRequest& request,
+                                    LoadDone done) {
+  if (!IsTid(request.oid()) || !IsTid(request.before())) {
+    done(BadArgument("oid and before must be 8 bytes"), {});
+    return;
+  }
+  stats_.Load();
+  reads_->ReadAtSnapshotThen(
+      "loadBefore",
+      {Value::Bytes(request.oid()), Value::Bytes(request.before())},
+      [done = std::move(done)](absl::StatusOr<SnapshotReply> read) {
+        v1::LoadBeforeResponse response;
+        grpc::Status status = FillLoadBefore(std::move(read), &response);
+        done(std::move(status), std::move(response));
+      });
 }
 
 grpc::Status StorageService::LoadBlob(

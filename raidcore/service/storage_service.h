@@ -45,7 +45,13 @@ struct StorageServiceOptions {
   std::function<void(absl::Duration)> commit_observer;
 };
 
-class StorageService final : public zeoraid::v1::Storage::Service {
+// LoadBeforeStream is served asynchronously (see load_stream.h); every other
+// method by gRPC's synchronous server.
+using StorageServiceBase =
+    zeoraid::v1::Storage::WithAsyncMethod_LoadBeforeStream<
+        zeoraid::v1::Storage::Service>;
+
+class StorageService final : public StorageServiceBase {
  public:
   StorageService(StorageServiceOptions options, BackendSet* backends,
                  ReadRouter* reads, OidAllocator* oids,
@@ -64,6 +70,11 @@ class StorageService final : public zeoraid::v1::Storage::Service {
   grpc::Status LoadBefore(grpc::ServerContext* context,
                           const v1::LoadBeforeRequest* request,
                           v1::LoadBeforeResponse* response) override;
+  // LoadBefore without blocking: `done` runs with what LoadBefore would
+  // return, usually on the backend connection's reader thread (see
+  // ReadRouter::ReadAtSnapshotThen), so it must be quick.
+  using LoadDone = std::function<void(grpc::Status, v1::LoadBeforeResponse)>;
+  void LoadBeforeThen(const v1::LoadBeforeRequest& request, LoadDone done);
   grpc::Status LoadBlob(
       grpc::ServerContext* context, const v1::LoadBlobRequest* request,
       grpc::ServerWriter<v1::LoadBlobResponse>* writer) override;

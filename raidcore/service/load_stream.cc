@@ -1,0 +1,195 @@
+#include "raidcore/service/load_stream.h"
+
+#include <deque>
+#include <utility>
+
+#include "base/logging.h"
+
+namespace zeoraid::raidcore {
+
+class LoadStreamServer::Stream {
+ public:
+  grpc::ServerContext context;
+  grpc::ServerAsyncReaderWriter<v1::LoadBeforeStreamResponse,
+                                v1::LoadBeforeStreamRequest>
+      io{&context};
+  // Filled by the outstanding Read.
+  v1::LoadBeforeStreamRequest incoming;
+  Op accept_op{this, Op::kAccept};
+  Op read_op{this, Op::kRead};
+  Op write_op{this, Op::kWrite};
+  Op finish_op{this, Op::kFinish};
+
+  Mutex mu;
+  bool reading ABSL_GUARDED_BY(mu) = false;     // a Read is outstanding
+  bool reads_done ABSL_GUARDED_BY(mu) = false;  // half-closed or broken
+  bool writing ABSL_GUARDED_BY(mu) = false;     // a Write is outstanding
+  bool broken ABSL_GUARDED_BY(mu) = false;      // a Write failed
+  bool finishing ABSL_GUARDED_BY(mu) = false;   // Finish started
+  int loads ABSL_GUARDED_BY(mu) = 0;            // loads not yet answered
+  // Answers waiting to be written; the front one is being written.
+  std::deque<v1::LoadBeforeStreamResponse> outbox ABSL_GUARDED_BY(mu);
+};
+
+LoadStreamServer::LoadStreamServer(
+    StorageService* service, std::unique_ptr<grpc::ServerCompletionQueue> cq)
+    : service_(service), cq_(std::move(cq)) {}
+
+LoadStreamServer::~LoadStreamServer() { Stop(); }
+
+void LoadStreamServer::Start() {
+  Accept();
+  thread_ = std::thread([this] { Run(); });
+}
+
+void LoadStreamServer::Stop() {
+  {
+    MutexLock lock(&ops_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_ = true;
+    // Loads in flight end within their backend timeout; their answers are
+    // dropped (no operation starts any more) but they use the streams.
+    while (loads_running_ > 0) loads_cv_.Wait(&ops_mu_);
+  }
+  cq_->Shutdown();
+  if (thread_.joinable()) {
+    thread_.join();
+  } else {
+    Run();  // never started: the queue must still be drained
+  }
+  MutexLock lock(&ops_mu_);
+  for (Stream* s : streams_) delete s;
+  streams_.clear();
+}
+
+bool LoadStreamServer::MayStart() { return !stopping_; }
+
+void LoadStreamServer::Accept() {
+  auto* s = new Stream;
+  MutexLock lock(&ops_mu_);
+  if (!MayStart()) {
+    delete s;
+    return;
+  }
+  streams_.insert(s);
+  service_->RequestLoadBeforeStream(&s->context, &s->io, cq_.get(), cq_.get(),
+                                    &s->accept_op);
+}
+
+void LoadStreamServer::Run() {
+  void* tag;
+  bool ok;
+  while (cq_->Next(&tag, &ok)) Handle(static_cast<Op*>(tag), ok);
+}
+
+void LoadStreamServer::Handle(Op* op, bool ok) {
+  Stream* s = op->stream;
+  switch (op->kind) {
+    case Op::kAccept:
+      if (!ok) break;  // shutting down: the stream never started
+      Accept();
+      {
+        MutexLock lock(&s->mu);
+        Pump(s);
+      }
+      return;
+    case Op::kRead:
+      OnRead(s, ok);
+      return;
+    case Op::kWrite:
+      OnWritten(s, ok);
+      return;
+    case Op::kFinish:
+      break;
+  }
+  MutexLock lock(&ops_mu_);
+  streams_.erase(s);
+  delete s;
+}
+
+void LoadStreamServer::OnRead(Stream* s, bool ok) {
+  v1::LoadBeforeStreamRequest request;
+  {
+    MutexLock lock(&s->mu);
+    s->reading = false;
+    bool start = ok;
+    if (start) {
+      MutexLock ops(&ops_mu_);
+      if (MayStart()) {
+        ++loads_running_;
+      } else {
+        start = false;
+      }
+    }
+    if (!start) {
+      s->reads_done = true;
+      Pump(s);
+      return;
+    }
+    request = std::move(s->incoming);
+    ++s->loads;
+    Pump(s);  // the next request is read while this one runs
+  }
+  const uint64_t id = request.id();
+  service_->LoadBeforeThen(
+      request.load(),
+      [this, s, id](grpc::Status status, v1::LoadBeforeResponse response) {
+        OnLoaded(s, id, std::move(status), std::move(response));
+      });
+}
+
+void LoadStreamServer::OnLoaded(Stream* s, uint64_t id, grpc::Status status,
+                                v1::LoadBeforeResponse response) {
+  v1::LoadBeforeStreamResponse answer;
+  answer.set_id(id);
+  answer.set_code(status.error_code());
+  if (status.ok()) {
+    *answer.mutable_load() = std::move(response);
+  } else {
+    answer.set_message(status.error_message());
+  }
+  {
+    MutexLock lock(&s->mu);
+    --s->loads;
+    if (!s->broken) s->outbox.push_back(std::move(answer));
+    Pump(s);
+  }
+  // Last: once Stop sees no load running, none touches a stream again.
+  MutexLock lock(&ops_mu_);
+  if (--loads_running_ == 0) loads_cv_.SignalAll();
+}
+
+void LoadStreamServer::OnWritten(Stream* s, bool ok) {
+  MutexLock lock(&s->mu);
+  s->writing = false;
+  if (!s->outbox.empty()) s->outbox.pop_front();
+  if (!ok) {
+    // The translator went away: its answers have nowhere to go. Its Read
+    // fails as well, which ends the stream once its loads are back.
+    if (!s->broken) ZR_LOG(DEBUG) << "a load stream broke while writing";
+    s->broken = true;
+    s->outbox.clear();
+  }
+  Pump(s);
+}
+
+void LoadStreamServer::Pump(Stream* s) {
+  s->mu.AssertHeld();
+  MutexLock lock(&ops_mu_);
+  if (!MayStart() || s->finishing) return;
+  if (!s->reading && !s->reads_done && s->loads < kMaxLoadsInFlight) {
+    s->reading = true;
+    s->io.Read(&s->incoming, &s->read_op);
+  }
+  if (!s->writing && !s->broken && !s->outbox.empty()) {
+    s->writing = true;
+    s->io.Write(s->outbox.front(), &s->write_op);
+  }
+  if (s->reads_done && s->loads == 0 && !s->reading && !s->writing) {
+    s->finishing = true;
+    s->io.Finish(grpc::Status::OK, &s->finish_op);
+  }
+}
+
+}  // namespace zeoraid::raidcore

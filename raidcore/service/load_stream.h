@@ -1,0 +1,93 @@
+// LoadStreamServer: serves Storage.LoadBeforeStream, a translator's
+// long-lived stream of loadBefore calls, with gRPC's completion-queue API on
+// one thread of its own.
+//
+// Why not the synchronous server: a unary call costs each side about twice
+// the CPU of a message on an open stream, and the synchronous server hands
+// every request from a poller thread to a handler thread, which then waits
+// for the backend's reader thread (measured in docs/performance.md). Here a
+// request is read on the completion-queue thread, sent to a backend without
+// waiting (StorageService::LoadBeforeThen), and its answer is written by the
+// backend connection's reader thread as soon as it arrives. Answers go out in
+// the order they complete, matched to requests by id, so one slow load holds
+// up no other.
+//
+// Threading: the completion-queue thread runs every gRPC event; loads
+// complete on backend reader threads (or the read router's pool). Each
+// stream's state is guarded by its own mutex; starting a gRPC operation is
+// additionally checked against `stopping_` under `ops_mu_`, so that none
+// starts once the completion queue is shut down.
+#ifndef ZEORAID_RAIDCORE_SERVICE_LOAD_STREAM_H_
+#define ZEORAID_RAIDCORE_SERVICE_LOAD_STREAM_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <set>
+#include <thread>
+
+#include "base/mutex.h"
+#include "raidcore/service/storage_service.h"
+
+namespace zeoraid::raidcore {
+
+class LoadStreamServer {
+ public:
+  // `cq` comes from the ServerBuilder that registered `service`
+  // (AddCompletionQueue, before BuildAndStart).
+  LoadStreamServer(StorageService* service,
+                   std::unique_ptr<grpc::ServerCompletionQueue> cq);
+  ~LoadStreamServer();  // Stop()s if needed
+  LoadStreamServer(const LoadStreamServer&) = delete;
+  LoadStreamServer& operator=(const LoadStreamServer&) = delete;
+
+  // Starts accepting streams (after the server was built and started).
+  void Start();
+  // Call after the grpc::Server's Shutdown (which ends every stream): waits
+  // for the loads still running on backends (each has its backend timeout),
+  // then shuts the completion queue down and joins its thread.
+  void Stop();
+
+  // A stream stops reading requests while this many of its loads run; gRPC's
+  // flow control then holds the translator back.
+  static constexpr int kMaxLoadsInFlight = 4096;
+
+ private:
+  class Stream;
+  // Something on the completion queue: a stream's operation.
+  struct Op {
+    enum Kind { kAccept, kRead, kWrite, kFinish };
+    Stream* stream;
+    Kind kind;
+  };
+
+  void Run();     // the completion-queue thread
+  void Accept();  // asks gRPC for the next stream
+  void Handle(Op* op, bool ok);
+  void OnRead(Stream* s, bool ok);
+  void OnLoaded(Stream* s, uint64_t id, grpc::Status status,
+                v1::LoadBeforeResponse response);
+  void OnWritten(Stream* s, bool ok);
+  // Starts what `s` needs next: the next read (unless paused), the next
+  // write, or its Finish once it is done. Requires s->mu_.
+  void Pump(Stream* s);
+  // Whether gRPC operations may still be started (false once stopping).
+  bool MayStart() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ops_mu_);
+
+  StorageService* const service_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::thread thread_;
+
+  Mutex ops_mu_;
+  bool stopping_ ABSL_GUARDED_BY(ops_mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(ops_mu_) = false;
+  // Every stream not yet destroyed (those left over when the queue is
+  // drained at Stop are destroyed there).
+  std::set<Stream*> streams_ ABSL_GUARDED_BY(ops_mu_);
+  int loads_running_ ABSL_GUARDED_BY(ops_mu_) = 0;
+  CondVar loads_cv_;  // signalled when loads_running_ reaches 0
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_SERVICE_LOAD_STREAM_H_
