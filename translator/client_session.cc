@@ -696,8 +696,14 @@ absl::Status ClientSession::LoadFromRaidcore(const Value& msgid,
   // Bounded: each retry means this object changed meanwhile.
   for (int attempt = 0; attempt < 20; ++attempt) {
     v1::LoadBeforeResponse response;
-    grpc::Status status =
-        stub_->LoadBefore(NewContext().get(), request, &response);
+    grpc::Status status(grpc::StatusCode::UNIMPLEMENTED, "no load stream");
+    if (options_.load_stream != nullptr) {
+      status = options_.load_stream->LoadBefore(request, &response,
+                                                options_.rpc_timeout);
+    }
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+      status = stub_->LoadBefore(NewContext().get(), request, &response);
+    }
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (!fanout_->WaitProcessed(response.snapshot_tid(),
                                 options_.ordering_timeout)) {

@@ -21,6 +21,7 @@
 #include "net/tls_stream.h"
 #include "net/write_queue.h"
 #include "translator/invalidation_fanout.h"
+#include "translator/load_stream_client.h"
 #include "translator/translator_metrics.h"
 #include "zeo/limits.h"
 #include "zeo/message.h"
@@ -68,6 +69,8 @@ struct SessionOptions {
   // At most this many of one connection's loads on the pool at once; the
   // connection's thread answers the next one itself (and so stops reading).
   int max_pipelined_loads = 16;
+  // Sends loads to raidcore on one shared stream; null: a unary call each.
+  LoadStreamClient* load_stream = nullptr;
   // Counts calls, errors and bytes for Prometheus; null: not counted.
   TranslatorMetrics* metrics = nullptr;
 };

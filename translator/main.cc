@@ -71,6 +71,10 @@ ABSL_FLAG(int, cache_mb, 128,
           "Size in MiB of the record cache shared by this translator's "
           "clients (loadBefore answered without asking raidcore; kept exact "
           "by the invalidations); 0 turns it off.");
+ABSL_FLAG(bool, raidcore_load_stream, true,
+          "Send loadBefore calls to raidcore on one shared stream, answered "
+          "as they complete (false: a unary gRPC call each, which costs both "
+          "sides about twice the CPU; for comparison).");
 ABSL_FLAG(int, worker_threads, 16,
           "Threads answering clients' pipelined loads (calls a client sends "
           "without waiting, e.g. prefetch) and closing finished transactions; "
@@ -186,6 +190,20 @@ int Run() {
       stub.get(), id,
       static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20);
   fanout.Start();
+  // Outlives the sessions and the pool jobs that send loads on it.
+  std::unique_ptr<v1::Storage::Stub> load_stub;
+  std::unique_ptr<LoadStreamClient> load_stream;
+  if (absl::GetFlag(FLAGS_raidcore_load_stream)) {
+    // A connection of its own (not shared with the invalidation stream):
+    // the thread blocked reading invalidations would otherwise be the one
+    // that reads the loads' answers off the socket and hands them over.
+    grpc::ChannelArguments load_args = args;
+    load_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    load_stub = v1::Storage::NewStub(grpc::CreateCustomChannel(
+        absl::GetFlag(FLAGS_raidcore), *credentials, load_args));
+    load_stream = std::make_unique<LoadStreamClient>(load_stub.get());
+  }
+
   // Destroyed (after running what is queued) before the fan-out and the stub
   // its jobs use.
   std::unique_ptr<WorkerPool> pool;
@@ -194,6 +212,7 @@ int Run() {
   }
 
   SessionOptions options;
+  options.load_stream = load_stream.get();
   options.limits.max_frame_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.limits.max_string_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.rpc_timeout = absl::GetFlag(FLAGS_rpc_timeout);
@@ -260,6 +279,14 @@ int Run() {
 }  // namespace zeoraid::translator
 
 int main(int argc, char** argv) {
+  // gRPC's "poll" engine, unless the environment chooses: each thread waiting
+  // on a call polls that call's connection itself. With the default (epoll1)
+  // one thread polls every connection of the process, here the one blocked on
+  // the invalidation stream, and hands every load answer to the session that
+  // waits for it: 2.5 more thread switches and ~40% more CPU per load
+  // (docs/performance.md). The translator has two gRPC connections, so
+  // poll() costs nothing over epoll.
+  setenv("GRPC_POLL_STRATEGY", "poll", /*overwrite=*/0);
   zeoraid::InitMain(
       argc, argv,
       "ZEO server front end of ZEORaid.\n\n"
