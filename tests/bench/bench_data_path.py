@@ -28,6 +28,9 @@ all of them are ready, then run for --seconds:
   miss1             as load1, but through a second translator started with
                     --cache_mb 0, so that every load reaches a backend (plain:
                     the same as load1): what a load that misses every cache adds.
+  miss1unary        as miss1, the translator started with
+                    --raidcore_load_stream=false (a unary gRPC call per load, as
+                    before the load stream), in the same run.
   prefetch          ClientStorage prefetch of all --objects oids at once (ZEO sends
                     every loadBefore without waiting, then gathers the replies), the
                     client cache cleared before each round: objects/s.
@@ -54,7 +57,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "system"))
 
-ALL_FIGURES = ("commit1", "commitN", "tpc1", "load1", "loadN", "miss1", "prefetch")
+ALL_FIGURES = ("commit1", "commitN", "tpc1", "load1", "loadN", "miss1", "miss1unary",
+               "prefetch")
 
 
 # ------------------------------------------------------------------------ workers
@@ -245,7 +249,7 @@ def bench(kind: str, args, figures: list[str]) -> dict:
                 out["tpc1"] = run_workers(addr, "tpc", 1, args.seconds, tmp)
                 report(kind, "empty 2PCs/s, 1 client", out["tpc1"], "ms")
             oids_file = tmp / "oids.json"
-            if {"load1", "loadN", "miss1", "prefetch"} & set(figures):
+            if {"load1", "loadN", "miss1", "miss1unary", "prefetch"} & set(figures):
                 write_objects(cluster, args.objects, oids_file)
             if "load1" in figures:
                 out["load1"] = run_workers(addr, "load", 1, args.seconds, tmp, oids_file)
@@ -266,6 +270,24 @@ def bench(kind: str, args, figures: list[str]) -> dict:
                 out["miss1"] = run_workers(miss_addr, "load", 1, args.seconds, tmp,
                                            oids_file)
                 report(kind, "loads/s, no cache, 1 client", out["miss1"], "us")
+            if "miss1unary" in figures:
+                # As miss1, with the translator's loads sent to raidcore as
+                # one unary gRPC call each instead of on its load stream
+                # (plain: the same as miss1).
+                if kind == "raid":
+                    unary = harness.Translator(
+                        cluster.supervisor, cluster.raidcore,
+                        name="translator-unary",
+                        extra_args=["--cache_mb", "0", "--raidcore_load_stream=false"])
+                    unary.start()
+                    out["miss1unary"] = run_workers(harness.format_addr(unary.addr),
+                                                    "load", 1, args.seconds, tmp,
+                                                    oids_file)
+                else:
+                    out["miss1unary"] = out.get("miss1") or run_workers(
+                        addr, "load", 1, args.seconds, tmp, oids_file)
+                report(kind, "loads/s, no cache, unary, 1 client", out["miss1unary"],
+                       "us")
             if "prefetch" in figures:
                 out["prefetch"] = run_workers(addr, "prefetch", 1, args.seconds, tmp,
                                               oids_file)
@@ -333,6 +355,7 @@ def main() -> int:
             ("load1", "loads/s, 1 client", "us"),
             ("loadN", f"loads/s, {n} clients", "us"),
             ("miss1", "loads/s, no cache, 1 client", "us"),
+            ("miss1unary", "loads/s, no cache, unary RPCs", "us"),
             ("prefetch", "prefetch objects/s, 1 client", None)]
     kinds = list(results)
     print()
@@ -359,6 +382,7 @@ def main() -> int:
         for key, label, scale, unit in (("load1", "load, 1 client", 1e6, "us"),
                                         ("miss1", "load missing every cache", 1e6,
                                          "us"),
+                                        ("miss1unary", "same, unary RPCs", 1e6, "us"),
                                         ("commit1", "commit, 1 client", 1e3, "ms"),
                                         ("tpc1", "empty 2PC, 1 client", 1e3, "ms")):
             if key in results["plain"] and key in results["raid"]:
