@@ -287,7 +287,7 @@ void ClientSession::CountCut(const absl::Status& why) const {
 }
 
 void ClientSession::CloseLater(std::unique_ptr<Transaction> txn) {
-  if (options_.pool == nullptr) {
+  if (options_.pool == nullptr || txn->stream.reusable()) {
     txn->stream.Close();
     return;
   }

@@ -20,6 +20,7 @@
 #include "net/socket.h"
 #include "net/tls_stream.h"
 #include "net/write_queue.h"
+#include "translator/commit_stream.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/load_stream_client.h"
 #include "translator/translator_metrics.h"
@@ -69,6 +70,9 @@ struct SessionOptions {
   // At most this many of one connection's loads on the pool at once; the
   // connection's thread answers the next one itself (and so stops reading).
   int max_pipelined_loads = 16;
+  // Commit streams kept open between transactions; null: one per
+  // transaction.
+  CommitStreamPool* commit_streams = nullptr;
   // Sends loads to raidcore on one shared stream; null: a unary call each.
   LoadStreamClient* load_stream = nullptr;
   // Counts calls, errors and bytes for Prometheus; null: not counted.

@@ -83,7 +83,7 @@ absl::Status ClientSession::HandleTpcBegin(const zeo::Message& message) {
   begin->set_origin_connection(id_);
   begin->set_origin_translator(fanout_->translator_id());
 
-  txn_ = std::make_unique<Transaction>(args[0], stub_);
+  txn_ = std::make_unique<Transaction>(args[0], stub_, options_.commit_streams);
   txn_->stream.Send(std::move(request));
   return absl::OkStatus();
 }

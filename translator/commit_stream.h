@@ -7,20 +7,62 @@
 // stream with it. Cancelling the stream makes raidcore abort the transaction
 // on every backend and free its commit lock.
 //
+// A raidcore that takes several transactions on one stream (stream_reusable
+// on its answer to Finish or Abort) gets the stream back for a later
+// transaction through a CommitStreamPool: opening a stream costs both sides
+// a call's setup, and raidcore's synchronous server a thread.
+//
 // Not thread-safe: one client session drives it, one call at a time.
 #ifndef ZEORAID_TRANSLATOR_COMMIT_STREAM_H_
 #define ZEORAID_TRANSLATOR_COMMIT_STREAM_H_
 
 #include <cstddef>
+#include <deque>
 #include <memory>
 
+#include "base/mutex.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
 
 namespace zeoraid::translator {
 
+// An open Commit stream with no transaction on it.
+struct IdleCommitStream {
+  std::unique_ptr<grpc::ClientContext> context;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>
+      stream;
+};
+
+// Commit streams kept open between transactions, shared by a translator's
+// sessions. Thread-safe.
+class CommitStreamPool {
+ public:
+  // Keeps at most `max_idle` streams (each holds a thread in raidcore).
+  explicit CommitStreamPool(size_t max_idle) : max_idle_(max_idle) {}
+  ~CommitStreamPool();  // ends the idle streams
+  CommitStreamPool(const CommitStreamPool&) = delete;
+  CommitStreamPool& operator=(const CommitStreamPool&) = delete;
+
+  // The most recently returned stream, if any.
+  std::unique_ptr<IdleCommitStream> Take();
+  // Keeps `idle` for a later Take, or ends it when max_idle are kept.
+  void Return(std::unique_ptr<IdleCommitStream> idle);
+
+  // Ends a stream that carries no transaction: half-close, then raidcore's
+  // status.
+  static void End(IdleCommitStream* idle);
+
+ private:
+  const size_t max_idle_;
+  Mutex mu_;
+  std::deque<std::unique_ptr<IdleCommitStream>> idle_ ABSL_GUARDED_BY(mu_);
+};
+
 class CommitStream {
  public:
-  explicit CommitStream(v1::Storage::Stub* stub) : stub_(stub) {}
+  // `pool` may be null: a stream of its own, ended with the transaction.
+  CommitStream(v1::Storage::Stub* stub, CommitStreamPool* pool = nullptr)
+      : stub_(stub), pool_(pool) {}
 
   // Queues `request`; a big batch goes out at once. False once the stream
   // broke (the error is reported by the next Ask).
@@ -28,8 +70,10 @@ class CommitStream {
   // Sends `request` after the queued ones and reads raidcore's answer; on
   // failure returns the stream's final status.
   grpc::Status Ask(v1::CommitRequest request, v1::CommitResponse* response);
-  // Ends the stream after its last answer (waits for raidcore's status).
+  // Ends the stream after its last answer (waits for raidcore's status), or
+  // gives it back to the pool when reusable() (does not wait).
   void Close();
+  bool reusable() const { return reusable_; }
   // Abandons the transaction: raidcore aborts it.
   void Cancel();
 
@@ -44,6 +88,14 @@ class CommitStream {
   static constexpr size_t kMaxBatchBytes = 1 << 20;
 
   v1::Storage::Stub* const stub_;
+  CommitStreamPool* const pool_;
+  // The stream came from the pool (it may have died while idle); nothing of
+  // this transaction was written on it yet.
+  bool reused_ = false;
+  bool written_ = false;
+  // raidcore's answer to Finish or Abort said the stream takes another
+  // transaction: Close gives it back to the pool.
+  bool reusable_ = false;
   std::unique_ptr<grpc::ClientContext> context_;
   std::unique_ptr<
       grpc::ClientReaderWriter<v1::CommitRequest, v1::CommitResponse>>

@@ -18,8 +18,8 @@
 namespace zeoraid::translator {
 
 struct ClientSession::Transaction {
-  Transaction(zeo::Value id, v1::Storage::Stub* stub)
-      : txn_id(std::move(id)), stream(stub) {}
+  Transaction(zeo::Value id, v1::Storage::Stub* stub, CommitStreamPool* pool)
+      : txn_id(std::move(id)), stream(stub, pool) {}
 
   zeo::Value txn_id;
   CommitStream stream;

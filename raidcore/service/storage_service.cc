@@ -497,6 +497,18 @@ grpc::Status StorageService::ServerStatus(
   return Answer(ZeoReply::Result(std::move(status)), response);
 }
 
+namespace {
+
+// The request a Commit message ends with (the last of a Batch).
+const v1::CommitRequest& LastRequest(const v1::CommitRequest& request) {
+  if (request.has_batch() && !request.batch().requests().empty()) {
+    return request.batch().requests(request.batch().requests_size() - 1);
+  }
+  return request;
+}
+
+}  // namespace
+
 grpc::Status StorageService::Commit(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
@@ -795,6 +807,22 @@ grpc::Status StorageService::Commit(
     } else {
       grpc::Status st = apply(request, response, &answered);
       if (!st.ok()) return st;
+    }
+    // The transaction is over once Finish or Abort is answered: the stream
+    // may carry the translator's next one (a new Begin).
+    const v1::CommitRequest::OpCase last = LastRequest(request).op_case();
+    if (answered && (last == v1::CommitRequest::kFinish ||
+                     last == v1::CommitRequest::kAbort)) {
+      end_active(/*aborted=*/true);  // a Finish without a vote, if any
+      txn = PendingTransaction();
+      begun = false;
+      prepared.reset();
+      watchdog.reset();
+      blob.reset();
+      memory_bytes = 0;
+      spill.reset();
+      refusal.clear();
+      response.set_stream_reusable(true);
     }
     if (answered && !stream->Write(response)) break;
   }

@@ -1,0 +1,111 @@
+"""Commit streams kept between transactions: a translator gives a Commit stream
+back to its pool once raidcore has answered Finish or Abort with
+stream_reusable, and the next transaction starts on it, instead of opening a
+stream (and a raidcore thread) per transaction.
+
+- many commits, sequential and concurrent, use a handful of streams; the
+  mirrors stay identical;
+- a kept stream that died while idle (raidcore restarted) is replaced: the
+  next commit does not fail.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import urllib.request
+
+import pytest
+import transaction
+from persistent.mapping import PersistentMapping
+
+import harness
+
+pytestmark = pytest.mark.raid_only
+
+
+def commit_rpcs(metrics_addr) -> int:
+    text = urllib.request.urlopen(
+        f"http://{harness.format_addr(metrics_addr)}/metrics", timeout=5).read().decode()
+    total = 0
+    for line in text.splitlines():
+        if line.startswith("zeoraid_rpcs_total{") and \
+                'method="/zeoraid.v1.Storage/Commit"' in line:
+            total += int(float(line.rsplit(" ", 1)[1]))
+    return total
+
+
+def commit_n(db, n: int, key: str, errors: list | None = None) -> None:
+    """n transactions, each changing the mapping root[key] (no conflicts with
+    other keys' writers)."""
+    tm = transaction.TransactionManager()
+    conn = db.open(tm)
+    try:
+        root = conn.root()
+        if key not in root:
+            root[key] = PersistentMapping()
+            tm.commit()
+        for i in range(n):
+            root[key][i] = i
+            tm.commit()
+    except Exception as e:
+        if errors is None:
+            raise
+        errors.append(e)
+    finally:
+        conn.close()
+
+
+def test_many_commits_use_a_few_streams(make_cluster):
+    metrics = (harness.LOOPBACK, harness.free_port())
+    cluster = make_cluster(
+        n_backends=2,
+        raidcore_args=["--metrics_listen", harness.format_addr(metrics)])
+    db = cluster.db()
+    try:
+        commit_n(db, 30, "seq")
+        for t in range(4):
+            commit_n(db, 0, f"c{t}")
+        errors: list = []
+        threads = [threading.Thread(target=commit_n, args=(db, 10, f"c{t}", errors))
+                   for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+    finally:
+        db.close()
+    # Streams are counted when they end: the translator ends its idle ones
+    # when it stops.
+    cluster.translator.stop()
+    rpcs = commit_rpcs(metrics)
+    assert 1 <= rpcs <= 12, f"{rpcs} Commit streams for 70 transactions"
+    tids = [set(t.tid for t in b.history()) for b in cluster.backends]
+    assert tids[0] == tids[1] and len(tids[0]) >= 70
+
+
+def test_a_kept_stream_that_died_while_idle_is_replaced(make_cluster):
+    cluster = make_cluster(n_backends=2)
+    db = cluster.db()
+    try:
+        commit_n(db, 3, "before")
+    finally:
+        db.close()
+    cluster.raidcore.stop()
+    cluster.raidcore.start()
+    # The translator's kept streams are dead now. A client that connects
+    # after the restart commits at its first try.
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            db = cluster.db()
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "no connection after the restart"
+            time.sleep(0.5)
+    try:
+        commit_n(db, 3, "after")
+    finally:
+        db.close()
