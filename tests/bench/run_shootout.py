@@ -1,0 +1,99 @@
+"""zodbshootout (the ZODB community's benchmark) against a plain runzeo and a
+2-mirror RAID started in the same run, with a table of RAID/plain ratios.
+
+zodbshootout needs its own venv (its pins clash with ours; see
+docs/performance.md):
+
+    python3 -m venv /work/shootout-venv
+    /work/shootout-venv/bin/pip install zodbshootout==0.8.0 ZODB==6.4 ZEO==6.2 \\
+        pyperf==2.3.1 six
+    .venv/bin/python tests/bench/run_shootout.py -c 1      # and -c 4
+
+Each figure is the mean time of one operation (1000 objects per transaction);
+the ratio is RAID time / plain time, so <= 1.11 is ">= 0.9x of plain ZEO".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
+
+BENCHMARKS = ["add", "update", "cold", "prefetch_cold", "warm", "tpc"]
+
+
+def mean_by_name(path: Path) -> dict[str, float]:
+    suite = json.loads(path.read_text())
+    common = suite.get("metadata", {})
+    out = {}
+    for bench in suite["benchmarks"]:
+        name = bench.get("metadata", {}).get("name") or common.get("name")
+        values = [v for run in bench["runs"] for v in run.get("values", [])]
+        if name and values:
+            out[name] = sum(values) / len(values)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--concurrency", type=int, default=1)
+    parser.add_argument("--shootout", default="/work/shootout-venv/bin/zodbshootout")
+    parser.add_argument("--values", type=int, default=3, help="zodbshootout -n")
+    parser.add_argument("benchmarks", nargs="*", default=BENCHMARKS)
+    args = parser.parse_args()
+    if not Path(args.shootout).exists():
+        parser.error(f"{args.shootout} not found: see this script's docstring")
+    import harness
+    with tempfile.TemporaryDirectory(prefix="zeoraid-shootout-") as tmp:
+        tmp = Path(tmp)
+        (tmp / "plain").mkdir()
+        (tmp / "raid").mkdir()
+        plain = harness.Cluster(tmp / "plain", kind="plain")
+        raid = harness.Cluster(tmp / "raid", kind="raid", n_backends=2)
+        try:
+            plain.start()
+            raid.start()
+            conf = tmp / "zodb.conf"
+            conf.write_text("".join(
+                f"<zodb {name}>\n  <zeoclient>\n    server "
+                f"{harness.format_addr(c.addr)}\n    storage 1\n  </zeoclient>\n"
+                f"</zodb>\n" for name, c in (("plain", plain), ("raid", raid))))
+            out = tmp / "out.json"
+            t0 = time.monotonic()
+            subprocess.run(
+                [args.shootout, "--include-mapping", "no", "-p", "1", "-n",
+                 str(args.values), "-w", "1", "-c", str(args.concurrency), "-o",
+                 str(out), str(conf), *args.benchmarks],
+                check=True, cwd=tmp, stdout=subprocess.DEVNULL)
+            took = time.monotonic() - t0
+        finally:
+            raid.stop()
+            plain.stop()
+        means = mean_by_name(out)
+    rows = {}
+    for name, value in means.items():
+        db, _, what = name.partition(": ")
+        rows.setdefault(what, {})[db] = value
+    print(f"zodbshootout -c {args.concurrency}, {took:.0f} s; "
+          f"nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}")
+
+    def fmt(s: float) -> str:
+        return f"{s * 1e3:8.2f} ms" if s < 1 else f"{s:8.2f} s "
+
+    for what, by_db in rows.items():
+        if "plain" in by_db and "raid" in by_db:
+            print(f"{what:40s} {fmt(by_db['plain'])} {fmt(by_db['raid'])} "
+                  f"{by_db['raid'] / by_db['plain']:10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
