@@ -46,6 +46,7 @@ def main() -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=1)
     parser.add_argument("--shootout", default="/work/shootout-venv/bin/zodbshootout")
     parser.add_argument("--values", type=int, default=3, help="zodbshootout -n")
+    parser.add_argument("--json", help="also keep zodbshootout's results here")
     parser.add_argument("benchmarks", nargs="*", default=BENCHMARKS)
     args = parser.parse_args()
     if not Path(args.shootout).exists():
@@ -77,9 +78,12 @@ def main() -> int:
             raid.stop()
             plain.stop()
         means = mean_by_name(out)
+        if args.json:
+            Path(args.json).write_text(out.read_text())
     rows = {}
     for name, value in means.items():
-        db, _, what = name.partition(": ")
+        # "{c=1 processes, o=1000} plain: tpc"
+        db, _, what = name.split("} ", 1)[-1].partition(": ")
         rows.setdefault(what, {})[db] = value
     print(f"zodbshootout -c {args.concurrency}, {took:.0f} s; "
           f"nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")

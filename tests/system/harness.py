@@ -165,6 +165,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
         time.sleep(interval)
 
 
+def first_success(attempt: Callable[[], "T"], timeout: float, what: str,
+                  interval: float = 0.5) -> "T":
+    """What ``attempt()`` returns the first time it raises nothing (after a restart,
+    say); AssertionError naming ``what`` when it still raises after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return attempt()
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: still failing after {timeout:.0f}s: "
+                                     f"{e!r}") from e
+            time.sleep(interval)
+
+
 def wait_connected(storage, timeout: float = WAIT_TIMEOUT) -> None:
     """Wait until a ClientStorage is connected again (after a server restart its
     asynchronous calls, tpc_begin included, raise ClientDisconnected at once)."""

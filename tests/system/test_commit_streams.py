@@ -11,9 +11,7 @@ stream (and a raidcore thread) per transaction.
 
 from __future__ import annotations
 
-import re
 import threading
-import time
 import urllib.request
 
 import pytest
@@ -97,14 +95,7 @@ def test_a_kept_stream_that_died_while_idle_is_replaced(make_cluster):
     cluster.raidcore.start()
     # The translator's kept streams are dead now. A client that connects
     # after the restart commits at its first try.
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            db = cluster.db()
-            break
-        except Exception:
-            assert time.monotonic() < deadline, "no connection after the restart"
-            time.sleep(0.5)
+    db = harness.first_success(cluster.db, 60, "connecting after the restart")
     try:
         commit_n(db, 3, "after")
     finally:

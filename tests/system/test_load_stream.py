@@ -118,17 +118,14 @@ def test_loads_go_on_after_a_raidcore_restart(make_cluster):
         storage.close()
     cluster.raidcore.stop()
     cluster.raidcore.start()
-    deadline = time.monotonic() + 60
-    while True:
+
+    def load_all():
+        storage = cluster.client_storage(wait_timeout=10)
         try:
-            storage = cluster.client_storage(wait_timeout=10)
-            try:
-                loaded = [storage._server.call("loadBefore", oid, MAX_TID)[0]
-                          for oid in oids]
-            finally:
-                storage.close()
-            break
-        except Exception:
-            assert time.monotonic() < deadline, "no load succeeded after the restart"
-            time.sleep(0.5)
+            return [storage._server.call("loadBefore", oid, MAX_TID)[0]
+                    for oid in oids]
+        finally:
+            storage.close()
+
+    loaded = harness.first_success(load_all, 60, "loads after the restart")
     assert all(loaded)
