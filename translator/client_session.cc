@@ -516,13 +516,7 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
     return ReplyError(message.msgid, "ZODB.POSException.ReadOnlyError",
                       Value::Tuple({}));
   }
-  const bool oneway_method =
-      name == "tpc_begin" || name == "storea" ||
-      name == "checkCurrentSerialInTransaction" || name == "undoa" ||
-      name == "restorea" || name == "deleteObject" || name == "iterator_gc" ||
-      name == "storeBlobStart" || name == "storeBlobChunk" ||
-      name == "storeBlobEnd" || name == "storeBlobShared";
-  if (message.is_oneway() && !oneway_method) {
+  if (message.is_oneway() && !IsOneWayMethod(name)) {
     // A method that answers, called one-way: a ZEO server runs it and sends
     // nothing back (a reply the client never asked for would break it).
     if (name == "loadBefore") return absl::OkStatus();  // no effect at all
@@ -532,9 +526,7 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
     return Dispatch(unanswered);
   }
   if (name == "loadBefore") return HandleLoadBefore(message);
-  if (name == "tpc_begin" || name == "storea" ||
-      name == "checkCurrentSerialInTransaction" || name == "undoa" ||
-      name == "restorea" || name == "deleteObject" || name == "iterator_gc") {
+  if (IsOneWayCall(name)) {
     // Methods clients call one-way. A ZEO server answers any method called
     // synchronously (ZEO's own tests do, for iterator_gc): then the reply is
     // None, or the error instead of closing the connection.
@@ -559,7 +551,7 @@ absl::Status ClientSession::Dispatch(const zeo::Message& message) {
             : "builtins.ValueError",
         Value::Tuple({Value::Str(std::string(handled.message()))}));
   }
-  if (name.rfind("storeBlob", 0) == 0) {
+  if (IsBlobStoreCall(name)) {
     absl::Status handled = HandleBlobStore(message);
     if (message.is_oneway() || !handled.ok()) return handled;
     return Reply(message.msgid, Value());

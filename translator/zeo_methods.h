@@ -53,6 +53,26 @@ inline bool IsZeoMethod(const std::string& name) {
   return false;
 }
 
+// The blob stores: storeBlobStart, storeBlobChunk, storeBlobEnd,
+// storeBlobShared.
+inline bool IsBlobStoreCall(const std::string& name) {
+  return name.rfind("storeBlob", 0) == 0;
+}
+
+// The other methods ZEO clients call one-way (without waiting for an
+// answer): tpc_begin, the transaction's data calls and iterator_gc. A ZEO
+// server also answers them when they are called synchronously.
+inline bool IsOneWayCall(const std::string& name) {
+  return name == "tpc_begin" || name == "storea" ||
+         name == "checkCurrentSerialInTransaction" || name == "undoa" ||
+         name == "restorea" || name == "deleteObject" || name == "iterator_gc";
+}
+
+// Every method ZEO clients call one-way.
+inline bool IsOneWayMethod(const std::string& name) {
+  return IsOneWayCall(name) || IsBlobStoreCall(name);
+}
+
 }  // namespace zeoraid::translator
 
 #endif  // ZEORAID_TRANSLATOR_ZEO_METHODS_H_

@@ -499,6 +499,29 @@ grpc::Status StorageService::ServerStatus(
 
 namespace {
 
+// Why a transaction may not have the tid it asked for (tpc_begin with a tid:
+// copies, restores); empty when it may.
+std::string RequestedTidRefusal(const std::string& tid,
+                                absl::Duration max_ahead) {
+  if (tid.empty()) return "";
+  if (static_cast<unsigned char>(tid[0]) >= 0x80) {
+    // Whatever --max_tid_ahead says: ZEO's client cache keeps tids as signed
+    // 64-bit numbers, and fails on any tid from 2^63 on.
+    return absl::StrCat("tid ", zeo::TidHex(tid),
+                        " is 2^63 or more, which ZEO clients cannot hold; "
+                        "refused");
+  }
+  if (max_ahead > absl::ZeroDuration() &&
+      zeo::TidToTime(tid) > absl::Now() + max_ahead) {
+    return absl::StrCat("tid ", zeo::TidHex(tid), " (",
+                        absl::FormatTime(zeo::TidToTime(tid)),
+                        ") is more than ", absl::FormatDuration(max_ahead),
+                        " ahead of the clock; refused, as it would push every "
+                        "later transaction's tid past it");
+  }
+  return "";
+}
+
 // The request a Commit message ends with (the last of a Batch).
 const v1::CommitRequest& LastRequest(const v1::CommitRequest& request) {
   if (request.has_batch() && !request.batch().requests().empty()) {
@@ -557,26 +580,10 @@ grpc::Status StorageService::Commit(
         }
         if (!b.tid().empty() && !IsTid(b.tid())) return BadArgument("bad tid");
         txn.requested_tid = b.tid();
-        if (!txn.requested_tid.empty() &&
-            static_cast<unsigned char>(txn.requested_tid[0]) >= 0x80) {
-          // Whatever --max_tid_ahead says: ZEO's client cache keeps tids as
-          // signed 64-bit numbers, and fails on any tid from 2^63 on.
-          refusal = absl::StrCat("tid ", zeo::TidHex(txn.requested_tid),
-                                 " is 2^63 or more, which ZEO clients cannot "
-                                 "hold; refused");
-          ZR_LOG(WARNING) << "transaction from " << b.origin_translator()
-                          << ": " << refusal;
-        } else if (!txn.requested_tid.empty() &&
-                   options_.max_tid_ahead > absl::ZeroDuration() &&
-                   zeo::TidToTime(txn.requested_tid) >
-                       absl::Now() + options_.max_tid_ahead) {
-          // Answered at vote, where the client hears of tpc_begin's errors.
-          refusal = absl::StrCat(
-              "tid ", zeo::TidHex(txn.requested_tid), " (",
-              absl::FormatTime(zeo::TidToTime(txn.requested_tid)),
-              ") is more than ", absl::FormatDuration(options_.max_tid_ahead),
-              " ahead of the clock; refused, as it would push every later "
-              "transaction's tid past it");
+        // Answered at vote, where the client hears of tpc_begin's errors.
+        refusal =
+            RequestedTidRefusal(txn.requested_tid, options_.max_tid_ahead);
+        if (!refusal.empty()) {
           ZR_LOG(WARNING) << "transaction from " << b.origin_translator()
                           << ": " << refusal;
         }
