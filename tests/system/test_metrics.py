@@ -120,9 +120,13 @@ def test_prometheus_scrapes_raidcore_and_translator(make_cluster):
         assert prom.value('zeoraid_translator_calls_total{method="tpc_finish"}') > 0
         assert prom.value("zeoraid_commit_duration_seconds_count") > 0
         assert prom.value('sum(zeoraid_backend_calls_total{method="vote"})') > 0
+        # Per-RPC counts come when an RPC ends: the commit and load streams
+        # are long-lived (kept between transactions), the unary calls are not.
         assert prom.value(
-            'sum(zeoraid_rpcs_total{method="/zeoraid.v1.Storage/Commit",code="0"})'
+            'sum(zeoraid_rpcs_total{method="/zeoraid.v1.Storage/Register",code="0"})'
         ) > 0
+        assert prom.value('sum(zeoraid_backend_call_duration_seconds_count'
+                          '{method="loadBefore"})') > 0
         assert prom.value('zeoraid_raid_state{state="optimal"}') == 1
         assert prom.value(
             'zeoraid_backend_state{backend="backend2",state="optimal"}') == 1
