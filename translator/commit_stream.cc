@@ -40,6 +40,15 @@ void CommitStreamPool::End(IdleCommitStream* idle) {
   idle->stream->Finish();
 }
 
+void CommitStream::Open() {
+  // A transaction lives as long as the client takes: no deadline on the
+  // stream; raidcore bounds the time it holds its lock. The call's headers
+  // go out with the first message.
+  context_ = std::make_unique<grpc::ClientContext>();
+  context_->set_initial_metadata_corked(true);
+  stream_ = stub_->Commit(context_.get());
+}
+
 bool CommitStream::Flush(bool last) {
   if (broken_ || batch_.batch().requests().empty()) return !broken_;
   if (stream_ == nullptr && pool_ != nullptr) {
@@ -49,14 +58,7 @@ bool CommitStream::Flush(bool last) {
       reused_ = true;
     }
   }
-  if (stream_ == nullptr) {
-    // A transaction lives as long as the client takes: no deadline on the
-    // stream; raidcore bounds the time it holds its lock. The call's headers
-    // go out with the first message.
-    context_ = std::make_unique<grpc::ClientContext>();
-    context_->set_initial_metadata_corked(true);
-    stream_ = stub_->Commit(context_.get());
-  }
+  if (stream_ == nullptr) Open();
   grpc::WriteOptions options;
   // Half-closed with the last message (Close then needs no WritesDone),
   // unless the stream may be kept for another transaction.
@@ -70,11 +72,8 @@ bool CommitStream::Flush(bool last) {
     // transaction had sent nothing on it yet, so it starts on a new one.
     context_->TryCancel();
     stream_->Finish();
-    stream_ = nullptr;
     reused_ = false;
-    context_ = std::make_unique<grpc::ClientContext>();
-    context_->set_initial_metadata_corked(true);
-    stream_ = stub_->Commit(context_.get());
+    Open();
     ok = stream_->Write(batch_, options);
   }
   written_ = true;

@@ -78,6 +78,8 @@ class CommitStream {
   void Cancel();
 
  private:
+  // Opens a new stream (context_, stream_).
+  void Open();
   // `last`: nothing follows on this stream.
   bool Flush(bool last);
   // The stream failed: collects raidcore's final status (once; gRPC allows

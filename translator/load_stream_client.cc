@@ -111,12 +111,12 @@ void LoadStreamClient::Stream::Lead() {
   }
   mu.Lock();
   leading = false;
-  if (!ok && late) {
-    why = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                       "raidcore did not answer a load in time: load stream "
-                       "cancelled");
-  }
   if (!ok) {
+    if (late) {
+      why = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                         "raidcore did not answer a load in time: load "
+                         "stream cancelled");
+    }
     if (why.error_code() != grpc::StatusCode::CANCELLED &&
         why.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
       ZR_LOG(WARNING) << "load stream to raidcore ended: "

@@ -223,33 +223,25 @@ void ZeoClient::ReadLoop() {
     } else {
       reply = ZeoReply::Result(std::move(message->args));
     }
+    const int64_t msgid = message->msgid.int_value();
     std::optional<Callback> callback;
     {
       MutexLock lock(&mu_);
-      auto it = pending_.find(message->msgid.int_value());
-      if (it == pending_.end()) {
-        auto cb = callbacks_.find(message->msgid.int_value());
-        if (cb != callbacks_.end()) {
-          callback = std::move(cb->second);
-          callbacks_.erase(cb);
-        }
+      if (auto it = pending_.find(msgid); it != pending_.end()) {
+        it->second->done = true;
+        it->second->reply = std::move(reply);
+        // Only its caller wakes; under mu_, since the caller may destroy the
+        // Pending as soon as it sees it done.
+        it->second->cv.Signal();
+        pending_.erase(it);
+        continue;
       }
+      auto it = callbacks_.find(msgid);
+      if (it == callbacks_.end()) continue;  // the caller timed out
+      callback = std::move(it->second);
+      callbacks_.erase(it);
     }
-    if (callback.has_value()) {
-      Complete(std::move(*callback), std::move(reply));
-      continue;
-    }
-    {
-      MutexLock lock(&mu_);
-      auto it = pending_.find(message->msgid.int_value());
-      if (it == pending_.end()) continue;  // the caller timed out
-      it->second->done = true;
-      it->second->reply = std::move(reply);
-      // Only its caller wakes; under mu_, since the caller may destroy the
-      // Pending as soon as it sees it done.
-      it->second->cv.Signal();
-      pending_.erase(it);
-    }
+    Complete(std::move(*callback), std::move(reply));  // not under mu_
   }
 }
 

@@ -55,14 +55,14 @@ void ReadRouter::ReadAtSnapshotThen(std::string method, zeo::Value::Items args,
     });
   };
   std::optional<CommitClock::Stamp> stamp = clock_->TryBegin();
-  absl::StatusOr<BackendMember> member = backends_->PickReader();
-  if (!member.ok()) {
-    done(member.status());
-    return;
-  }
   if (!stamp.has_value()) {  // a finish is in progress: wait on the pool
     slow(std::move(method), std::move(args), "", absl::OkStatus(),
          std::move(done));
+    return;
+  }
+  absl::StatusOr<BackendMember> member = backends_->PickReader();
+  if (!member.ok()) {
+    done(member.status());
     return;
   }
   std::shared_ptr<BackendConnection> connection = member->connection;

@@ -45,8 +45,7 @@ void LoadStreamServer::Start() {
 void LoadStreamServer::Stop() {
   {
     MutexLock lock(&ops_mu_);
-    if (stopped_) return;
-    stopped_ = true;
+    if (stopping_) return;
     stopping_ = true;
     // Loads in flight end within their backend timeout; their answers are
     // dropped (no operation starts any more) but they use the streams.
@@ -63,12 +62,10 @@ void LoadStreamServer::Stop() {
   streams_.clear();
 }
 
-bool LoadStreamServer::MayStart() { return !stopping_; }
-
 void LoadStreamServer::Accept() {
   auto* s = new Stream;
   MutexLock lock(&ops_mu_);
-  if (!MayStart()) {
+  if (stopping_) {
     delete s;
     return;
   }
@@ -116,7 +113,7 @@ void LoadStreamServer::OnRead(Stream* s, bool ok) {
     bool start = ok;
     if (start) {
       MutexLock ops(&ops_mu_);
-      if (MayStart()) {
+      if (!stopping_) {
         ++loads_running_;
       } else {
         start = false;
@@ -177,7 +174,7 @@ void LoadStreamServer::OnWritten(Stream* s, bool ok) {
 void LoadStreamServer::Pump(Stream* s) {
   s->mu.AssertHeld();
   MutexLock lock(&ops_mu_);
-  if (!MayStart() || s->finishing) return;
+  if (stopping_ || s->finishing) return;
   if (!s->reading && !s->reads_done && s->loads < kMaxLoadsInFlight) {
     s->reading = true;
     s->io.Read(&s->incoming, &s->read_op);

@@ -71,16 +71,14 @@ class LoadStreamServer {
   // Starts what `s` needs next: the next read (unless paused), the next
   // write, or its Finish once it is done. Requires s->mu_.
   void Pump(Stream* s);
-  // Whether gRPC operations may still be started (false once stopping).
-  bool MayStart() ABSL_EXCLUSIVE_LOCKS_REQUIRED(ops_mu_);
 
   StorageService* const service_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::thread thread_;
 
   Mutex ops_mu_;
+  // Set by Stop: no gRPC operation and no load starts any more.
   bool stopping_ ABSL_GUARDED_BY(ops_mu_) = false;
-  bool stopped_ ABSL_GUARDED_BY(ops_mu_) = false;
   // Every stream not yet destroyed (those left over when the queue is
   // drained at Stop are destroyed there).
   std::set<Stream*> streams_ ABSL_GUARDED_BY(ops_mu_);
