@@ -535,26 +535,31 @@ const v1::CommitRequest& LastRequest(const v1::CommitRequest& request) {
 grpc::Status StorageService::Commit(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream) {
-  PendingTransaction txn;
-  bool begun = false;
-  // Counted active (server_status) from Begin until finished or aborted.
-  bool active = false;
+  // The transaction on the stream; after the answer to its Finish or Abort
+  // the next one (a new Begin) starts from a fresh state.
+  struct TransactionState {
+    PendingTransaction txn;
+    bool begun = false;
+    // Counted active (server_status) from Begin until finished or aborted.
+    bool active = false;
+    std::unique_ptr<PreparedCommit> prepared;
+    std::unique_ptr<LockWatchdog> watchdog;
+    // The blob between BlobStart and BlobEnd.
+    std::unique_ptr<SpoolFile> blob;
+    absl::Time vote_started;  // the last Vote's start (commit duration)
+    // Bytes of records held in memory; those past the budget go to `spill`.
+    size_t memory_bytes = 0;
+    std::shared_ptr<SpoolFile> spill;
+    // Why the vote must fail (a tid requested too far ahead), if it must.
+    std::string refusal;
+  };
+  TransactionState state;
   auto end_active = [&](bool aborted) {
-    if (!active) return;
-    active = false;
+    if (!state.active) return;
+    state.active = false;
     if (aborted) stats_.Abort();
     stats_.End();
   };
-  std::unique_ptr<PreparedCommit> prepared;
-  std::unique_ptr<LockWatchdog> watchdog;
-  // The blob between BlobStart and BlobEnd.
-  std::unique_ptr<SpoolFile> blob;
-  absl::Time vote_started;  // the last Vote's start (commit duration)
-  // Bytes of records held in memory; those past the budget go to `spill`.
-  size_t memory_bytes = 0;
-  std::shared_ptr<SpoolFile> spill;
-  // Why the vote must fail (a tid requested too far ahead), if it must.
-  std::string refusal;
   // Applies one request; sets *answered when it gets a response (Vote,
   // Finish, Abort, Sync). A non-OK status ends the stream.
   auto apply = [&](const v1::CommitRequest& request,
@@ -563,44 +568,44 @@ grpc::Status StorageService::Commit(
     *answered = true;
     switch (request.op_case()) {
       case v1::CommitRequest::kBegin: {
-        if (begun) return BadArgument("Begin sent twice");
-        begun = true;
-        active = true;
+        if (state.begun) return BadArgument("Begin sent twice");
+        state.begun = true;
+        state.active = true;
         stats_.Begin();
         const auto& b = request.begin();
-        txn.user = b.user();
-        txn.description = b.description();
+        state.txn.user = b.user();
+        state.txn.description = b.description();
         if (!b.extension_pickle().empty()) {
           absl::StatusOr<Value> ext = zeo::DecodePickle(b.extension_pickle());
           if (!ext.ok()) {
             return BadArgument(
                 absl::StrCat("extension: ", ext.status().message()));
           }
-          txn.extension = std::move(*ext);
+          state.txn.extension = std::move(*ext);
         }
         if (!b.tid().empty() && !IsTid(b.tid())) return BadArgument("bad tid");
-        txn.requested_tid = b.tid();
+        state.txn.requested_tid = b.tid();
         // Answered at vote, where the client hears of tpc_begin's errors.
-        refusal =
-            RequestedTidRefusal(txn.requested_tid, options_.max_tid_ahead);
-        if (!refusal.empty()) {
+        state.refusal = RequestedTidRefusal(state.txn.requested_tid,
+                                            options_.max_tid_ahead);
+        if (!state.refusal.empty()) {
           ZR_LOG(WARNING) << "transaction from " << b.origin_translator()
-                          << ": " << refusal;
+                          << ": " << state.refusal;
         }
-        txn.status = b.status().empty() ? " " : b.status();
-        txn.origin_translator = b.origin_translator();
-        txn.origin_connection = b.origin_connection();
+        state.txn.status = b.status().empty() ? " " : b.status();
+        state.txn.origin_translator = b.origin_translator();
+        state.txn.origin_connection = b.origin_connection();
         *answered = false;
         return grpc::Status::OK;
       }
       case v1::CommitRequest::kUndo: {
-        if (!begun || prepared != nullptr) {
+        if (!state.begun || state.prepared != nullptr) {
           return BadArgument("undo outside of a transaction's data phase");
         }
         TransactionOp op;
         op.kind = TransactionOp::Kind::kUndo;
         op.data = request.undo().undo_id();
-        txn.ops.push_back(std::move(op));
+        state.txn.ops.push_back(std::move(op));
         *answered = false;
         return grpc::Status::OK;
       }
@@ -608,7 +613,7 @@ grpc::Status StorageService::Commit(
       case v1::CommitRequest::kCheckCurrentSerial:
       case v1::CommitRequest::kRestore:
       case v1::CommitRequest::kDelete: {
-        if (!begun || prepared != nullptr) {
+        if (!state.begun || state.prepared != nullptr) {
           return BadArgument("data call outside of a transaction's data phase");
         }
         TransactionOp op;
@@ -645,43 +650,45 @@ grpc::Status StorageService::Commit(
         if (op.kind != TransactionOp::Kind::kCheckCurrentSerial) {
           stats_.Store();
         }
-        if (!op.data.empty() &&
-            memory_bytes + op.data.size() > options_.transaction_memory_bytes) {
+        if (!op.data.empty() && state.memory_bytes + op.data.size() >
+                                    options_.transaction_memory_bytes) {
           // Past the transaction's memory budget: the record waits on disk.
-          if (spill == nullptr) {
+          if (state.spill == nullptr) {
             absl::StatusOr<std::unique_ptr<SpoolFile>> file =
                 SpoolFile::Create(options_.spool_dir);
             if (!file.ok()) {
               ZR_LOG(ERROR) << file.status();
               return ToGrpc(file.status());
             }
-            spill = std::move(*file);
-            ZR_LOG(INFO) << "transaction from " << txn.origin_translator
+            state.spill = std::move(*file);
+            ZR_LOG(INFO) << "transaction from " << state.txn.origin_translator
                          << " passed " << options_.transaction_memory_bytes
                          << " bytes of records; spooling the rest to "
-                         << spill->path();
+                         << state.spill->path();
           }
-          op.spilled_at = spill->size();
+          op.spilled_at = state.spill->size();
           op.spilled_size = op.data.size();
-          absl::Status st = spill->Append(op.data);
+          absl::Status st = state.spill->Append(op.data);
           if (!st.ok()) {
             ZR_LOG(ERROR) << st;
             return ToGrpc(st);
           }
-          op.spilled = spill;
+          op.spilled = state.spill;
           std::string().swap(op.data);
         } else {
-          memory_bytes += op.data.size();
+          state.memory_bytes += op.data.size();
         }
-        txn.ops.push_back(std::move(op));
+        state.txn.ops.push_back(std::move(op));
         *answered = false;
         return grpc::Status::OK;
       }
       case v1::CommitRequest::kBlobStart: {
-        if (!begun || prepared != nullptr || blob != nullptr) {
+        if (!state.begun || state.prepared != nullptr ||
+            state.blob != nullptr) {
           return BadArgument(
-              blob != nullptr ? "BlobStart before the last blob's BlobEnd"
-                              : "blob outside of a transaction's data phase");
+              state.blob != nullptr
+                  ? "BlobStart before the last blob's BlobEnd"
+                  : "blob outside of a transaction's data phase");
         }
         absl::StatusOr<std::unique_ptr<SpoolFile>> spool =
             SpoolFile::Create(options_.spool_dir);
@@ -689,13 +696,14 @@ grpc::Status StorageService::Commit(
           ZR_LOG(ERROR) << spool.status();
           return ToGrpc(spool.status());
         }
-        blob = std::move(*spool);
+        state.blob = std::move(*spool);
         *answered = false;
         return grpc::Status::OK;
       }
       case v1::CommitRequest::kBlobChunk: {
-        if (blob == nullptr) return BadArgument("BlobChunk without BlobStart");
-        absl::Status st = blob->Append(request.blob_chunk().data());
+        if (state.blob == nullptr)
+          return BadArgument("BlobChunk without BlobStart");
+        absl::Status st = state.blob->Append(request.blob_chunk().data());
         if (!st.ok()) {
           ZR_LOG(ERROR) << st;
           return ToGrpc(st);
@@ -704,7 +712,8 @@ grpc::Status StorageService::Commit(
         return grpc::Status::OK;
       }
       case v1::CommitRequest::kBlobEnd: {
-        if (blob == nullptr) return BadArgument("BlobEnd without BlobStart");
+        if (state.blob == nullptr)
+          return BadArgument("BlobEnd without BlobStart");
         const auto& end = request.blob_end();
         TransactionOp op;
         op.kind = TransactionOp::Kind::kStoreBlob;
@@ -714,24 +723,24 @@ grpc::Status StorageService::Commit(
         if (!IsTid(op.oid) || !(op.serial.empty() || IsTid(op.serial))) {
           return BadArgument("oid must be 8 bytes, serial 8 bytes or None");
         }
-        op.blob = std::move(blob);
+        op.blob = std::move(state.blob);
         stats_.Store();
-        txn.ops.push_back(std::move(op));
+        state.txn.ops.push_back(std::move(op));
         *answered = false;
         return grpc::Status::OK;
       }
       case v1::CommitRequest::kVote: {
-        if (!begun || prepared != nullptr || blob != nullptr)
+        if (!state.begun || state.prepared != nullptr || state.blob != nullptr)
           return BadArgument("unexpected Vote");
-        if (!refusal.empty()) {
+        if (!state.refusal.empty()) {
           end_active(/*aborted=*/false);
           SetError(ZeoReply::Error("ZODB.POSException.StorageError",
-                                   Value::Tuple({Value::Str(refusal)})),
+                                   Value::Tuple({Value::Str(state.refusal)})),
                    response.mutable_error());
           return grpc::Status::OK;
         }
-        vote_started = absl::Now();
-        absl::StatusOr<VoteOutcome> outcome = commits_->Vote(txn);
+        state.vote_started = absl::Now();
+        absl::StatusOr<VoteOutcome> outcome = commits_->Vote(state.txn);
         if (!outcome.ok()) return ToGrpc(outcome.status());
         if (outcome->error.has_value()) {
           // As ZEO: a vote that raised ends the transaction, and a
@@ -745,15 +754,16 @@ grpc::Status StorageService::Commit(
           response.set_vote_result_pickle(
               zeo::EncodePickle(*outcome->conflicts));
         } else {
-          prepared = std::move(outcome->prepared);
+          state.prepared = std::move(outcome->prepared);
           response.set_vote_result_pickle(
-              zeo::EncodePickle(prepared->vote_result()));
+              zeo::EncodePickle(state.prepared->vote_result()));
           // As ZEO's transaction-timeout: the transaction is aborted and its
           // client's connection closed (it reconnects).
-          watchdog = std::make_unique<LockWatchdog>(
-              &alarms_, context, options_.commit_lock_timeout, prepared->tid(),
-              [this, translator = txn.origin_translator,
-               connection = txn.origin_connection,
+          state.watchdog = std::make_unique<LockWatchdog>(
+              &alarms_, context, options_.commit_lock_timeout,
+              state.prepared->tid(),
+              [this, translator = state.txn.origin_translator,
+               connection = state.txn.origin_connection,
                limit = options_.commit_lock_timeout] {
                 hub_->PublishDisconnect(
                     translator, connection,
@@ -766,16 +776,16 @@ grpc::Status StorageService::Commit(
       }
       case v1::CommitRequest::kFinish: {
         // Without a successful vote ZEO's tpc_finish answers None: empty tid.
-        if (prepared != nullptr) {
+        if (state.prepared != nullptr) {
           // Finish is bounded by the backends' timeouts; cancelling it now
           // would report a committed transaction as failed.
-          watchdog.reset();
+          state.watchdog.reset();
           absl::StatusOr<CommitCoordinator::Committed> committed =
-              commits_->Finish(std::move(prepared));
+              commits_->Finish(std::move(state.prepared));
           if (!committed.ok()) return ToGrpc(committed.status());
           stats_.Commit();
           if (options_.commit_observer) {
-            options_.commit_observer(absl::Now() - vote_started);
+            options_.commit_observer(absl::Now() - state.vote_started);
           }
           end_active(/*aborted=*/false);
           response.set_tid(committed->tid);
@@ -786,8 +796,9 @@ grpc::Status StorageService::Commit(
         break;
       }
       case v1::CommitRequest::kAbort: {
-        if (prepared != nullptr) commits_->Abort(std::move(prepared));
-        watchdog.reset();
+        if (state.prepared != nullptr)
+          commits_->Abort(std::move(state.prepared));
+        state.watchdog.reset();
         end_active(/*aborted=*/true);
         break;
       }
@@ -821,25 +832,18 @@ grpc::Status StorageService::Commit(
     if (answered && (last == v1::CommitRequest::kFinish ||
                      last == v1::CommitRequest::kAbort)) {
       end_active(/*aborted=*/true);  // a Finish without a vote, if any
-      txn = PendingTransaction();
-      begun = false;
-      prepared.reset();
-      watchdog.reset();
-      blob.reset();
-      memory_bytes = 0;
-      spill.reset();
-      refusal.clear();
+      state = TransactionState();
       response.set_stream_reusable(true);
     }
     if (answered && !stream->Write(response)) break;
   }
   // Stream ended or was cancelled: a transaction still holding the lock is
   // aborted on every backend by PreparedCommit's destructor.
-  if (prepared != nullptr) {
+  if (state.prepared != nullptr) {
     ZR_LOG(WARNING) << "commit stream from " << context->peer()
                     << " ended between vote and finish of "
-                    << TidHex(prepared->tid()) << "; aborting";
-    commits_->Abort(std::move(prepared));
+                    << TidHex(state.prepared->tid()) << "; aborting";
+    commits_->Abort(std::move(state.prepared));
   }
   // A client that vanished mid-transaction is aborted, as ZEO does when its
   // connection is lost.
