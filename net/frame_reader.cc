@@ -34,12 +34,30 @@ absl::Status FrameReader::ReadExactly(char* out, size_t n,
 }
 
 absl::StatusOr<Frame> FrameReader::Next(absl::Duration idle_timeout) {
+  bool idle = false;
+  return NextFrame(idle_timeout, &idle);
+}
+
+absl::StatusOr<std::optional<Frame>> FrameReader::NextUnlessIdle(
+    absl::Duration idle_timeout) {
+  bool idle = false;
+  absl::StatusOr<Frame> frame = NextFrame(idle_timeout, &idle);
+  if (frame.ok()) return std::optional<Frame>(std::move(*frame));
+  if (idle) return std::optional<Frame>();
+  return frame.status();
+}
+
+absl::StatusOr<Frame> FrameReader::NextFrame(absl::Duration idle_timeout,
+                                             bool* idle) {
   unsigned char prefix[4];
   // The first byte may take as long as the caller allows; the rest of the
   // header is part of the frame.
   absl::StatusOr<size_t> first = source_->Read(reinterpret_cast<char*>(prefix),
                                                1, DeadlineAfter(idle_timeout));
-  if (!first.ok()) return first.status();
+  if (!first.ok()) {
+    *idle = absl::IsDeadlineExceeded(first.status());
+    return first.status();
+  }
   absl::Status st = ReadExactly(reinterpret_cast<char*>(prefix) + 1, 3,
                                 DeadlineAfter(options_.stall_timeout));
   if (!st.ok()) return Stalled(st, 4, 1);

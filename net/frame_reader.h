@@ -8,6 +8,7 @@
 #define ZEORAID_NET_FRAME_READER_H_
 
 #include <cstddef>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -75,7 +76,14 @@ class FrameReader {
   // timeout. After an error the stream is out of step: close it.
   absl::StatusOr<Frame> Next(absl::Duration idle_timeout);
 
+  // As Next, but a peer that sends nothing for `idle_timeout` is no error:
+  // nullopt, and the stream is still in step (nothing of a frame was read).
+  absl::StatusOr<std::optional<Frame>> NextUnlessIdle(
+      absl::Duration idle_timeout);
+
  private:
+  // Next; `*idle` tells whether a DeadlineExceeded came before the first byte.
+  absl::StatusOr<Frame> NextFrame(absl::Duration idle_timeout, bool* idle);
   // Reads exactly `n` bytes; the deadline moves on with every byte received.
   absl::Status ReadExactly(char* out, size_t n, absl::Time first_deadline);
   // Names what happened to a frame cut short after `got` of `size` bytes.

@@ -82,6 +82,29 @@ TEST(FrameReaderTest, IdleTimeoutAndClose) {
             absl::StatusCode::kUnavailable);
 }
 
+TEST(FrameReaderTest, NextUnlessIdleTellsIdleFromStalled) {
+  Pipe p;
+  SocketSource source(&p.ours);
+  FrameReaderOptions options;
+  options.stall_timeout = absl::Milliseconds(100);
+  FrameReader reader(&source, options);
+  // Nothing sent: idle, no error, and the next frame still reads whole.
+  absl::StatusOr<std::optional<Frame>> idle =
+      reader.NextUnlessIdle(absl::Milliseconds(50));
+  ASSERT_TRUE(idle.ok()) << idle.status();
+  EXPECT_FALSE(idle->has_value());
+  p.Send(Header(2) + "hi");
+  absl::StatusOr<std::optional<Frame>> frame =
+      reader.NextUnlessIdle(absl::Milliseconds(50));
+  ASSERT_TRUE(frame.ok()) << frame.status();
+  ASSERT_TRUE(frame->has_value());
+  EXPECT_EQ((*frame)->payload, "hi");
+  // Half a header, then silence: a stall (an error), not idleness.
+  p.Send(std::string(2, '\0'));
+  EXPECT_EQ(reader.NextUnlessIdle(absl::Seconds(5)).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+}
+
 TEST(FrameReaderTest, OversizedFrameRefusedBeforeReading) {
   Pipe p;
   SocketSource source(&p.ours);

@@ -116,7 +116,20 @@ std::unique_ptr<grpc::ClientContext> ClientSession::NewContext() const {
   return context;
 }
 
-void ClientSession::Serve() {
+ClientSession::ServeResult ClientSession::Serve() {
+  if (!started_) {
+    started_ = true;
+    if (!Start()) {
+      End();
+      return ServeResult::kEnded;
+    }
+  }
+  if (ServeCalls() == ServeResult::kParked) return ServeResult::kParked;
+  End();
+  return ServeResult::kEnded;
+}
+
+bool ClientSession::Start() {
   net::WriteQueueOptions queue_options;
   queue_options.max_bytes = options_.client_queue_bytes;
   queue_options.stall_timeout = options_.write_timeout;
@@ -131,8 +144,8 @@ void ClientSession::Serve() {
           self->Disconnect(absl::StrCat("cannot write to it: ", why.message()));
         }
       });
-  const absl::Time handshake_deadline =
-      absl::Now() + options_.handshake_timeout;
+  handshake_deadline_ = absl::Now() + options_.handshake_timeout;
+  const absl::Time handshake_deadline = handshake_deadline_;
   absl::Status st;
   if (options_.tls != nullptr) {
     auto tls =
@@ -178,67 +191,86 @@ void ClientSession::Serve() {
     // As ZEO's server: the client's letter chooses the encoding.
     encoding_ = hello->payload[0] == 'M' ? zeo::Encoding::kMsgpack
                                          : zeo::Encoding::kPickle;
-    net::FrameReaderOptions frame_options;
-    frame_options.max_frame_bytes = options_.limits.max_frame_bytes;
-    frame_options.stall_timeout = options_.read_stall_timeout;
-    frame_options.budget = options_.frame_budget;
-    net::FrameReader reader(source_.get(), frame_options);
-    while (true) {
-      // Backpressure: a client that does not read its replies gets no more.
-      absl::Status drained = out_->WaitBelow(
-          options_.reply_backlog_bytes, absl::Now() + options_.write_timeout);
-      if (!drained.ok()) {
-        if (options_.metrics != nullptr) {
-          options_.metrics->CountCut(TranslatorMetrics::CutReason::kWriteStall);
-        }
-        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
-                        << drained.message() << "; closing";
-        break;
-      }
-      // Until it registered, a connection gets what is left of the handshake
-      // time; then it may idle for hours, as ZEO clients do.
-      const absl::Duration idle = registered_
-                                      ? absl::InfiniteDuration()
-                                      : handshake_deadline - absl::Now();
-      absl::StatusOr<net::Frame> frame =
-          reader.Next(std::max(idle, absl::ZeroDuration()));
-      if (!frame.ok()) {
-        CountCut(frame.status());
-        if (frame.status().code() != absl::StatusCode::kUnavailable ||
-            !registered_) {
-          ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
-                          << (registered_ ? "" : "before register: ")
-                          << frame.status().message() << "; closing";
-        }
-        break;
-      }
-      absl::StatusOr<zeo::Message> message =
-          zeo::DecodeMessage(frame->payload, encoding_, options_.limits,
-                             zeo::GlobalPolicy::kServer);
-      if (!message.ok()) {
-        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
-                        << " sent a bad frame (" << message.status().message()
-                        << "); closing";
-        break;
-      }
-      if (message->is_heartbeat()) continue;
-      const absl::Time started = absl::Now();
-      absl::Status handled = Dispatch(*message);
+    return true;
+  }
+  return false;
+}
+
+ClientSession::ServeResult ClientSession::ServeCalls() {
+  net::FrameReaderOptions frame_options;
+  frame_options.max_frame_bytes = options_.limits.max_frame_bytes;
+  frame_options.stall_timeout = options_.read_stall_timeout;
+  frame_options.budget = options_.frame_budget;
+  // Holds nothing between frames: a parked session makes a new one.
+  net::FrameReader reader(source_.get(), frame_options);
+  while (true) {
+    // Backpressure: a client that does not read its replies gets no more.
+    absl::Status drained = out_->WaitBelow(
+        options_.reply_backlog_bytes, absl::Now() + options_.write_timeout);
+    if (!drained.ok()) {
       if (options_.metrics != nullptr) {
-        options_.metrics->CountReceived(frame->payload.size() + 4);
-        options_.metrics->ObserveCall(message->name, absl::Now() - started);
-        if (!handled.ok()) {
-          options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
-        }
+        options_.metrics->CountCut(TranslatorMetrics::CutReason::kWriteStall);
       }
+      ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                      << drained.message() << "; closing";
+      return ServeResult::kEnded;
+    }
+    // Until it registered, a connection gets what is left of the handshake
+    // time; then it may idle for hours, as ZEO clients do, parked after
+    // park_after when nothing else holds it here (a transaction's stream, a
+    // TLS session's reader).
+    const bool may_park = registered_ &&
+                          options_.park_after > absl::ZeroDuration() &&
+                          tls_ == nullptr && txn_ == nullptr;
+    const absl::Duration idle = !registered_ ? handshake_deadline_ - absl::Now()
+                                : may_park   ? options_.park_after
+                                             : absl::InfiniteDuration();
+    absl::StatusOr<std::optional<net::Frame>> next =
+        reader.NextUnlessIdle(std::max(idle, absl::ZeroDuration()));
+    if (next.ok() && !next->has_value()) {
+      if (may_park) return ServeResult::kParked;
+      next = absl::DeadlineExceededError(
+          "did not register within the handshake timeout");
+    }
+    if (!next.ok()) {
+      CountCut(next.status());
+      if (next.status().code() != absl::StatusCode::kUnavailable ||
+          !registered_) {
+        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << ": "
+                        << (registered_ ? "" : "before register: ")
+                        << next.status().message() << "; closing";
+      }
+      return ServeResult::kEnded;
+    }
+    const net::Frame& frame = **next;
+    absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
+        frame.payload, encoding_, options_.limits, zeo::GlobalPolicy::kServer);
+    if (!message.ok()) {
+      ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_
+                      << " sent a bad frame (" << message.status().message()
+                      << "); closing";
+      return ServeResult::kEnded;
+    }
+    if (message->is_heartbeat()) continue;
+    const absl::Time started = absl::Now();
+    absl::Status handled = Dispatch(*message);
+    if (options_.metrics != nullptr) {
+      options_.metrics->CountReceived(frame.payload.size() + 4);
+      options_.metrics->ObserveCall(message->name, absl::Now() - started);
       if (!handled.ok()) {
-        ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
-                        << message->name << "): " << handled.message()
-                        << "; closing";
-        break;
+        options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
       }
     }
+    if (!handled.ok()) {
+      ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
+                      << message->name << "): " << handled.message()
+                      << "; closing";
+      return ServeResult::kEnded;
+    }
   }
+}
+
+void ClientSession::End() {
   fanout_->Remove(id_);
   {
     // First, so that a fan-out waiting on this connection moves on at once.

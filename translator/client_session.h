@@ -75,6 +75,10 @@ struct SessionOptions {
   CommitStreamPool* commit_streams = nullptr;
   // Sends loads to raidcore on one shared stream; null: a unary call each.
   LoadStreamClient* load_stream = nullptr;
+  // A registered connection idle this long between calls gives up its
+  // thread (Serve returns kParked) until it has input again; zero: never.
+  // Not while a transaction is open, nor on TLS (its reader has a thread).
+  absl::Duration park_after = absl::ZeroDuration();
   // Counts calls, errors and bytes for Prometheus; null: not counted.
   TranslatorMetrics* metrics = nullptr;
 };
@@ -87,9 +91,17 @@ class ClientSession final : public ClientSink,
                 const SessionOptions& options);
   ~ClientSession() override;
 
-  // Serves the connection until the client leaves or misbehaves. Call once,
-  // from the connection's own thread.
-  void Serve();
+  enum class ServeResult {
+    kEnded,   // the client left or misbehaved; the session is done
+    kParked,  // idle for options.park_after between calls
+  };
+  // Serves the connection on the caller's thread until the client leaves or
+  // misbehaves (kEnded) or, with options.park_after set, stays idle that long
+  // between calls (kParked): then the caller watches fd() and calls Serve
+  // again, from any thread, once it has input (bytes or its end). The calls
+  // never overlap, and each happens after the previous one returned.
+  ServeResult Serve();
+  int fd() const { return socket_.fd(); }
 
   // ClientSink.
   uint64_t connection_id() const override { return id_; }
@@ -102,6 +114,13 @@ class ClientSession final : public ClientSink,
  private:
   struct Transaction;
 
+  // Sets up the output queue (and TLS), sends the hello and reads the
+  // client's; true when calls follow.
+  bool Start();
+  // Reads and handles calls until the session ends or parks.
+  ServeResult ServeCalls();
+  // Leaves: aborts what the client left open, closes the connection.
+  void End();
   // Handles one decoded message; a non-OK status closes the connection.
   absl::Status Dispatch(const zeo::Message& message);
   absl::Status HandleRegister(const zeo::Message& message);
@@ -174,7 +193,10 @@ class ClientSession final : public ClientSink,
   InvalidationFanout* const fanout_;
   const SessionOptions options_;
 
-  // Owned by the Serve thread (set before the session is shared).
+  // Owned by the thread in Serve (one at a time: a parked session comes back
+  // on another thread, after the IdleParker's lock ordered the two).
+  bool started_ = false;
+  absl::Time handshake_deadline_;
   zeo::Encoding encoding_ = zeo::Encoding::kPickle;
   bool registered_ = false;
   bool read_only_ = false;

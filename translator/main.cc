@@ -80,6 +80,12 @@ ABSL_FLAG(int, idle_commit_streams, 8,
           "the next one (opening a stream per transaction costs a call's "
           "setup on both sides and a thread in raidcore); 0 opens one per "
           "transaction. Each open stream holds a thread in raidcore.");
+ABSL_FLAG(absl::Duration, park_idle_after, absl::Seconds(2),
+          "A registered client that sends no call for this long gives up "
+          "its connection's thread: one shared thread watches every idle "
+          "connection, and the next call gets a thread again (ZEO clients "
+          "stay connected, idle, for hours). 0: each connection keeps its "
+          "thread. (TLS connections and open transactions keep theirs.)");
 ABSL_FLAG(int, worker_threads, 16,
           "Threads answering clients' pipelined loads (calls a client sends "
           "without waiting, e.g. prefetch) and closing finished transactions; "
@@ -261,6 +267,8 @@ int Run() {
   limits.frame_budget_bytes =
       static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_frame_budget_mb)))
       << 20;
+  limits.park_idle_after =
+      std::max(absl::ZeroDuration(), absl::GetFlag(FLAGS_park_idle_after));
   ZeoServer server(stub.get(), &fanout, options, limits);
   absl::Status listening = server.Listen(absl::GetFlag(FLAGS_listen));
   if (!listening.ok()) {

@@ -74,6 +74,14 @@ TranslatorMetrics::TranslatorMetrics()
                       "--max_connections clients were connected.")
                   .Register(*registry_)
                   .Add({});
+  parked_ = &prometheus::BuildGauge()
+                 .Name("zeoraid_translator_parked_connections")
+                 .Help(
+                     "Idle client connections watched by the shared idle "
+                     "thread instead of a thread of their own "
+                     "(--park_idle_after).")
+                 .Register(*registry_)
+                 .Add({});
   auto& cuts =
       prometheus::BuildCounter()
           .Name("zeoraid_translator_clients_cut_total")

@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "base/metrics.h"
 #include "prometheus/counter.h"
+#include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
@@ -38,6 +39,9 @@ class TranslatorMetrics {
   void CountInvalidation() { invalidations_->Increment(); }
   // A connection closed at accept: the --max_connections cap was reached.
   void CountRefusedConnection() { refused_->Increment(); }
+  // An idle connection gave up its thread, or got one back.
+  void ConnectionParked() { parked_->Increment(); }
+  void ConnectionUnparked() { parked_->Decrement(); }
   // Why the translator cut a client off for how it used its connection.
   enum class CutReason {
     kHandshakeTimeout,  // no register within the handshake timeout
@@ -69,6 +73,7 @@ class TranslatorMetrics {
   prometheus::Counter* sent_ = nullptr;
   prometheus::Counter* invalidations_ = nullptr;
   prometheus::Counter* refused_ = nullptr;
+  prometheus::Gauge* parked_ = nullptr;
   prometheus::Counter* cuts_[4] = {};
   std::shared_ptr<metrics::PullCollector> pull_;
   std::unique_ptr<prometheus::Exposer> exposer_;  // last: stops first

@@ -17,6 +17,9 @@ ZeoServer::ZeoServer(v1::Storage::Stub* stub, InvalidationFanout* fanout,
       options_(options) {
   options_.flusher = &flusher_;
   options_.frame_budget = &frame_budget_;
+  if (limits.park_idle_after > absl::ZeroDuration()) {
+    options_.park_after = limits.park_idle_after;
+  }
 }
 
 absl::Status ZeoServer::Listen(const std::string& address) {
@@ -56,13 +59,34 @@ void ZeoServer::Run() {
       MutexLock lock(&mu_);
       sessions_[id] = session;
     }
-    // The session owns itself while its thread runs; the fan-out holds it too
-    // once registered. DrainSessions waits for these threads at shutdown.
-    std::thread([this, session, id] {
-      session->Serve();
-      SessionEnded(id);
-    }).detach();
+    ServeOnNewThread(std::move(session), id);
   }
+}
+
+void ZeoServer::ServeOnNewThread(std::shared_ptr<ClientSession> session,
+                                 uint64_t id) {
+  // The session is owned by its thread while it runs and by the parker while
+  // it is parked; the fan-out holds it too once registered. DrainSessions
+  // waits for every session to end.
+  std::thread([this, session = std::move(session), id] {
+    while (session->Serve() == ClientSession::ServeResult::kParked) {
+      // Counted first: the parker may hand it back before Park returns.
+      if (options_.metrics != nullptr) options_.metrics->ConnectionParked();
+      absl::Status parked = parker_.Park(session->fd(), [this, session, id] {
+        // On the parker's thread, which must not block.
+        if (options_.metrics != nullptr) {
+          options_.metrics->ConnectionUnparked();
+        }
+        ServeOnNewThread(session, id);
+      });
+      if (parked.ok()) return;
+      if (options_.metrics != nullptr) options_.metrics->ConnectionUnparked();
+      // Served on, on this thread.
+      ZR_LOG(WARNING) << "connection " << id
+                      << " cannot be parked: " << parked.message();
+    }
+    SessionEnded(id);
+  }).detach();
 }
 
 void ZeoServer::Refuse(net::Socket socket) {

@@ -1,5 +1,7 @@
 // ZeoServer: accepts ZEO client connections (TCP or Unix socket) and serves
-// each on its own thread with a ClientSession.
+// each with a ClientSession, on a thread of its own while it works; an idle
+// connection is parked on one shared thread (net::IdleParker) and gets a
+// thread again when it sends a call.
 #ifndef ZEORAID_TRANSLATOR_ZEO_SERVER_H_
 #define ZEORAID_TRANSLATOR_ZEO_SERVER_H_
 
@@ -12,6 +14,7 @@
 #include "absl/status/status.h"
 #include "base/mutex.h"
 #include "net/byte_budget.h"
+#include "net/idle_parker.h"
 #include "net/socket.h"
 #include "net/write_queue.h"
 #include "translator/client_session.h"
@@ -26,6 +29,11 @@ struct ServerLimits {
   // Bytes of partly received (and not yet handled) frames beyond each
   // frame's free allowance, for all connections together.
   size_t frame_budget_bytes = 256u << 20;
+  // A registered client idle this long between calls has its connection
+  // watched by one shared thread instead of a thread of its own (ZEO clients
+  // idle for hours; a thread is most of what an idle connection costs).
+  // Zero: every connection keeps its thread.
+  absl::Duration park_idle_after = absl::Seconds(2);
 };
 
 class ZeoServer {
@@ -43,6 +51,8 @@ class ZeoServer {
   bool DrainSessions(absl::Duration timeout);
 
  private:
+  // Runs `session` on a new thread until it ends, or parks it.
+  void ServeOnNewThread(std::shared_ptr<ClientSession> session, uint64_t id);
   void SessionEnded(uint64_t id);
   // Closes a connection beyond the cap; logs at most every 10 s.
   void Refuse(net::Socket socket);
@@ -63,9 +73,11 @@ class ZeoServer {
 
   Mutex mu_;
   CondVar ended_cv_;
-  // Sessions whose thread is running.
+  // Sessions not ended yet (served or parked).
   std::map<uint64_t, std::weak_ptr<ClientSession>> sessions_
       ABSL_GUARDED_BY(mu_);
+  // Last member, destroyed first: its thread calls ServeOnNewThread.
+  net::IdleParker parker_;
 };
 
 }  // namespace zeoraid::translator

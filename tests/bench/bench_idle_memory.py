@@ -1,0 +1,108 @@
+"""Memory and threads of a server holding many idle ZEO clients: the translator
+of a 2-mirror RAID next to a plain runzeo, in the same run.
+
+    .venv/bin/python tests/bench/bench_idle_memory.py [--clients 1000]
+        [--settle 5] [--translator-args="--park_after=0"]
+
+Opens --clients raw ZEO connections to each server (each reads the hello, sends
+the handshake and registers, as a ZEO ClientStorage does when it connects), waits
+--settle seconds without a call, then reads VmRSS and Threads from
+/proc/PID/status. Prints both, and the translator's figures without clients.
+Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shlex
+import socket
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
+
+
+def status(pid: int) -> tuple[float, int]:
+    rss_kb, threads = 0, 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss_kb = int(line.split()[1])
+        elif line.startswith("Threads:"):
+            threads = int(line.split()[1])
+    return rss_kb / 1024, threads
+
+
+def frame(payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + payload
+
+
+def connect_idle(addr, n: int) -> list[socket.socket]:
+    import harness
+    from ZEO.asyncio.marshal import encoder
+    encode = encoder(b"Z5")
+    register = frame(encode(1, False, "register", (harness.STORAGE_NAME, False)))
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(addr, timeout=30)
+        harness.recv_frame(s)  # the server's hello
+        s.sendall(frame(b"Z5") + register)
+        socks.append(s)
+    for s in socks:  # the register replies (invalidation-free: nothing commits)
+        harness.recv_frame(s)
+    return socks
+
+
+def measure(name: str, pid: int, addr, n: int, settle: float) -> None:
+    rss0, threads0 = status(pid)
+    socks = connect_idle(addr, n)
+    time.sleep(settle)
+    rss1, threads1 = status(pid)
+    print(f"  {name:11s} idle: {rss0:6.1f} MB {threads0:5d} threads   "
+          f"with {n} idle clients: {rss1:6.1f} MB {threads1:5d} threads   "
+          f"({(rss1 - rss0) * 1024 / n:5.1f} KB per client)")
+    for s in socks:
+        s.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="seconds idle before measuring")
+    parser.add_argument("--translator-args", default="",
+                        help="extra translator flags (shell words)")
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 2 * args.clients + 256
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(want, hard), hard))
+    import harness
+    print(f"{args.clients} idle clients, {args.settle:g} s settle "
+          f"(nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}):")
+    with tempfile.TemporaryDirectory(prefix="zeoraid-idle-") as tmp:
+        plain = harness.Cluster(Path(tmp) / "plain", kind="plain")
+        try:
+            plain.start()
+            measure("plain ZEO", plain.backends[0].process.pid, plain.addr,
+                    args.clients, args.settle)
+        finally:
+            plain.stop()
+        raid = harness.Cluster(
+            Path(tmp) / "raid", kind="raid",
+            translator_args=shlex.split(args.translator_args))
+        try:
+            raid.start()
+            measure("translator", raid.translator.process.pid, raid.addr,
+                    args.clients, args.settle)
+        finally:
+            raid.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
