@@ -7,8 +7,9 @@ of a 2-mirror RAID next to a plain runzeo, in the same run.
 Opens --clients raw ZEO connections to each server (each reads the hello, sends
 the handshake and registers, as a ZEO ClientStorage does when it connects), waits
 --settle seconds without a call, then reads VmRSS and Threads from
-/proc/PID/status. Prints both, and the translator's figures without clients.
-Asserts nothing.
+/proc/PID/status. Prints both, and the translator's figures without clients;
+then what parking costs a call: lastTransaction's p50 on a busy connection and
+as the first call after the connection was parked. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -69,11 +70,45 @@ def measure(name: str, pid: int, addr, n: int, settle: float) -> None:
         s.close()
 
 
+def wake_cost(raid, rounds: int) -> None:
+    """p50 of a call on a busy connection, and of the first call after the
+    connection was parked (a second translator, --park_idle_after=50ms)."""
+    import statistics
+    import harness
+    from test_hostile import RawClient
+    quick = harness.Translator(raid.supervisor, raid.raidcore, name="translator-park",
+                               extra_args=["--park_idle_after", "50ms"])
+    quick.start()
+    try:
+        c = RawClient(quick.addr)
+        c.handshake()
+        c.register()
+
+        def timed() -> float:
+            t0 = time.perf_counter()
+            flag, _ = c.call("lastTransaction")
+            assert not flag
+            return (time.perf_counter() - t0) * 1e6
+        busy = [timed() for _ in range(200)]
+        woken = []
+        for _ in range(rounds):
+            time.sleep(0.15)  # parked after 50 ms
+            woken.append(timed())
+        c.close()
+    finally:
+        quick.stop()
+    print(f"  lastTransaction p50: {statistics.median(busy):6.0f} us on a busy "
+          f"connection, {statistics.median(woken):6.0f} us as the first call "
+          f"after parking ({rounds} rounds)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--settle", type=float, default=5.0,
                         help="seconds idle before measuring")
+    parser.add_argument("--wake-rounds", type=int, default=40,
+                        help="calls timed right after parking")
     parser.add_argument("--translator-args", default="",
                         help="extra translator flags (shell words)")
     args = parser.parse_args()
@@ -99,6 +134,7 @@ def main() -> int:
             raid.start()
             measure("translator", raid.translator.process.pid, raid.addr,
                     args.clients, args.settle)
+            wake_cost(raid, args.wake_rounds)
         finally:
             raid.stop()
     return 0
