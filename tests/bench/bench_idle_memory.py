@@ -71,35 +71,40 @@ def measure(name: str, pid: int, addr, n: int, settle: float) -> None:
 
 
 def wake_cost(raid, rounds: int) -> None:
-    """p50 of a call on a busy connection, and of the first call after the
-    connection was parked (a second translator, --park_idle_after=50ms)."""
+    """lastTransaction's p50 on a busy connection, and after 150 ms idle on a
+    translator that parks after 50 ms and on one that never parks."""
     import statistics
     import harness
     from test_hostile import RawClient
-    quick = harness.Translator(raid.supervisor, raid.raidcore, name="translator-park",
-                               extra_args=["--park_idle_after", "50ms"])
-    quick.start()
-    try:
-        c = RawClient(quick.addr)
-        c.handshake()
-        c.register()
 
-        def timed() -> float:
-            t0 = time.perf_counter()
-            flag, _ = c.call("lastTransaction")
-            assert not flag
-            return (time.perf_counter() - t0) * 1e6
-        busy = [timed() for _ in range(200)]
-        woken = []
-        for _ in range(rounds):
-            time.sleep(0.15)  # parked after 50 ms
-            woken.append(timed())
-        c.close()
-    finally:
-        quick.stop()
-    print(f"  lastTransaction p50: {statistics.median(busy):6.0f} us on a busy "
-          f"connection, {statistics.median(woken):6.0f} us as the first call "
-          f"after parking ({rounds} rounds)")
+    def run(name: str, park_after: str) -> tuple[float, float]:
+        t = harness.Translator(raid.supervisor, raid.raidcore, name=name,
+                               extra_args=["--park_idle_after", park_after])
+        t.start()
+        try:
+            c = RawClient(t.addr)
+            c.handshake()
+            c.register()
+
+            def timed() -> float:
+                t0 = time.perf_counter()
+                flag, _ = c.call("lastTransaction")
+                assert not flag
+                return (time.perf_counter() - t0) * 1e6
+            busy = [timed() for _ in range(200)]
+            idle = []
+            for _ in range(rounds):
+                time.sleep(0.15)
+                idle.append(timed())
+            c.close()
+        finally:
+            t.stop()
+        return statistics.median(busy), statistics.median(idle)
+    busy, parked = run("translator-park", "50ms")
+    busy0, unparked = run("translator-noparking", "0")
+    print(f"  lastTransaction p50 ({rounds} rounds): busy connection {busy:5.0f} / "
+          f"{busy0:5.0f} us; after 150 ms idle: parked {parked:5.0f} us, "
+          f"never parked {unparked:5.0f} us")
 
 
 def main() -> int:
