@@ -195,10 +195,19 @@ int Run() {
   // Unique per process, so raidcore's invalidations can name their origin.
   std::string id = absl::StrCat(absl::GetFlag(FLAGS_name), "/", getpid(), "/",
                                 std::random_device()());
+  // The invalidation stream gets a connection of its own, as the load stream
+  // does: the thread blocked reading it would otherwise read the commit
+  // streams' answers off the shared socket and hand each to its session (2
+  // more thread switches per commit).
+  grpc::ChannelArguments watch_args = args;
+  watch_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::unique_ptr<v1::Storage::Stub> watch_stub =
+      v1::Storage::NewStub(grpc::CreateCustomChannel(
+          absl::GetFlag(FLAGS_raidcore), *credentials, watch_args));
   // Outlives the sessions and the fan-out that report to it.
   TranslatorMetrics metrics;
   InvalidationFanout fanout(
-      stub.get(), id,
+      watch_stub.get(), id,
       static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20);
   fanout.Start();
   // Outlives the sessions and the pool jobs that send loads on it.
