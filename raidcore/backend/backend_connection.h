@@ -117,6 +117,10 @@ class BackendConnection {
   // The ZEO protocol spoken: "Z5" (pickle) or "M5" (msgpack); "" if unknown.
   virtual std::string protocol() const { return ""; }
   virtual bool alive() const = 0;
+  // When the server last sent anything on this connection (a reply, a
+  // callback); InfinitePast when unknown. A connection that hears from its
+  // server proves the server alive: the heartbeat needs no probe then.
+  virtual absl::Time last_heard() const { return absl::InfinitePast(); }
   // Closes the connection; pending and later calls fail with Unavailable.
   virtual void Close() = 0;
 };

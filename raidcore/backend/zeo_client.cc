@@ -113,6 +113,11 @@ zeo::Value ZeoClient::last_info() const {
   return last_info_;
 }
 
+absl::Time ZeoClient::last_heard() const {
+  const int64_t ns = last_heard_ns_.load(std::memory_order_relaxed);
+  return ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
+}
+
 bool ZeoClient::alive() const {
   MutexLock lock(&mu_);
   return broken_.ok();
@@ -175,6 +180,8 @@ void ZeoClient::ReadLoop() {
                                                frame.status().message())));
       return;
     }
+    last_heard_ns_.store(absl::GetCurrentTimeNanos(),
+                         std::memory_order_relaxed);
     absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
         *frame, encoding_, options_.limits, zeo::GlobalPolicy::kClient);
     if (!message.ok()) {

@@ -5,6 +5,7 @@
 #ifndef ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
 #define ZEORAID_RAIDCORE_BACKEND_ZEO_CLIENT_H_
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -74,6 +75,7 @@ class ZeoClient final : public BackendConnection {
   }
   zeo::Value last_info() const override;
   bool alive() const override;
+  absl::Time last_heard() const override;
   void Close() override;
 
  private:
@@ -133,6 +135,8 @@ class ZeoClient final : public BackendConnection {
   bool read_only_ = false;  // set before the client is handed out
   bool blobs_ = false;      // likewise
   std::thread reader_;
+  // Unix nanoseconds of the last frame read (0: none); written by reader_.
+  std::atomic<int64_t> last_heard_ns_{0};
 
   Mutex write_mu_;  // serializes frames on the socket
   Mutex blob_mu_;   // held for a whole SendBlob

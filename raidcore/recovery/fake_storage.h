@@ -41,6 +41,7 @@
 #define ZEORAID_RAIDCORE_RECOVERY_FAKE_STORAGE_H_
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -177,6 +178,11 @@ class FakeStorageServer
   int connects() const {
     MutexLock l(&mu_);
     return connects_;
+  }
+  // Connections open right now (the RAID's, probes, recovery's).
+  int open_connections() const ABSL_LOCKS_EXCLUDED(mu_) {
+    MutexLock l(&mu_);
+    return static_cast<int>(conns_.size());
   }
   // Calls a real server would have refused by closing the connection or with
   // an exception that is not part of normal operation.
@@ -577,7 +583,17 @@ class FakeStorageConnection final : public BackendConnection {
   absl::StatusOr<ZeoReply> Call(absl::string_view method,
                                 zeo::Value::Items args,
                                 absl::Duration timeout) override {
-    return server_->Call(id_, method, std::move(args), timeout);
+    absl::StatusOr<ZeoReply> reply =
+        server_->Call(id_, method, std::move(args), timeout);
+    if (reply.ok()) {
+      last_heard_ns_.store(absl::GetCurrentTimeNanos(),
+                           std::memory_order_relaxed);
+    }
+    return reply;
+  }
+  absl::Time last_heard() const override {
+    const int64_t ns = last_heard_ns_.load(std::memory_order_relaxed);
+    return ns == 0 ? absl::InfinitePast() : absl::FromUnixNanos(ns);
   }
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override {
     return server_->Send(id_, method, std::move(args));
@@ -591,6 +607,7 @@ class FakeStorageConnection final : public BackendConnection {
   const std::shared_ptr<FakeStorageServer> server_;
   const uint64_t id_;
   const std::string registered_tid_;
+  std::atomic<int64_t> last_heard_ns_{0};  // of the last answered Call
 };
 
 inline absl::StatusOr<std::shared_ptr<BackendConnection>>

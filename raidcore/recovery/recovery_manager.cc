@@ -405,8 +405,14 @@ void RecoveryManager::Supervise() {
   }
 }
 
+// Ticks in a row in which the RAID's connection heard from the backend after
+// which an idle probe connection is closed (a flapping load does not
+// reconnect it every other tick).
+constexpr int kBusyTicksBeforeProbeCloses = 10;
+
 void RecoveryManager::Heartbeat(const std::string& name) {
   std::shared_ptr<BackendConnection> probe;
+  int busy_ticks = 0;
   while (Pause(options_.heartbeat_interval)) {
     std::optional<BackendStatus> status = backends_->StatusOf(name);
     if (!status.has_value() || status->state != BackendState::kOptimal) {
@@ -421,6 +427,18 @@ void RecoveryManager::Heartbeat(const std::string& name) {
       backends_->Degrade(name, "its connection was lost");
       continue;
     }
+    // Answers on the RAID's own connection prove the backend alive. (A
+    // backend that stops answering in the middle of calls is also degraded
+    // by their timeouts.)
+    if (serving != nullptr &&
+        absl::Now() - serving->last_heard() < options_.heartbeat_interval) {
+      if (++busy_ticks >= kBusyTicksBeforeProbeCloses && probe != nullptr) {
+        probe->Close();
+        probe = nullptr;
+      }
+      continue;
+    }
+    busy_ticks = 0;
     absl::Status failure;
     if (probe == nullptr) {
       absl::StatusOr<std::shared_ptr<BackendConnection>> c =

@@ -1,9 +1,12 @@
 // RecoveryManager: keeps the RAID healing itself.
 //
 // - Liveness: a heartbeat (lastTransaction on a connection of its own) per
-//   optimal backend every `heartbeat_interval`; one that does not answer in
+//   optimal backend every `heartbeat_interval` in which the RAID's
+//   connection heard nothing from it; one that does not answer in
 //   `heartbeat_timeout`, or whose RAID connection died, is degraded — even
-//   with no traffic.
+//   with no traffic. A backend that stays busy has its probe connection
+//   closed: ZEO sends every commit's invalidation to every other connection,
+//   which would cost each backend CPU per commit.
 // - Automatic re-admission: a backend degraded for a transport reason is
 //   probed with exponential backoff; once it answers it is recovered
 //   (RecoveryJob). Backends that disagreed or diverged wait for an operator.

@@ -213,6 +213,38 @@ TEST_F(RecoveryManagerTest, HungBackendIsDegradedByHeartbeatAndReadmitted) {
   EXPECT_EQ(HistoryDiff(a_->History(), b_->History()), "");
 }
 
+// A backend whose RAID connection keeps answering needs no probe: the
+// heartbeat's own connection (to which ZEO would send every commit's
+// invalidation) is closed while the backend stays busy, and opened again
+// once it idles, so that a hang is still noticed without traffic.
+TEST_F(RecoveryManagerTest, BusyBackendNeedsNoHeartbeatConnection) {
+  StartUp();
+  // Idle: the RAID's connection and the heartbeat's probe.
+  ASSERT_TRUE(
+      WaitUntil([&] { return b_->open_connections() == 2; }, absl::Seconds(2)))
+      << b_->open_connections();
+  // Busy for 40 heartbeat intervals: the probe goes.
+  const absl::Time busy_until = absl::Now() + absl::Seconds(2);
+  bool probe_closed = false;
+  for (int i = 0; absl::Now() < busy_until; ++i) {
+    PendingTransaction txn;
+    txn.ops.push_back({TransactionOp::Kind::kStore, Oid(6000000 + i),
+                       std::string(zeo::kZeroTid), "d"});
+    ASSERT_TRUE(CommitOnce(&coordinator_, txn).ok());
+    if (b_->open_connections() == 1) probe_closed = true;
+  }
+  EXPECT_TRUE(probe_closed) << "the probe stayed open while b was busy";
+  EXPECT_EQ(StateOf("b"), BackendState::kOptimal);
+  // Idle again: the heartbeat probes again, and still notices a hang.
+  ASSERT_TRUE(
+      WaitUntil([&] { return b_->open_connections() == 2; }, absl::Seconds(2)))
+      << b_->open_connections();
+  b_->SetCallDelay(absl::Milliseconds(400));
+  EXPECT_TRUE(WaitUntil([&] { return StateOf("b") == BackendState::kDegraded; },
+                        absl::Seconds(2)));
+  b_->SetCallDelay(absl::ZeroDuration());
+}
+
 // An operator's cancel is final until the operator says otherwise: the
 // manager does not restart it on its own.
 TEST_F(RecoveryManagerTest, CancelledRecoveryIsNotRestartedAutomatically) {

@@ -7,7 +7,7 @@ voluntary+involuntary context switches of all its threads (threads that ended
 during the run are missed: gRPC's synchronous server starts and ends some).
 
     .venv/bin/python tests/bench/cost_per_call.py [--loads 3000] [--commits 1000]
-        [--translator-args="--raidcore_load_stream=false"]
+        [--translator-args="--raidcore_load_stream=false"] [--raidcore-args=...]
 
 Absolute CPU figures move with the host's noise; switch counts are stable.
 """
@@ -92,6 +92,8 @@ def main() -> int:
                         help="also the switches of each thread (>= 0.05 per call)")
     parser.add_argument("--translator-args", default="",
                         help="extra translator flags (shell words)")
+    parser.add_argument("--raidcore-args", default="",
+                        help="extra raidcore flags (shell words)")
     args = parser.parse_args()
     global PER_THREAD
     PER_THREAD = args.per_thread
@@ -101,6 +103,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="zeoraid-cost-") as tmp:
         cluster = harness.Cluster(
             Path(tmp), kind="raid", n_backends=2,
+            raidcore_args=shlex.split(args.raidcore_args),
             translator_args=["--cache_mb", "0", *shlex.split(args.translator_args)])
         try:
             cluster.start()
