@@ -408,7 +408,7 @@ void RecoveryManager::Supervise() {
 // Ticks in a row in which the RAID's connection heard from the backend after
 // which an idle probe connection is closed (a flapping load does not
 // reconnect it every other tick).
-constexpr int kBusyTicksBeforeProbeCloses = 10;
+constexpr int kBusyTicksBeforeProbeCloses = 5;
 
 void RecoveryManager::Heartbeat(const std::string& name) {
   std::shared_ptr<BackendConnection> probe;
