@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -76,33 +77,31 @@ TEST(IdleParkerTest, CallsBackOnceWhenBytesArriveAndLeavesThemUnread) {
   EXPECT_EQ(wakes.count(), 1);
 }
 
-TEST(IdleParkerTest, InputAlreadyWaitingCallsBackAtOnce) {
+// Parks one end of a fresh pair after `before` and expects its callback once
+// `after` happened.
+void ExpectCallBack(const std::function<void(SocketPair&)>& before,
+                    const std::function<void(SocketPair&)>& after) {
   IdleParker parker;
   SocketPair p;
-  p.Send("x");
+  before(p);
   Wakes wakes;
   ASSERT_TRUE(parker.Park(p.ours.fd(), wakes.Callback()).ok());
+  after(p);
   EXPECT_TRUE(wakes.WaitForCall(absl::Seconds(5)));
 }
 
+TEST(IdleParkerTest, InputAlreadyWaitingCallsBackAtOnce) {
+  ExpectCallBack([](SocketPair& p) { p.Send("x"); }, [](SocketPair&) {});
+}
+
 TEST(IdleParkerTest, ThePeerClosingCallsBack) {
-  IdleParker parker;
-  SocketPair p;
-  Wakes wakes;
-  ASSERT_TRUE(parker.Park(p.ours.fd(), wakes.Callback()).ok());
-  p.peer = Socket();
-  EXPECT_TRUE(wakes.WaitForCall(absl::Seconds(5)));
+  ExpectCallBack([](SocketPair&) {}, [](SocketPair& p) { p.peer = Socket(); });
 }
 
 TEST(IdleParkerTest, OurOwnShutdownCallsBack) {
   // How a session disconnects a parked client: its thread comes back and
   // finds the end of the stream.
-  IdleParker parker;
-  SocketPair p;
-  Wakes wakes;
-  ASSERT_TRUE(parker.Park(p.ours.fd(), wakes.Callback()).ok());
-  p.ours.Shutdown();
-  EXPECT_TRUE(wakes.WaitForCall(absl::Seconds(5)));
+  ExpectCallBack([](SocketPair&) {}, [](SocketPair& p) { p.ours.Shutdown(); });
 }
 
 TEST(IdleParkerTest, ASocketParksAgainAfterItsCall) {

@@ -41,18 +41,24 @@ def parked_gauge(port: int) -> float:
     raise AssertionError("no zeoraid_translator_parked_connections")
 
 
+def registered_clients(addr, n: int) -> list[RawClient]:
+    """n raw ZEO connections that handshake and register, then stay idle."""
+    clients = []
+    for _ in range(n):
+        c = RawClient(addr)
+        c.handshake()
+        c.register()
+        clients.append(c)
+    return clients
+
+
 def test_idle_clients_give_up_their_threads_and_come_back(make_cluster):
     port = free_port()
     cluster = make_cluster(
         translator_args=PARK + ["--metrics_listen", f"127.0.0.1:{port}"])
     pid = cluster.translator.process.pid
     base = thread_count(pid)
-    clients = []
-    for _ in range(40):
-        c = RawClient(cluster.addr)
-        c.handshake()
-        c.register()
-        clients.append(c)
+    clients = registered_clients(cluster.addr, 40)
     # 40 idle connections, parked: a thread each no longer.
     wait_until(lambda: thread_count(pid) <= base + 3, 10,
                f"idle connections parked (threads: {thread_count(pid)}, "
@@ -105,10 +111,7 @@ def test_a_parked_client_that_leaves_frees_its_place(make_cluster):
     cluster = make_cluster(translator_args=PARK + ["--max_connections", "2"])
     pid = cluster.translator.process.pid
     base = thread_count(pid)
-    first, second = RawClient(cluster.addr), RawClient(cluster.addr)
-    for c in (first, second):
-        c.handshake()
-        c.register()
+    first, second = registered_clients(cluster.addr, 2)
     wait_until(lambda: thread_count(pid) <= base, 10, "both parked")
     first.close()
 
@@ -129,12 +132,7 @@ def test_translator_stops_promptly_with_parked_clients(make_cluster):
     cluster = make_cluster(translator_args=PARK)
     pid = cluster.translator.process.pid
     base = thread_count(pid)
-    clients = []
-    for _ in range(20):
-        c = RawClient(cluster.addr)
-        c.handshake()
-        c.register()
-        clients.append(c)
+    clients = registered_clients(cluster.addr, 20)
     wait_until(lambda: thread_count(pid) <= base + 1, 10, "clients parked")
     t0 = time.monotonic()
     rc = cluster.translator.process.stop()
