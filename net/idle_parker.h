@@ -38,6 +38,8 @@ class IdleParker {
 
   // Sockets parked right now.
   size_t parked() const;
+  // False when the parker could not start (no epoll): Park always fails.
+  bool running() const { return thread_.joinable(); }
 
  private:
   void Run();

@@ -18,7 +18,12 @@ ZeoServer::ZeoServer(v1::Storage::Stub* stub, InvalidationFanout* fanout,
   options_.flusher = &flusher_;
   options_.frame_budget = &frame_budget_;
   if (limits.park_idle_after > absl::ZeroDuration()) {
-    options_.park_after = limits.park_idle_after;
+    if (parker_.running()) {
+      options_.park_after = limits.park_idle_after;
+    } else {
+      ZR_LOG(WARNING) << "cannot watch idle connections (epoll): each keeps "
+                         "its own thread";
+    }
   }
 }
 
