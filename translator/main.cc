@@ -195,15 +195,18 @@ int Run() {
   // Unique per process, so raidcore's invalidations can name their origin.
   std::string id = absl::StrCat(absl::GetFlag(FLAGS_name), "/", getpid(), "/",
                                 std::random_device()());
-  // The invalidation stream gets a connection of its own, as the load stream
-  // does: the thread blocked reading it would otherwise read the commit
-  // streams' answers off the shared socket and hand each to its session (2
-  // more thread switches per commit).
-  grpc::ChannelArguments watch_args = args;
-  watch_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  std::unique_ptr<v1::Storage::Stub> watch_stub =
-      v1::Storage::NewStub(grpc::CreateCustomChannel(
-          absl::GetFlag(FLAGS_raidcore), *credentials, watch_args));
+  // The long-lived streams (invalidations, loads) each get a connection of
+  // their own: with gRPC's poll engine a thread blocked reading one stream
+  // polls its connection, and would read the other calls' answers off a
+  // shared socket and hand each over (2 more thread switches per commit, as
+  // many per load).
+  auto stub_on_own_connection = [&] {
+    grpc::ChannelArguments own = args;
+    own.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    return v1::Storage::NewStub(grpc::CreateCustomChannel(
+        absl::GetFlag(FLAGS_raidcore), *credentials, own));
+  };
+  std::unique_ptr<v1::Storage::Stub> watch_stub = stub_on_own_connection();
   // Outlives the sessions and the fan-out that report to it.
   TranslatorMetrics metrics;
   InvalidationFanout fanout(
@@ -214,13 +217,7 @@ int Run() {
   std::unique_ptr<v1::Storage::Stub> load_stub;
   std::unique_ptr<LoadStreamClient> load_stream;
   if (absl::GetFlag(FLAGS_raidcore_load_stream)) {
-    // A connection of its own (not shared with the invalidation stream):
-    // the thread blocked reading invalidations would otherwise be the one
-    // that reads the loads' answers off the socket and hands them over.
-    grpc::ChannelArguments load_args = args;
-    load_args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    load_stub = v1::Storage::NewStub(grpc::CreateCustomChannel(
-        absl::GetFlag(FLAGS_raidcore), *credentials, load_args));
+    load_stub = stub_on_own_connection();
     load_stream = std::make_unique<LoadStreamClient>(load_stub.get());
   }
 
