@@ -900,7 +900,8 @@ def main(argv=None) -> int:
     p.add_argument("--list", action="store_true",
                    help="list the selected tests with their static classification")
     p.add_argument("--workdir", type=Path, help="keep logs and data here "
-                   "(default: a new temp dir, kept)")
+                   "(default: a new temp dir, removed at the end; the report "
+                   "and --json keep each failure's symptom and log lines)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-test progress")
     # internal
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -941,8 +942,19 @@ def main(argv=None) -> int:
 
     targets = {"both": ["plain", "raid"], "all": ["plain", "runzeo", "raid"]
                }.get(args.target, [args.target])
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="zeoraid-upstream-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        return run_targets(args, ids, targets, args.workdir)
+    workdir = Path(tempfile.mkdtemp(prefix="zeoraid-upstream-"))
+    try:
+        return run_targets(args, ids, targets, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_targets(args, ids: list[str], targets: list[str], workdir: Path) -> int:
+    """Runs `ids` on each target with its data and logs under `workdir`, then
+    prints (and writes) the summary; the exit status of summarize."""
     if any(t != "plain" for t in targets):
         os.environ["ZEORAID_BIN_DIR"] = str(copy_binaries(workdir / "bin"))
     started = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
