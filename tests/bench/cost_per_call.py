@@ -7,6 +7,7 @@ voluntary+involuntary context switches of all its threads (threads that ended
 during the run are missed: gRPC's synchronous server starts and ends some).
 
     .venv/bin/python tests/bench/cost_per_call.py [--loads 3000] [--commits 1000]
+        [--stores 0 (objects stored by each commit; 1000 is zodbshootout's)]
         [--translator-args="--raidcore_load_stream=false"] [--raidcore-args=...]
 
 Absolute CPU figures move with the host's noise; switch counts are stable.
@@ -88,6 +89,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=3000)
     parser.add_argument("--commits", type=int, default=1000)
+    parser.add_argument("--stores", type=int, default=0,
+                        help="objects each commit stores (0: empty commits)")
     parser.add_argument("--per-thread", action="store_true",
                         help="also the switches of each thread (>= 0.05 per call)")
     parser.add_argument("--translator-args", default="",
@@ -140,13 +143,22 @@ def main() -> int:
                 lambda i: hit_call("loadBefore", oids[i % len(oids)], before))))
             hits.close()
 
-            def empty_commit(i):
+            stored = [storage.new_oid() for _ in range(args.stores)]
+            serials = {oid: z64 for oid in stored}
+            record = b"y" * 100
+
+            def commit(i):
                 t = TransactionMetaData()
                 storage.tpc_begin(t)
+                for oid in stored:
+                    storage.store(oid, serials[oid], record, "", t)
                 storage.tpc_vote(t)
-                storage.tpc_finish(t)
-            print("empty two-phase commits:")
-            print("\n".join(measure(procs, args.commits, empty_commit)))
+                tid = storage.tpc_finish(t)
+                for oid in stored:
+                    serials[oid] = tid
+            print("empty two-phase commits:" if not stored else
+                  f"two-phase commits of {len(stored)} stores:")
+            print("\n".join(measure(procs, args.commits, commit)))
             storage.close()
         finally:
             cluster.stop()
