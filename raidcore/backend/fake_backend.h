@@ -7,11 +7,13 @@
 
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/mutex.h"
+#include "base/worker_pool.h"
 #include "raidcore/backend/backend_connection.h"
 #include "zeo/tid.h"
 
@@ -83,6 +85,23 @@ class FakeBackend : public BackendConnection {
     return ZeoReply::Result(zeo::Value::None());
   }
 
+  // From now on StartThen answers on a thread of this fake's own, as
+  // ZeoClient answers on its reader thread (the default answers on the
+  // caller's).
+  void AnswerOnOwnThread() { reader_ = std::make_unique<WorkerPool>(1); }
+  void StartThen(absl::string_view method, zeo::Value::Items args,
+                 absl::Duration timeout, ReplyCallback done) override {
+    if (reader_ == nullptr) {
+      BackendConnection::StartThen(method, std::move(args), timeout,
+                                   std::move(done));
+      return;
+    }
+    // Recorded now, in the order the calls were sent.
+    absl::StatusOr<ZeoReply> answer = Call(method, std::move(args), timeout);
+    reader_->Submit(
+        [done = std::move(done), answer = std::move(answer)] { done(answer); });
+  }
+
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override {
     MutexLock lock(&mu_);
     if (closed_) return absl::UnavailableError("fake backend closed");
@@ -116,6 +135,9 @@ class FakeBackend : public BackendConnection {
   std::map<std::string, ZeoReply> replies_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::deque<ZeoReply>> queued_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> failures_ ABSL_GUARDED_BY(mu_);
+  // Set before any call (AnswerOnOwnThread); destroyed first, so that no
+  // answer runs on a destroyed fake.
+  std::unique_ptr<WorkerPool> reader_;
 };
 
 }  // namespace zeoraid::raidcore

@@ -190,18 +190,15 @@ uint64_t CommitCoordinator::commits() const {
   return commits_;
 }
 
-absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
-    const PendingTransaction& txn) {
-  absl::Status locked = AcquireLock();
-  if (!locked.ok()) return locked;
-
-  std::vector<BackendMember> members = backends_->Optimal();
-  if (members.empty()) {
+std::optional<absl::StatusOr<VoteOutcome>> CommitCoordinator::PlanVote(
+    const PendingTransaction& txn, VotePlan* plan) {
+  plan->members = backends_->Optimal();
+  if (plan->members.empty()) {
     ReleaseLock();
-    return absl::UnavailableError("RAID failed: no optimal backend");
+    return absl::StatusOr<VoteOutcome>(
+        absl::UnavailableError("RAID failed: no optimal backend"));
   }
   std::string last = clock_->last_tid();
-  std::string tid;
   if (!txn.requested_tid.empty()) {
     if (TidToUint64(txn.requested_tid) <= TidToUint64(last)) {
       ReleaseLock();
@@ -211,44 +208,86 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
           Value::Tuple({Value::Str(absl::StrCat(
               "requested tid ", TidHex(txn.requested_tid),
               " is not later than the last committed tid ", TidHex(last)))}));
-      return outcome;
+      return absl::StatusOr<VoteOutcome>(std::move(outcome));
     }
-    tid = txn.requested_tid;
+    plan->tid = txn.requested_tid;
   } else {
-    tid = NextTid(absl::Now(), last);
+    plan->tid = NextTid(absl::Now(), last);
   }
-  int64_t txn_id;
-  {
-    MutexLock lock(&mu_);
-    txn_id = next_txn_id_++;
-  }
+  MutexLock lock(&mu_);
+  plan->txn_id = next_txn_id_++;
+  return std::nullopt;
+}
 
-  // Sends the transaction and its vote to one mirror.
-  auto start_vote = [&](const BackendMember& m)
-      -> std::unique_ptr<BackendConnection::PendingCall> {
-    BackendConnection& c = *m.connection;
-    absl::Status st =
-        c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
-                             Value::Bytes(txn.description), txn.extension,
-                             Value::Bytes(tid), Value::Str(txn.status)});
-    for (const TransactionOp& op : txn.ops) {
-      if (!st.ok()) break;
-      st = SendOp(c, op, txn_id);
-    }
-    if (!st.ok()) return std::make_unique<ReadyCall>(st);
-    return c.Start("vote", {Value::Int(txn_id)}, options_.backend_timeout);
-  };
+absl::Status CommitCoordinator::SendTransaction(const BackendMember& m,
+                                                const PendingTransaction& txn,
+                                                const VotePlan& plan) {
+  BackendConnection& c = *m.connection;
+  absl::Status st =
+      c.Send("tpc_begin", {Value::Int(plan.txn_id), Value::Bytes(txn.user),
+                           Value::Bytes(txn.description), txn.extension,
+                           Value::Bytes(plan.tid), Value::Str(txn.status)});
+  for (const TransactionOp& op : txn.ops) {
+    if (!st.ok()) break;
+    st = SendOp(c, op, plan.txn_id);
+  }
+  return st;
+}
+
+namespace {
+
+size_t TransactionBytes(const PendingTransaction& txn) {
   size_t bytes = 0;
   for (const TransactionOp& op : txn.ops) {
     bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
   }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
+    const PendingTransaction& txn) {
+  absl::Status locked = AcquireLock();
+  if (!locked.ok()) return locked;
+  VotePlan plan;
+  if (auto early = PlanVote(txn, &plan)) return std::move(*early);
+
+  // Sends the transaction and its vote to one mirror.
+  auto start_vote = [&](const BackendMember& m)
+      -> std::unique_ptr<BackendConnection::PendingCall> {
+    absl::Status st = SendTransaction(m, txn, plan);
+    if (!st.ok()) return std::make_unique<ReadyCall>(st);
+    return m.connection->Start("vote", {Value::Int(plan.txn_id)},
+                               options_.backend_timeout);
+  };
   std::vector<absl::StatusOr<ZeoReply>> answers =
-      bytes <= kPipelinedVoteBytes
-          ? CallEach(members, start_vote)
-          : OnEach(members, [&](const BackendMember& m) {
+      TransactionBytes(txn) <= kPipelinedVoteBytes
+          ? CallEach(plan.members, start_vote)
+          : OnEach(plan.members, [&](const BackendMember& m) {
               return start_vote(m)->Await();
             });
+  return JudgeVote(txn, plan, std::move(answers));
+}
 
+bool CommitCoordinator::Unanimous(
+    const std::vector<absl::StatusOr<ZeoReply>>& answers) {
+  for (const auto& answer : answers) {
+    if (!answer.ok() || answer->is_error || !(*answer == *answers[0])) {
+      return false;
+    }
+    for (const Value& item : answer->value.items()) {
+      if (item.is_dict()) return false;  // a conflict for the client
+    }
+  }
+  return !answers.empty();
+}
+
+absl::StatusOr<VoteOutcome> CommitCoordinator::JudgeVote(
+    const PendingTransaction& txn, const VotePlan& plan,
+    std::vector<absl::StatusOr<ZeoReply>> answers) {
+  const std::vector<BackendMember>& members = plan.members;
+  const std::string& tid = plan.tid;
   // The answer given by the most backends wins; ties go to the earliest
   // backend.
   int winner = -1;
@@ -292,7 +331,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   if (answer.is_error) {
     // Every remaining backend refused the transaction (a conflict): it is the
     // client's answer, and nothing was committed anywhere.
-    AbortOn(agreeing, txn_id);
+    AbortOn(agreeing, plan.txn_id);
     ReleaseLock();
     VoteOutcome outcome;
     outcome.error = answer;
@@ -304,7 +343,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     if (item.is_dict()) client_resolves = true;
   }
   if (client_resolves) {
-    AbortOn(agreeing, txn_id);
+    AbortOn(agreeing, plan.txn_id);
     ReleaseLock();
     VoteOutcome outcome;
     outcome.conflicts = answer.value;
@@ -314,7 +353,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   std::unique_ptr<PreparedCommit> prepared(new PreparedCommit());
   prepared->coordinator_ = this;
   prepared->tid_ = tid;
-  prepared->txn_id_ = txn_id;
+  prepared->txn_id_ = plan.txn_id;
   prepared->vote_result_ = answer.value;
   prepared->voters_ = std::move(agreeing);
   prepared->invalidation_.tid = tid;
@@ -343,7 +382,6 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
 absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
     std::unique_ptr<PreparedCommit> prepared) {
   prepared->done_ = true;
-  const std::string& tid = prepared->tid_;
   clock_->StartFinish();
   std::vector<absl::StatusOr<ZeoReply>> answers =
       CallEach(prepared->voters_, [&](const BackendMember& m) {
@@ -351,6 +389,12 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
                                    {Value::Int(prepared->txn_id_)},
                                    options_.finish_timeout);
       });
+  return JudgeFinish(prepared.get(), std::move(answers));
+}
+
+absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
+    PreparedCommit* prepared, std::vector<absl::StatusOr<ZeoReply>> answers) {
+  const std::string& tid = prepared->tid_;
   size_t committed = 0;
   Value info;
   for (size_t i = 0; i < answers.size(); ++i) {
@@ -403,6 +447,148 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::Finish(
   ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
                 << " backend(s)";
   return Committed{tid, std::move(info)};
+}
+
+// Collects the vote answers of VoteThen's fast path; whoever brings the last
+// one judges.
+struct CommitCoordinator::VoteGather {
+  const PendingTransaction* txn;
+  VotePlan plan;
+  VoteDone done;
+  Mutex mu;
+  std::vector<absl::StatusOr<ZeoReply>> answers ABSL_GUARDED_BY(mu);
+  size_t missing ABSL_GUARDED_BY(mu) = 0;
+};
+
+void CommitCoordinator::VoteThen(const PendingTransaction& txn, VoteDone done) {
+  // A big transaction is sent from a thread per mirror (see Vote); a taken
+  // lock is waited for. Both block: a helper does it.
+  if (TransactionBytes(txn) > kPipelinedVoteBytes ||
+      !lock_.TryAcquire("another transaction")) {
+    helpers_.Submit([this, &txn, done = std::move(done)] { done(Vote(txn)); });
+    return;
+  }
+  if (options_.lock_wait_observer) {
+    options_.lock_wait_observer(absl::ZeroDuration());
+  }
+  auto gather = std::make_shared<VoteGather>();
+  gather->txn = &txn;
+  if (auto early = PlanVote(txn, &gather->plan)) {
+    done(std::move(*early));
+    return;
+  }
+  gather->done = std::move(done);
+  const size_t n = gather->plan.members.size();
+  {
+    MutexLock lock(&gather->mu);
+    gather->answers.assign(n, absl::UnknownError("no answer"));
+    gather->missing = n;
+  }
+  auto answered = [this, gather](size_t i, absl::StatusOr<ZeoReply> answer) {
+    std::vector<absl::StatusOr<ZeoReply>> answers;
+    {
+      MutexLock lock(&gather->mu);
+      gather->answers[i] = std::move(answer);
+      if (--gather->missing > 0) return;
+      answers = std::move(gather->answers);
+    }
+    if (Unanimous(answers)) {
+      gather->done(JudgeVote(*gather->txn, gather->plan, std::move(answers)));
+      return;
+    }
+    // Degrading and aborting block on backends (maybe on this very
+    // connection's reader thread): a helper does it.
+    helpers_.Submit([this, gather, answers = std::move(answers)]() mutable {
+      gather->done(JudgeVote(*gather->txn, gather->plan, std::move(answers)));
+    });
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const BackendMember& m = gather->plan.members[i];
+    absl::Status st = SendTransaction(m, txn, gather->plan);
+    if (!st.ok()) {
+      answered(i, st);
+      continue;
+    }
+    m.connection->StartThen("vote", {Value::Int(gather->plan.txn_id)},
+                            options_.backend_timeout,
+                            [answered, i](absl::StatusOr<ZeoReply> answer) {
+                              answered(i, std::move(answer));
+                            });
+  }
+}
+
+// Collects FinishThen's tpc_finish answers; whoever brings the last one ends
+// the commit.
+struct CommitCoordinator::FinishGather {
+  std::unique_ptr<PreparedCommit> prepared;
+  FinishDone done;
+  Mutex mu;
+  std::vector<absl::StatusOr<ZeoReply>> answers ABSL_GUARDED_BY(mu);
+  size_t missing ABSL_GUARDED_BY(mu) = 0;
+};
+
+void CommitCoordinator::FinishThen(std::unique_ptr<PreparedCommit> prepared,
+                                   FinishDone done) {
+  prepared->done_ = true;
+  clock_->StartFinish();
+  auto gather = std::make_shared<FinishGather>();
+  gather->prepared = std::move(prepared);
+  gather->done = std::move(done);
+  const std::vector<BackendMember>& voters = gather->prepared->voters_;
+  const size_t n = voters.size();
+  {
+    MutexLock lock(&gather->mu);
+    gather->answers.assign(n, absl::UnknownError("no answer"));
+    gather->missing = n;
+  }
+  const std::string tid = gather->prepared->tid_;
+  auto answered = [this, gather, tid](size_t i,
+                                      absl::StatusOr<ZeoReply> answer) {
+    std::vector<absl::StatusOr<ZeoReply>> answers;
+    {
+      MutexLock lock(&gather->mu);
+      gather->answers[i] = std::move(answer);
+      if (--gather->missing > 0) return;
+      answers = std::move(gather->answers);
+    }
+    bool confirmed = true;
+    for (const auto& a : answers) {
+      if (!a.ok() || a->is_error || !(a->value == Value::Bytes(tid))) {
+        confirmed = false;
+      }
+    }
+    if (confirmed) {
+      gather->done(JudgeFinish(gather->prepared.get(), std::move(answers)));
+      return;
+    }
+    // A backend that did not confirm is probed afresh and degraded: blocking.
+    helpers_.Submit([this, gather, answers = std::move(answers)]() mutable {
+      gather->done(JudgeFinish(gather->prepared.get(), std::move(answers)));
+    });
+  };
+  if (n == 0) {
+    helpers_.Submit([this, gather] {
+      gather->done(JudgeFinish(gather->prepared.get(), {}));
+    });
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    voters[i].connection->StartThen(
+        "tpc_finish", {Value::Int(gather->prepared->txn_id_)},
+        options_.finish_timeout,
+        [answered, i](absl::StatusOr<ZeoReply> answer) {
+          answered(i, std::move(answer));
+        });
+  }
+}
+
+void CommitCoordinator::AbortThen(std::unique_ptr<PreparedCommit> prepared,
+                                  std::function<void()> done) {
+  std::shared_ptr<PreparedCommit> shared(std::move(prepared));
+  helpers_.Submit([this, shared, done = std::move(done)] {
+    AbortPrepared(shared.get());
+    if (done) done();
+  });
 }
 
 absl::StatusOr<ZeoReply> CommitCoordinator::Pack(double pack_time,

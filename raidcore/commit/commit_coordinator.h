@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "base/elastic_pool.h"
 #include "base/mutex.h"
 #include "base/spool_file.h"
 #include "raidcore/backend/backend_set.h"
@@ -147,6 +148,25 @@ class CommitCoordinator {
   absl::StatusOr<Committed> Finish(std::unique_ptr<PreparedCommit> prepared);
   void Abort(std::unique_ptr<PreparedCommit> prepared);
 
+  // Vote and Finish without holding the caller's thread, for a caller that
+  // must not block (raidcore's Commit stream runs on gRPC's polling
+  // threads). `done` runs exactly once with what the blocking call returns.
+  // On the fast path (the lock is free, the transaction small, every backend
+  // answers alike and well) the calls go out from the caller's thread and
+  // `done` runs on the reader thread of the backend connection that brings
+  // the last answer: `done` must be quick and must not block. Otherwise (the
+  // lock is taken, a backend fails or disagrees, a conflict) the rest runs on
+  // a helper thread of an ElasticPool. `txn` must stay valid until `done`.
+  using VoteDone = std::function<void(absl::StatusOr<VoteOutcome>)>;
+  using FinishDone = std::function<void(absl::StatusOr<Committed>)>;
+  void VoteThen(const PendingTransaction& txn, VoteDone done);
+  void FinishThen(std::unique_ptr<PreparedCommit> prepared, FinishDone done);
+  // Threads of the slow paths' pool now (running or idle).
+  int helper_threads() const { return helpers_.threads(); }
+  // Abort on a helper thread; `done` (may be empty) runs there afterwards.
+  void AbortThen(std::unique_ptr<PreparedCommit> prepared,
+                 std::function<void()> done);
+
   uint64_t commits() const;
 
   // The lock every commit holds from vote to finish; recovery holds it for its
@@ -169,6 +189,35 @@ class CommitCoordinator {
 
  private:
   friend class PreparedCommit;
+  // What a vote that holds the lock sends to which backends.
+  struct VotePlan {
+    std::vector<BackendMember> members;
+    std::string tid;
+    int64_t txn_id = 0;
+  };
+  struct VoteGather;
+  struct FinishGather;
+  // With the lock held: the plan, or (the lock released) the vote's result
+  // when it ends before any backend is asked.
+  std::optional<absl::StatusOr<VoteOutcome>> PlanVote(
+      const PendingTransaction& txn, VotePlan* plan);
+  // Sends the transaction to `m`; the vote's answer comes through `answer`.
+  // Returns the send's failure (the vote is not started then).
+  absl::Status SendTransaction(const BackendMember& m,
+                               const PendingTransaction& txn,
+                               const VotePlan& plan);
+  // The vote's outcome from the backends' answers (lock held; released
+  // unless a PreparedCommit holds it). Blocks only when some answer is not
+  // Unanimous (it degrades and aborts).
+  absl::StatusOr<VoteOutcome> JudgeVote(
+      const PendingTransaction& txn, const VotePlan& plan,
+      std::vector<absl::StatusOr<ZeoReply>> answers);
+  // Every answer OK, alike, no error and no conflict to resolve.
+  static bool Unanimous(const std::vector<absl::StatusOr<ZeoReply>>& answers);
+  // Finish's end from the backends' tpc_finish answers. Blocks only when some
+  // backend did not confirm (it probes and degrades).
+  absl::StatusOr<Committed> JudgeFinish(
+      PreparedCommit* prepared, std::vector<absl::StatusOr<ZeoReply>> answers);
   absl::Status AcquireLock();
   void ReleaseLock();
   // After `name`'s tpc_finish of `tid` failed: true if a fresh connection
@@ -188,6 +237,10 @@ class CommitCoordinator {
   int64_t next_txn_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<InvalidationEvent> unconfirmed_ ABSL_GUARDED_BY(mu_);
+
+  // The slow paths of VoteThen, FinishThen and AbortThen. Last: destroyed
+  // (its jobs run to their end) before anything they use.
+  ElasticPool helpers_;
 };
 
 }  // namespace zeoraid::raidcore

@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "base/notification.h"
 #include "gtest/gtest.h"
 #include "raidcore/backend/fake_backend.h"
 
@@ -329,6 +332,191 @@ TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());
   EXPECT_EQ(coordinator_.commits(), 200u);
+  EXPECT_EQ(clock_.last_tid(), sorted.back());
+}
+
+// The asynchronous calls: what VoteThen and FinishThen hand to `done`, and on
+// which thread.
+class CommitCoordinatorThenTest : public CommitCoordinatorTest {
+ protected:
+  void AddAsyncBackends(int n) {
+    AddBackends(n);
+    for (auto& f : fakes_) f->AnswerOnOwnThread();
+  }
+  // Waits for a `done` to have run; what it was given.
+  template <typename T>
+  struct Result {
+    Notification ran;
+    std::optional<T> value;
+    std::thread::id thread;
+    void Set(T v) {
+      value.emplace(std::move(v));
+      thread = std::this_thread::get_id();
+      ran.Notify();
+    }
+    bool Wait() { return ran.WaitFor(absl::Seconds(10)); }
+  };
+  using VoteResult = Result<absl::StatusOr<VoteOutcome>>;
+  using FinishResult = Result<absl::StatusOr<CommitCoordinator::Committed>>;
+  void VoteThen(const PendingTransaction& txn, VoteResult* out) {
+    coordinator_.VoteThen(
+        txn, [out](absl::StatusOr<VoteOutcome> v) { out->Set(std::move(v)); });
+  }
+  void FinishThen(std::unique_ptr<PreparedCommit> prepared, FinishResult* out) {
+    coordinator_.FinishThen(
+        std::move(prepared),
+        [out](absl::StatusOr<CommitCoordinator::Committed> c) {
+          out->Set(std::move(c));
+        });
+  }
+};
+
+TEST_F(CommitCoordinatorThenTest, CommitsAsVoteAndFinishDoWithoutAHelper) {
+  AddAsyncBackends(2);
+  auto watcher = hub_.Subscribe();
+  PendingTransaction txn = StoreOne(1);
+  VoteResult vote;
+  VoteThen(txn, &vote);
+  ASSERT_TRUE(vote.Wait());
+  ASSERT_TRUE(vote.value->ok()) << vote.value->status();
+  ASSERT_NE((*vote.value)->prepared, nullptr);
+  // Answered on a backend's reader thread: no thread waited for it.
+  EXPECT_NE(vote.thread, std::this_thread::get_id());
+  EXPECT_EQ(coordinator_.helper_threads(), 0);
+  const std::string tid = (*vote.value)->prepared->tid();
+
+  FinishResult finish;
+  FinishThen(std::move((*vote.value)->prepared), &finish);
+  ASSERT_TRUE(finish.Wait());
+  ASSERT_TRUE(finish.value->ok()) << finish.value->status();
+  EXPECT_EQ((*finish.value)->tid, tid);
+  EXPECT_EQ(coordinator_.helper_threads(), 0);
+  EXPECT_EQ(*(*finish.value)->info.Find("size"), Value::Int(100));
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(),
+              (std::vector<std::string>{"tpc_begin", "storea", "vote",
+                                        "tpc_finish"}));
+  }
+  EXPECT_EQ(clock_.last_tid(), tid);
+  EXPECT_EQ(coordinator_.commits(), 1u);
+  InvalidationEvent published;
+  ASSERT_TRUE(watcher->Next(&published, absl::Seconds(1)));
+  EXPECT_EQ(published.tid, tid);
+  EXPECT_EQ(published.oids, std::vector<std::string>{Oid(1)});
+  // The lock is free again: a blocking vote gets it at once.
+  EXPECT_FALSE(Commit(StoreOne(2)).empty());
+}
+
+TEST_F(CommitCoordinatorThenTest, AVoteWaitingForTheLockHoldsNoCallerThread) {
+  AddAsyncBackends(2);
+  absl::StatusOr<VoteOutcome> first = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(first.ok());
+  PendingTransaction txn = StoreOne(2);
+  VoteResult second;
+  VoteThen(txn, &second);  // returns although the lock is taken
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(second.ran.HasBeenNotified())
+      << "the second vote ran while the first held the lock";
+  absl::StatusOr<CommitCoordinator::Committed> one =
+      coordinator_.Finish(std::move(first->prepared));
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE(second.Wait());
+  ASSERT_TRUE(second.value->ok());
+  ASSERT_NE((*second.value)->prepared, nullptr);
+  EXPECT_GT(zeo::TidToUint64((*second.value)->prepared->tid()),
+            zeo::TidToUint64(one->tid));
+  FinishResult finish;
+  FinishThen(std::move((*second.value)->prepared), &finish);
+  ASSERT_TRUE(finish.Wait());
+  EXPECT_TRUE(finish.value->ok());
+  EXPECT_EQ(coordinator_.commits(), 2u);
+}
+
+TEST_F(CommitCoordinatorThenTest, ADisagreeingOrFailingBackendIsDegraded) {
+  AddAsyncBackends(2);
+  fakes_[1]->SetReply("vote",
+                      ZeoReply::Result(Value::List({Value::Bytes(Oid(9))})));
+  PendingTransaction txn = StoreOne(1);
+  VoteResult vote;
+  VoteThen(txn, &vote);
+  ASSERT_TRUE(vote.Wait());
+  ASSERT_TRUE(vote.value->ok());
+  ASSERT_NE((*vote.value)->prepared, nullptr);
+  // A tie: the earlier backend wins, the other is degraded.
+  EXPECT_EQ(StateOf("b0"), BackendState::kOptimal);
+  EXPECT_EQ(StateOf("b1"), BackendState::kDegraded);
+
+  PendingTransaction next = StoreOne(2);
+  FinishResult finish;
+  FinishThen(std::move((*vote.value)->prepared), &finish);
+  ASSERT_TRUE(finish.Wait());
+  ASSERT_TRUE(finish.value->ok());
+
+  // b0, now the only voter, fails its tpc_finish: degraded, nothing
+  // confirmed.
+  fakes_[0]->SetFailure("tpc_finish", absl::UnavailableError("gone"));
+  VoteResult vote2;
+  VoteThen(next, &vote2);
+  ASSERT_TRUE(vote2.Wait());
+  ASSERT_TRUE(vote2.value->ok());
+  FinishResult finish2;
+  FinishThen(std::move((*vote2.value)->prepared), &finish2);
+  ASSERT_TRUE(finish2.Wait());
+  EXPECT_FALSE(finish2.value->ok());
+  EXPECT_EQ(StateOf("b0"), BackendState::kDegraded);
+}
+
+TEST_F(CommitCoordinatorThenTest, AConflictIsTheClientsAnswerAndFreesTheLock) {
+  AddAsyncBackends(2);
+  ZeoReply conflict =
+      ZeoReply::Error("ZODB.POSException.ConflictError", Value::Tuple({}));
+  for (auto& f : fakes_) f->QueueReplies("vote", {conflict});
+  PendingTransaction txn = StoreOne(1);
+  VoteResult vote;
+  VoteThen(txn, &vote);
+  ASSERT_TRUE(vote.Wait());
+  ASSERT_TRUE(vote.value->ok());
+  ASSERT_TRUE((*vote.value)->error.has_value());
+  EXPECT_EQ((*vote.value)->error->error_class,
+            "ZODB.POSException.ConflictError");
+  for (auto& f : fakes_) EXPECT_EQ(f->methods().back(), "tpc_abort");
+  EXPECT_EQ(StateOf("b0"), BackendState::kOptimal);
+  EXPECT_EQ(StateOf("b1"), BackendState::kOptimal);
+  EXPECT_FALSE(Commit(StoreOne(2)).empty());
+}
+
+// Votes and finishes from many callers at once, as the Commit streams of
+// several translators: one transaction at a time, unique increasing tids.
+// Run under --config=tsan too.
+TEST_F(CommitCoordinatorThenTest, ConcurrentAsyncCommitsAreSerialized) {
+  AddAsyncBackends(2);
+  Mutex mu;
+  std::vector<std::string> tids;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        PendingTransaction txn = StoreOne(t * 100 + i);
+        VoteResult vote;
+        VoteThen(txn, &vote);
+        ASSERT_TRUE(vote.Wait());
+        ASSERT_TRUE(vote.value->ok());
+        ASSERT_NE((*vote.value)->prepared, nullptr);
+        FinishResult finish;
+        FinishThen(std::move((*vote.value)->prepared), &finish);
+        ASSERT_TRUE(finish.Wait());
+        ASSERT_TRUE(finish.value->ok());
+        MutexLock lock(&mu);
+        tids.push_back((*finish.value)->tid);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_EQ(tids.size(), 120u);
+  std::vector<std::string> sorted = tids;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  EXPECT_EQ(coordinator_.commits(), 120u);
   EXPECT_EQ(clock_.last_tid(), sorted.back());
 }
 

@@ -27,6 +27,16 @@ absl::Status CommitLock::Acquire(absl::Duration wait,
   return absl::OkStatus();
 }
 
+bool CommitLock::TryAcquire(absl::string_view holder) {
+  MutexLock lock(&mu_);
+  // Never ahead of a waiter (Release woke it, it has yet to take the lock).
+  if (locked_ || waiting_ > 0) return false;
+  locked_ = true;
+  holder_ = std::string(holder);
+  acquired_at_ = absl::Now();
+  return true;
+}
+
 void CommitLock::Release() {
   {
     MutexLock lock(&mu_);

@@ -24,7 +24,9 @@ class CommitLock {
   // Waits up to `wait` for the lock. Unavailable (naming the holder) when it
   // stays taken.
   absl::Status Acquire(absl::Duration wait, absl::string_view holder);
-  // REQUIRES: held (by the caller's Acquire).
+  // Takes the lock if it is free and nobody waits for it; never waits.
+  bool TryAcquire(absl::string_view holder);
+  // REQUIRES: held (by the caller's Acquire or TryAcquire).
   void Release();
 
   // For server_status: how many wait for the lock, and since when it is held
