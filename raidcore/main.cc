@@ -33,6 +33,8 @@
 #include "raidcore/service/admin_auth.h"
 #include "raidcore/service/admin_service.h"
 #include "raidcore/service/backends_file.h"
+#include "raidcore/service/commit_stream.h"
+#include "raidcore/service/completion_queue_thread.h"
 #include "raidcore/service/config.h"
 #include "raidcore/service/health_service.h"
 #include "raidcore/service/load_stream.h"
@@ -661,13 +663,22 @@ int Run() {
   builder.RegisterService(&storage_service);
   builder.RegisterService(&admin_service);
   builder.RegisterService(&health_service);
-  LoadStreamServer load_streams(&storage_service, builder.AddCompletionQueue());
+  // The asynchronous streams share one completion-queue thread (see
+  // completion_queue_thread.h). It is declared last so that it is destroyed
+  // first: the streams are deleted once the queue is drained.
+  std::unique_ptr<grpc::ServerCompletionQueue> cq =
+      builder.AddCompletionQueue();
+  LoadStreamServer load_streams(&storage_service, cq.get());
+  CommitStreamServer commit_streams(&storage_service, cq.get());
+  CompletionQueueThread cq_thread(std::move(cq));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     ZR_LOG(ERROR) << "cannot listen on " << cfg.listen();
     return 1;
   }
+  cq_thread.Start();
   load_streams.Start();
+  commit_streams.Start();
   if (!metrics_listen.empty()) {
     absl::Status st = metrics.Serve(
         metrics_listen, {&backends, &storage_service, &recovery, &clock});
@@ -686,8 +697,11 @@ int Run() {
   ZR_LOG(INFO) << "signal " << signal_number << ": shutting down";
   recovery.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  load_streams.Stop();  // after every stream has ended
-  metrics.Stop();       // a scrape reads what is destroyed next
+  // After every stream has ended: nothing starts on the queue any more.
+  load_streams.StopStarting();
+  commit_streams.StopStarting();
+  cq_thread.Stop();
+  metrics.Stop();  // a scrape reads what is destroyed next
   return 0;
 }
 

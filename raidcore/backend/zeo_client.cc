@@ -439,15 +439,26 @@ void ZeoClient::StartThen(absl::string_view method, zeo::Value::Items args,
   Callback callback{std::move(done), std::string(method), absl::Now()};
   int64_t msgid = 0;
   absl::Status broken;
+  std::optional<ZeoReply> unsent;
   {
     MutexLock lock(&mu_);
-    // unsent_ is left for the transaction's own vote or finish (see Start):
-    // StartThen is for reads, which go on regardless.
     broken = broken_;
     if (broken.ok()) msgid = next_msgid_++;
+    // As in Start: a transaction's vote or finish gets the error of its
+    // one-way call that could not be sent (an abort is sent, and harmless).
+    // Reads, which may run beside the transaction, go on regardless.
+    if (broken.ok() && unsent_.has_value() &&
+        (method == "vote" || method == "tpc_finish" || method == "tpc_abort")) {
+      if (method != "tpc_abort") unsent = std::move(*unsent_);
+      unsent_.reset();
+    }
   }
   if (!broken.ok()) {
     Complete(std::move(callback), broken);
+    return;
+  }
+  if (unsent.has_value()) {
+    Complete(std::move(callback), std::move(*unsent));
     return;
   }
   absl::StatusOr<std::string> payload = Encode(zeo::MakeCall(

@@ -9,6 +9,8 @@ namespace zeoraid::raidcore {
 
 class LoadStreamServer::Stream {
  public:
+  explicit Stream(LoadStreamServer* s) : server(s) {}
+  LoadStreamServer* const server;
   grpc::ServerContext context;
   grpc::ServerAsyncReaderWriter<v1::LoadBeforeStreamResponse,
                                 v1::LoadBeforeStreamRequest>
@@ -31,53 +33,40 @@ class LoadStreamServer::Stream {
   std::deque<v1::LoadBeforeStreamResponse> outbox ABSL_GUARDED_BY(mu);
 };
 
-LoadStreamServer::LoadStreamServer(
-    StorageService* service, std::unique_ptr<grpc::ServerCompletionQueue> cq)
-    : service_(service), cq_(std::move(cq)) {}
+LoadStreamServer::LoadStreamServer(StorageService* service,
+                                   grpc::ServerCompletionQueue* cq)
+    : service_(service), cq_(cq) {}
 
-LoadStreamServer::~LoadStreamServer() { Stop(); }
-
-void LoadStreamServer::Start() {
-  Accept();
-  thread_ = std::thread([this] { Run(); });
-}
-
-void LoadStreamServer::Stop() {
-  {
-    MutexLock lock(&ops_mu_);
-    if (stopping_) return;
-    stopping_ = true;
-    // Loads in flight end within their backend timeout; their answers are
-    // dropped (no operation starts any more) but they use the streams.
-    while (loads_running_ > 0) loads_cv_.Wait(&ops_mu_);
-  }
-  cq_->Shutdown();
-  if (thread_.joinable()) {
-    thread_.join();
-  } else {
-    Run();  // never started: the queue must still be drained
-  }
+LoadStreamServer::~LoadStreamServer() {
   MutexLock lock(&ops_mu_);
   for (Stream* s : streams_) delete s;
   streams_.clear();
 }
 
+void LoadStreamServer::Start() { Accept(); }
+
+void LoadStreamServer::StopStarting() {
+  MutexLock lock(&ops_mu_);
+  stopping_ = true;
+  // Loads in flight end within their backend timeout; their answers are
+  // dropped (no operation starts any more) but they use the streams.
+  while (loads_running_ > 0) loads_cv_.Wait(&ops_mu_);
+}
+
 void LoadStreamServer::Accept() {
-  auto* s = new Stream;
+  auto* s = new Stream(this);
   MutexLock lock(&ops_mu_);
   if (stopping_) {
     delete s;
     return;
   }
   streams_.insert(s);
-  service_->RequestLoadBeforeStream(&s->context, &s->io, cq_.get(), cq_.get(),
+  service_->RequestLoadBeforeStream(&s->context, &s->io, cq_, cq_,
                                     &s->accept_op);
 }
 
-void LoadStreamServer::Run() {
-  void* tag;
-  bool ok;
-  while (cq_->Next(&tag, &ok)) Handle(static_cast<Op*>(tag), ok);
+void LoadStreamServer::Op::OnEvent(bool ok) {
+  stream->server->Handle(this, ok);
 }
 
 void LoadStreamServer::Handle(Op* op, bool ok) {
@@ -164,7 +153,9 @@ void LoadStreamServer::OnWritten(Stream* s, bool ok) {
   if (!ok) {
     // The translator went away: its answers have nowhere to go. Its Read
     // fails as well, which ends the stream once its loads are back.
-    if (!s->broken) ZR_LOG(DEBUG) << "a load stream broke while writing";
+    if (!s->broken) {
+      ZR_LOG(DEBUG) << "a load stream broke while writing";
+    }
     s->broken = true;
     s->outbox.clear();
   }

@@ -1,6 +1,6 @@
 // LoadStreamServer: serves Storage.LoadBeforeStream, a translator's
 // long-lived stream of loadBefore calls, with gRPC's completion-queue API on
-// one thread of its own.
+// raidcore's completion-queue thread.
 //
 // Why not the synchronous server: a unary call costs each side about twice
 // the CPU of a message on an open stream, and the synchronous server hands
@@ -24,29 +24,29 @@
 
 #include <memory>
 #include <set>
-#include <thread>
 
 #include "base/mutex.h"
+#include "raidcore/service/completion_queue_thread.h"
 #include "raidcore/service/storage_service.h"
 
 namespace zeoraid::raidcore {
 
 class LoadStreamServer {
  public:
-  // `cq` comes from the ServerBuilder that registered `service`
-  // (AddCompletionQueue, before BuildAndStart).
-  LoadStreamServer(StorageService* service,
-                   std::unique_ptr<grpc::ServerCompletionQueue> cq);
-  ~LoadStreamServer();  // Stop()s if needed
+  // `cq` is served by a CompletionQueueThread that outlives this.
+  LoadStreamServer(StorageService* service, grpc::ServerCompletionQueue* cq);
+  // Deletes the streams left: after the queue was drained.
+  ~LoadStreamServer();
   LoadStreamServer(const LoadStreamServer&) = delete;
   LoadStreamServer& operator=(const LoadStreamServer&) = delete;
 
   // Starts accepting streams (after the server was built and started).
   void Start();
-  // Call after the grpc::Server's Shutdown (which ends every stream): waits
-  // for the loads still running on backends (each has its backend timeout),
-  // then shuts the completion queue down and joins its thread.
-  void Stop();
+  // Call after the grpc::Server's Shutdown (which ends every stream) and
+  // before the queue is stopped: no operation starts any more, and the loads
+  // still running on backends (each within its backend timeout) are waited
+  // for.
+  void StopStarting();
 
   // A stream stops reading requests while this many of its loads run; gRPC's
   // flow control then holds the translator back.
@@ -55,13 +55,14 @@ class LoadStreamServer {
  private:
   class Stream;
   // Something on the completion queue: a stream's operation.
-  struct Op {
+  struct Op final : CqTag {
     enum Kind { kAccept, kRead, kWrite, kFinish };
-    Stream* stream;
-    Kind kind;
+    Op(Stream* s, Kind k) : stream(s), kind(k) {}
+    void OnEvent(bool ok) override;
+    Stream* const stream;
+    const Kind kind;
   };
 
-  void Run();     // the completion-queue thread
   void Accept();  // asks gRPC for the next stream
   void Handle(Op* op, bool ok);
   void OnRead(Stream* s, bool ok);
@@ -73,8 +74,7 @@ class LoadStreamServer {
   void Pump(Stream* s);
 
   StorageService* const service_;
-  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
-  std::thread thread_;
+  grpc::ServerCompletionQueue* const cq_;
 
   Mutex ops_mu_;
   // Set by Stop: no gRPC operation and no load starts any more.

@@ -45,11 +45,11 @@ struct StorageServiceOptions {
   std::function<void(absl::Duration)> commit_observer;
 };
 
-// LoadBeforeStream is served asynchronously (see load_stream.h); every other
-// method by gRPC's synchronous server.
-using StorageServiceBase =
+// LoadBeforeStream and Commit are served asynchronously (see load_stream.h,
+// commit_stream.h); every other method by gRPC's synchronous server.
+using StorageServiceBase = zeoraid::v1::Storage::WithAsyncMethod_Commit<
     zeoraid::v1::Storage::WithAsyncMethod_LoadBeforeStream<
-        zeoraid::v1::Storage::Service>;
+        zeoraid::v1::Storage::Service>>;
 
 class StorageService final : public StorageServiceBase {
  public:
@@ -108,16 +108,13 @@ class StorageService final : public StorageServiceBase {
   grpc::Status ServerStatus(grpc::ServerContext* context,
                             const v1::ServerStatusRequest* request,
                             v1::PickledResponse* response) override;
-  grpc::Status Commit(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::CommitResponse, v1::CommitRequest>* stream)
-      override;
   grpc::Status WatchInvalidations(
       grpc::ServerContext* context,
       const v1::WatchInvalidationsRequest* request,
       grpc::ServerWriter<v1::Invalidation>* writer) override;
 
  private:
+  friend class CommitStreamServer;
   // getInvalidations beyond the queue (invalidation-age): the oids of the
   // transactions after `tid` up to the last published one, from a backend's
   // iterator; nullopt when that is not possible.

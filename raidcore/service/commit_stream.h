@@ -1,0 +1,77 @@
+// CommitStreamServer: serves Storage.Commit, each translator's long-lived
+// stream of transactions, with gRPC's completion-queue API, so that no thread
+// waits on a stream.
+//
+// A transaction's data calls are buffered as they arrive; its Vote and Finish
+// go to CommitCoordinator::VoteThen/FinishThen, whose answer is written by
+// whichever thread brings it (a backend connection's reader thread on the
+// fast path). With the synchronous server each commit woke the stream's
+// handler thread about ten times (every read, every backend answer, every
+// write); here the events run on threads that wake for them anyway.
+// (gRPC's callback API was tried: with the poll engine it runs every
+// reaction on two "nexting" threads of its own, which cost more switches
+// than the synchronous server.)
+//
+// Threading: the completion-queue thread runs the reads' and writes'
+// completions; the coordinator runs the vote's and finish's continuations on
+// reader or helper threads. A stream is strictly sequential — a read, the
+// message's processing (maybe asynchronous), the answer's write, the next
+// read — so one thread at a time touches its transaction, and each hands over
+// to the next through gRPC's queue or the coordinator (which order them).
+// Starting a gRPC operation is checked against `stopping_` under `ops_mu_`,
+// so that none starts once the completion queue is shut down.
+#ifndef ZEORAID_RAIDCORE_SERVICE_COMMIT_STREAM_H_
+#define ZEORAID_RAIDCORE_SERVICE_COMMIT_STREAM_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <functional>
+#include <set>
+
+#include "base/mutex.h"
+#include "raidcore/service/completion_queue_thread.h"
+#include "raidcore/service/storage_service.h"
+
+namespace zeoraid::raidcore {
+
+class CommitStreamServer {
+ public:
+  // `cq` is served by a CompletionQueueThread that outlives this.
+  CommitStreamServer(StorageService* service, grpc::ServerCompletionQueue* cq);
+  // Deletes the streams left: after the queue was drained.
+  ~CommitStreamServer();
+  CommitStreamServer(const CommitStreamServer&) = delete;
+  CommitStreamServer& operator=(const CommitStreamServer&) = delete;
+
+  // Starts accepting streams (after the server was built and started).
+  void Start();
+  // Call after the grpc::Server's Shutdown and before the queue is stopped:
+  // no operation starts any more, and the votes, finishes and aborts in
+  // flight (each within its backend timeouts) are waited for.
+  void StopStarting();
+
+ private:
+  class Stream;
+  void Accept();  // asks gRPC for the next stream
+  // Runs `start` (which starts a gRPC operation) unless stopping; false if
+  // stopping.
+  bool StartOp(const std::function<void()>& start);
+  // Around each asynchronous vote, finish or abort: StopStarting waits until
+  // none is running. False when stopping: nothing may start then.
+  bool BeginAsync();
+  void EndAsync();
+  void Forget(Stream* s);  // deletes a stream that finished
+
+  StorageService* const service_;
+  grpc::ServerCompletionQueue* const cq_;
+
+  Mutex ops_mu_;
+  bool stopping_ ABSL_GUARDED_BY(ops_mu_) = false;
+  std::set<Stream*> streams_ ABSL_GUARDED_BY(ops_mu_);
+  int async_running_ ABSL_GUARDED_BY(ops_mu_) = 0;
+  CondVar async_cv_;  // signalled when async_running_ reaches 0
+};
+
+}  // namespace zeoraid::raidcore
+
+#endif  // ZEORAID_RAIDCORE_SERVICE_COMMIT_STREAM_H_
