@@ -37,7 +37,7 @@ struct IdleCommitStream {
 // sessions. Thread-safe.
 class CommitStreamPool {
  public:
-  // Keeps at most `max_idle` streams (each holds a thread in raidcore).
+  // Keeps at most `max_idle` streams.
   explicit CommitStreamPool(size_t max_idle) : max_idle_(max_idle) {}
   ~CommitStreamPool();  // ends the idle streams
   CommitStreamPool(const CommitStreamPool&) = delete;

@@ -1,17 +1,20 @@
 """Commit streams kept between transactions: a translator gives a Commit stream
 back to its pool once raidcore has answered Finish or Abort with
 stream_reusable, and the next transaction starts on it, instead of opening a
-stream (and a raidcore thread) per transaction.
+stream per transaction.
 
 - many commits, sequential and concurrent, use a handful of streams; the
   mirrors stay identical;
 - a kept stream that died while idle (raidcore restarted) is replaced: the
-  next commit does not fail.
+  next commit does not fail;
+- an open stream holds no raidcore thread (raidcore serves them on its
+  completion-queue thread).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import urllib.request
 
 import pytest
@@ -100,3 +103,34 @@ def test_a_kept_stream_that_died_while_idle_is_replaced(make_cluster):
         commit_n(db, 3, "after")
     finally:
         db.close()
+
+
+def test_open_commit_streams_hold_no_raidcore_thread(make_cluster):
+    """raidcore serves Commit streams on its completion-queue thread: six
+    transactions whose data already went out (a store past the translator's
+    1 MB batch opens their streams) hold no raidcore thread each, as the
+    synchronous server's handler threads did."""
+    from ZODB.Connection import TransactionMetaData
+    from ZODB.utils import z64
+    from test_idle_parking import thread_count
+    cluster = make_cluster(n_backends=2)
+    storages = [cluster.client_storage() for _ in range(6)]
+    pid = cluster.raidcore.process.pid
+    base = thread_count(pid)
+    txns = []
+    for storage in storages:
+        txn = TransactionMetaData()
+        storage.tpc_begin(txn)
+        storage.store(storage.new_oid(), z64, b"x" * (1200 << 10), "", txn)
+        txns.append(txn)
+    # Each stream is open in raidcore once raidcore counts its transaction
+    # active (it applied the Begin that went out with the store).
+    deadline = time.monotonic() + 10
+    while storages[0].server_status()["active_txns"] < 6:
+        assert time.monotonic() < deadline, storages[0].server_status()
+        time.sleep(0.05)
+    during = thread_count(pid)
+    for storage, txn in zip(storages, txns):
+        storage.tpc_abort(txn)
+    assert during - base <= 2, (
+        f"raidcore went from {base} to {during} threads with 6 open Commit streams")
