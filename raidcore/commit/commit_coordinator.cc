@@ -461,16 +461,31 @@ struct CommitCoordinator::VoteGather {
 };
 
 void CommitCoordinator::VoteThen(const PendingTransaction& txn, VoteDone done) {
-  // A big transaction is sent from a thread per mirror (see Vote); a taken
-  // lock is waited for. Both block: a helper does it.
-  if (TransactionBytes(txn) > kPipelinedVoteBytes ||
-      !lock_.TryAcquire("another transaction")) {
+  // A big transaction is sent from a thread per mirror (see Vote): a helper
+  // does it.
+  if (TransactionBytes(txn) > kPipelinedVoteBytes) {
     helpers_.Submit([this, &txn, done = std::move(done)] { done(Vote(txn)); });
     return;
   }
-  if (options_.lock_wait_observer) {
-    options_.lock_wait_observer(absl::ZeroDuration());
-  }
+  // No thread waits for the lock: the vote goes on from the thread that
+  // hands the lock over (the previous transaction's finish).
+  const absl::Time start = absl::Now();
+  lock_.AcquireThen(
+      options_.lock_wait, "another transaction",
+      [this, &txn, done = std::move(done), start](absl::Status locked) {
+        if (options_.lock_wait_observer) {
+          options_.lock_wait_observer(absl::Now() - start);
+        }
+        if (!locked.ok()) {
+          done(locked);
+          return;
+        }
+        VoteLocked(txn, done);
+      });
+}
+
+void CommitCoordinator::VoteLocked(const PendingTransaction& txn,
+                                   VoteDone done) {
   auto gather = std::make_shared<VoteGather>();
   gather->txn = &txn;
   if (auto early = PlanVote(txn, &gather->plan)) {

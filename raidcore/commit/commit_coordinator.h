@@ -151,12 +151,13 @@ class CommitCoordinator {
   // Vote and Finish without holding the caller's thread, for a caller that
   // must not block (raidcore's Commit stream runs on gRPC's polling
   // threads). `done` runs exactly once with what the blocking call returns.
-  // On the fast path (the lock is free, the transaction small, every backend
-  // answers alike and well) the calls go out from the caller's thread and
-  // `done` runs on the reader thread of the backend connection that brings
-  // the last answer: `done` must be quick and must not block. Otherwise (the
-  // lock is taken, a backend fails or disagrees, a conflict) the rest runs on
-  // a helper thread of an ElasticPool. `txn` must stay valid until `done`.
+  // On the fast path (the transaction small, every backend answering alike
+  // and well) the calls go out from the caller's thread — or, when the lock
+  // was taken, from the thread that hands it over — and `done` runs on the
+  // reader thread of the backend connection that brings the last answer:
+  // `done` must be quick and must not block. Otherwise (a big transaction, a
+  // backend that fails or disagrees, a conflict) the rest runs on a helper
+  // thread of an ElasticPool. `txn` must stay valid until `done`.
   using VoteDone = std::function<void(absl::StatusOr<VoteOutcome>)>;
   using FinishDone = std::function<void(absl::StatusOr<Committed>)>;
   void VoteThen(const PendingTransaction& txn, VoteDone done);
@@ -212,6 +213,9 @@ class CommitCoordinator {
   absl::StatusOr<VoteOutcome> JudgeVote(
       const PendingTransaction& txn, const VotePlan& plan,
       std::vector<absl::StatusOr<ZeoReply>> answers);
+  // VoteThen's part once the lock is held: sends, and judges on the thread
+  // that brings the last answer.
+  void VoteLocked(const PendingTransaction& txn, VoteDone done);
   // Every answer OK, alike, no error and no conflict to resolve.
   static bool Unanimous(const std::vector<absl::StatusOr<ZeoReply>>& answers);
   // Finish's end from the backends' tpc_finish answers. Blocks only when some

@@ -423,6 +423,8 @@ TEST_F(CommitCoordinatorThenTest, AVoteWaitingForTheLockHoldsNoCallerThread) {
   ASSERT_TRUE(second.Wait());
   ASSERT_TRUE(second.value->ok());
   ASSERT_NE((*second.value)->prepared, nullptr);
+  // It went on from the first one's finish: no helper thread waited.
+  EXPECT_EQ(coordinator_.helper_threads(), 0);
   EXPECT_GT(zeo::TidToUint64((*second.value)->prepared->tid()),
             zeo::TidToUint64(one->tid));
   FinishResult finish;

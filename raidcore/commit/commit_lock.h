@@ -5,12 +5,16 @@
 #ifndef ZEORAID_RAIDCORE_COMMIT_COMMIT_LOCK_H_
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_LOCK_H_
 
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "base/alarm_thread.h"
 #include "base/mutex.h"
 
 namespace zeoraid::raidcore {
@@ -18,15 +22,26 @@ namespace zeoraid::raidcore {
 class CommitLock {
  public:
   CommitLock() = default;
+  // Cancels the deadlines of AcquireThen waiters still queued (their
+  // `granted` never runs).
+  ~CommitLock();
   CommitLock(const CommitLock&) = delete;
   CommitLock& operator=(const CommitLock&) = delete;
 
   // Waits up to `wait` for the lock. Unavailable (naming the holder) when it
-  // stays taken.
+  // stays taken. Waiters are served in arrival order, whichever way they
+  // wait.
   absl::Status Acquire(absl::Duration wait, absl::string_view holder);
+  // Acquire without a waiting thread: `granted` runs with OK once the lock is
+  // the caller's — at once on this thread when it is free, else on the
+  // thread whose Release hands it over — or with Unavailable on an alarm
+  // thread after `wait`. It must not block for long: the releaser runs it.
+  void AcquireThen(absl::Duration wait, std::string holder,
+                   std::function<void(absl::Status)> granted);
   // Takes the lock if it is free and nobody waits for it; never waits.
   bool TryAcquire(absl::string_view holder);
-  // REQUIRES: held (by the caller's Acquire or TryAcquire).
+  // REQUIRES: held (by the caller's Acquire, AcquireThen or TryAcquire).
+  // Hands the lock to the longest waiter, if any.
   void Release();
 
   // For server_status: how many wait for the lock, and since when it is held
@@ -39,10 +54,27 @@ class CommitLock {
   void ResetLongestHold();
 
  private:
+  // A waiter: a thread in Acquire (no `granted`), or an AcquireThen.
+  struct Waiter {
+    uint64_t ticket;
+    std::string holder;
+    std::function<void(absl::Status)> granted;  // empty: a waiting thread
+    uint64_t alarm = 0;                         // AcquireThen's deadline
+  };
+  // The alarm thread of AcquireThen's deadlines; one for the process.
+  static AlarmThread& Deadlines();
+  // Makes `holder` the holder. REQUIRES: mu_ held.
+  void TakeLocked(const std::string& holder) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string Busy(absl::Duration wait) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   mutable Mutex mu_;
-  CondVar cv_;
+  CondVar cv_;  // a waiting thread's ticket was granted
   bool locked_ ABSL_GUARDED_BY(mu_) = false;
-  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<Waiter> waiters_ ABSL_GUARDED_BY(mu_);  // in arrival order
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 1;
+  // The last waiting thread's ticket Release handed the lock to.
+  uint64_t granted_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   std::string holder_ ABSL_GUARDED_BY(mu_);
   absl::Time acquired_at_ ABSL_GUARDED_BY(mu_);
   absl::Duration longest_hold_ ABSL_GUARDED_BY(mu_);
