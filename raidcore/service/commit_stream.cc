@@ -83,14 +83,8 @@ class CommitStreamServer::Stream {
   grpc::ServerAsyncReaderWriter<v1::CommitResponse, v1::CommitRequest> io_{
       &context_};
 
-  // A stream's operation on the completion queue.
-  struct Op final : CqTag {
-    enum Kind { kAccept, kRead, kWrite, kFinish };
-    Op(Stream* s, Kind k) : stream(s), kind(k) {}
-    void OnEvent(bool ok) override;
-    Stream* const stream;
-    const Kind kind;
-  };
+  using Op = StreamOp<Stream>;
+  void OnEvent(Op::Kind kind, bool ok);
   Op accept_op_{this, Op::kAccept};
   Op read_op_{this, Op::kRead};
   Op write_op_{this, Op::kWrite};
@@ -148,76 +142,39 @@ CommitStreamServer::CommitStreamServer(StorageService* service,
                                        grpc::ServerCompletionQueue* cq)
     : service_(service), cq_(cq) {}
 
-CommitStreamServer::~CommitStreamServer() {
-  MutexLock lock(&ops_mu_);
-  for (Stream* s : streams_) delete s;
-  streams_.clear();
-}
+CommitStreamServer::~CommitStreamServer() = default;
 
 void CommitStreamServer::Start() { Accept(); }
 
-void CommitStreamServer::StopStarting() {
-  MutexLock lock(&ops_mu_);
-  stopping_ = true;
-  while (async_running_ > 0) async_cv_.Wait(&ops_mu_);
-}
+void CommitStreamServer::StopStarting() { registry_.StopStarting(); }
 
 void CommitStreamServer::Accept() {
   auto* s = new Stream(this);
-  MutexLock lock(&ops_mu_);
-  if (stopping_) {
-    delete s;
-    return;
-  }
-  streams_.insert(s);
-  service_->RequestCommit(&s->context_, &s->io_, cq_, cq_, &s->accept_op_);
+  registry_.Accept(s, [&] {
+    service_->RequestCommit(&s->context_, &s->io_, cq_, cq_, &s->accept_op_);
+  });
 }
 
-bool CommitStreamServer::StartOp(const std::function<void()>& start) {
-  MutexLock lock(&ops_mu_);
-  if (stopping_) return false;
-  start();
-  return true;
-}
-
-bool CommitStreamServer::BeginAsync() {
-  MutexLock lock(&ops_mu_);
-  if (stopping_) return false;
-  ++async_running_;
-  return true;
-}
-
-void CommitStreamServer::EndAsync() {
-  MutexLock lock(&ops_mu_);
-  if (--async_running_ == 0) async_cv_.SignalAll();
-}
-
-void CommitStreamServer::Forget(Stream* s) {
-  MutexLock lock(&ops_mu_);
-  streams_.erase(s);
-  delete s;
-}
-
-void CommitStreamServer::Stream::Op::OnEvent(bool ok) {
+void CommitStreamServer::Stream::OnEvent(Op::Kind kind, bool ok) {
   switch (kind) {
-    case kAccept:
-      stream->OnAccepted(ok);
+    case Op::kAccept:
+      OnAccepted(ok);
       return;
-    case kRead:
-      stream->OnReadDone(ok);
+    case Op::kRead:
+      OnReadDone(ok);
       return;
-    case kWrite:
-      stream->OnWriteDone(ok);
+    case Op::kWrite:
+      OnWriteDone(ok);
       return;
-    case kFinish:
-      stream->server_->Forget(stream);
+    case Op::kFinish:
+      server_->registry_.Remove(this);  // deletes this
       return;
   }
 }
 
 void CommitStreamServer::Stream::OnAccepted(bool ok) {
   if (!ok) {  // shutting down: the stream never started
-    server_->Forget(this);
+    server_->registry_.Remove(this);
     return;
   }
   server_->Accept();
@@ -226,7 +183,7 @@ void CommitStreamServer::Stream::OnAccepted(bool ok) {
 
 void CommitStreamServer::Stream::StartRead() {
   // Not started when stopping: the stream is deleted with the server.
-  server_->StartOp([this] { io_.Read(&request_, &read_op_); });
+  server_->registry_.StartOp([this] { io_.Read(&request_, &read_op_); });
 }
 
 void CommitStreamServer::Stream::OnReadDone(bool ok) {
@@ -478,7 +435,7 @@ void CommitStreamServer::Stream::Vote() {
     return;
   }
   state.vote_started = absl::Now();
-  if (!server_->BeginAsync()) {
+  if (!server_->registry_.BeginWork()) {
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
     return;
   }
@@ -487,7 +444,7 @@ void CommitStreamServer::Stream::Vote() {
       state.txn, [this, server = server_](absl::StatusOr<VoteOutcome> outcome) {
         OnVoted(std::move(outcome));
         // Through a copy: the answer may have ended and deleted the stream.
-        server->EndAsync();
+        server->registry_.EndWork();
       });
 }
 
@@ -539,7 +496,7 @@ void CommitStreamServer::Stream::FinishTransaction() {
   // Finish is bounded by the backends' timeouts; cancelling it now would
   // report a committed transaction as failed.
   state.watchdog.reset();
-  if (!server_->BeginAsync()) {
+  if (!server_->registry_.BeginWork()) {
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
     return;
   }
@@ -563,7 +520,7 @@ void CommitStreamServer::Stream::FinishTransaction() {
           Answer(/*ends_transaction=*/true);
         }
         // Through a copy: the answer may have ended and deleted the stream.
-        server->EndAsync();
+        server->registry_.EndWork();
       });
 }
 
@@ -575,7 +532,7 @@ void CommitStreamServer::Stream::AbortTransaction() {
     Answer(/*ends_transaction=*/true);
     return;
   }
-  if (!server_->BeginAsync()) {
+  if (!server_->registry_.BeginWork()) {
     End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
     return;
   }
@@ -586,7 +543,7 @@ void CommitStreamServer::Stream::AbortTransaction() {
                                   Answer(/*ends_transaction=*/true);
                                   // Through a copy: the answer may have ended
                                   // and deleted the stream.
-                                  server->EndAsync();
+                                  server->registry_.EndWork();
                                 });
 }
 
@@ -598,12 +555,12 @@ void CommitStreamServer::Stream::Answer(bool ends_transaction) {
     state_ = std::make_unique<TransactionState>();
     response_.set_stream_reusable(true);
   }
-  server_->StartOp([this] { io_.Write(response_, &write_op_); });
+  server_->registry_.StartOp([this] { io_.Write(response_, &write_op_); });
 }
 
 void CommitStreamServer::Stream::End(grpc::Status status) {
   state_->watchdog.reset();
-  if (state_->prepared != nullptr && !server_->BeginAsync()) {
+  if (state_->prepared != nullptr && !server_->registry_.BeginWork()) {
     // Stopping: nothing may run after the queue is drained, so the abort
     // runs here.
     service_->commits_->Abort(std::move(state_->prepared));
@@ -615,7 +572,7 @@ void CommitStreamServer::Stream::End(grpc::Status status) {
           EndActive(/*aborted=*/true);
           FinishStream(status);
           // Through a copy: the answer may have ended and deleted the stream.
-          server->EndAsync();
+          server->registry_.EndWork();
         });
     return;
   }
@@ -627,7 +584,8 @@ void CommitStreamServer::Stream::End(grpc::Status status) {
 
 void CommitStreamServer::Stream::FinishStream(const grpc::Status& status) {
   // When stopping, the stream is deleted with the server instead.
-  server_->StartOp([this, &status] { io_.Finish(status, &finish_op_); });
+  server_->registry_.StartOp(
+      [this, &status] { io_.Finish(status, &finish_op_); });
 }
 
 void CommitStreamServer::Stream::EndActive(bool aborted) {

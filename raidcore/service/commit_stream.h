@@ -18,19 +18,16 @@
 // message's processing (maybe asynchronous), the answer's write, the next
 // read — so one thread at a time touches its transaction, and each hands over
 // to the next through gRPC's queue or the coordinator (which order them).
-// Starting a gRPC operation is checked against `stopping_` under `ops_mu_`,
-// so that none starts once the completion queue is shut down.
+// gRPC operations start through the StreamRegistry, so that none starts once
+// the completion queue is shut down.
 #ifndef ZEORAID_RAIDCORE_SERVICE_COMMIT_STREAM_H_
 #define ZEORAID_RAIDCORE_SERVICE_COMMIT_STREAM_H_
 
 #include <grpcpp/grpcpp.h>
 
-#include <functional>
-#include <set>
-
-#include "base/mutex.h"
 #include "raidcore/service/completion_queue_thread.h"
 #include "raidcore/service/storage_service.h"
+#include "raidcore/service/stream_registry.h"
 
 namespace zeoraid::raidcore {
 
@@ -53,23 +50,11 @@ class CommitStreamServer {
  private:
   class Stream;
   void Accept();  // asks gRPC for the next stream
-  // Runs `start` (which starts a gRPC operation) unless stopping; false if
-  // stopping.
-  bool StartOp(const std::function<void()>& start);
-  // Around each asynchronous vote, finish or abort: StopStarting waits until
-  // none is running. False when stopping: nothing may start then.
-  bool BeginAsync();
-  void EndAsync();
-  void Forget(Stream* s);  // deletes a stream that finished
 
   StorageService* const service_;
   grpc::ServerCompletionQueue* const cq_;
-
-  Mutex ops_mu_;
-  bool stopping_ ABSL_GUARDED_BY(ops_mu_) = false;
-  std::set<Stream*> streams_ ABSL_GUARDED_BY(ops_mu_);
-  int async_running_ ABSL_GUARDED_BY(ops_mu_) = 0;
-  CondVar async_cv_;  // signalled when async_running_ reaches 0
+  // Votes, finishes and aborts are its work off the queue.
+  StreamRegistry<Stream> registry_;
 };
 
 }  // namespace zeoraid::raidcore

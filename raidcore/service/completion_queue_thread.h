@@ -25,6 +25,17 @@ class CqTag {
   ~CqTag() = default;
 };
 
+// One of a stream's operations on the queue; its event goes to
+// `stream->OnEvent(kind, ok)`. A stream has one of each kind.
+template <typename Stream>
+struct StreamOp final : CqTag {
+  enum Kind { kAccept, kRead, kWrite, kFinish };
+  StreamOp(Stream* s, Kind k) : stream(s), kind(k) {}
+  void OnEvent(bool ok) override { stream->OnEvent(kind, ok); }
+  Stream* const stream;
+  const Kind kind;
+};
+
 class CompletionQueueThread {
  public:
   // `cq` comes from the ServerBuilder (AddCompletionQueue, before

@@ -21,6 +21,7 @@ class LoadStreamServer::Stream {
   Op read_op{this, Op::kRead};
   Op write_op{this, Op::kWrite};
   Op finish_op{this, Op::kFinish};
+  void OnEvent(Op::Kind kind, bool ok) { server->Handle(this, kind, ok); }
 
   Mutex mu;
   bool reading ABSL_GUARDED_BY(mu) = false;     // a Read is outstanding
@@ -37,41 +38,26 @@ LoadStreamServer::LoadStreamServer(StorageService* service,
                                    grpc::ServerCompletionQueue* cq)
     : service_(service), cq_(cq) {}
 
-LoadStreamServer::~LoadStreamServer() {
-  MutexLock lock(&ops_mu_);
-  for (Stream* s : streams_) delete s;
-  streams_.clear();
-}
+LoadStreamServer::~LoadStreamServer() = default;
 
 void LoadStreamServer::Start() { Accept(); }
 
 void LoadStreamServer::StopStarting() {
-  MutexLock lock(&ops_mu_);
-  stopping_ = true;
   // Loads in flight end within their backend timeout; their answers are
   // dropped (no operation starts any more) but they use the streams.
-  while (loads_running_ > 0) loads_cv_.Wait(&ops_mu_);
+  registry_.StopStarting();
 }
 
 void LoadStreamServer::Accept() {
   auto* s = new Stream(this);
-  MutexLock lock(&ops_mu_);
-  if (stopping_) {
-    delete s;
-    return;
-  }
-  streams_.insert(s);
-  service_->RequestLoadBeforeStream(&s->context, &s->io, cq_, cq_,
-                                    &s->accept_op);
+  registry_.Accept(s, [&] {
+    service_->RequestLoadBeforeStream(&s->context, &s->io, cq_, cq_,
+                                      &s->accept_op);
+  });
 }
 
-void LoadStreamServer::Op::OnEvent(bool ok) {
-  stream->server->Handle(this, ok);
-}
-
-void LoadStreamServer::Handle(Op* op, bool ok) {
-  Stream* s = op->stream;
-  switch (op->kind) {
+void LoadStreamServer::Handle(Stream* s, Op::Kind kind, bool ok) {
+  switch (kind) {
     case Op::kAccept:
       if (!ok) break;  // shutting down: the stream never started
       Accept();
@@ -89,9 +75,7 @@ void LoadStreamServer::Handle(Op* op, bool ok) {
     case Op::kFinish:
       break;
   }
-  MutexLock lock(&ops_mu_);
-  streams_.erase(s);
-  delete s;
+  registry_.Remove(s);
 }
 
 void LoadStreamServer::OnRead(Stream* s, bool ok) {
@@ -99,15 +83,7 @@ void LoadStreamServer::OnRead(Stream* s, bool ok) {
   {
     MutexLock lock(&s->mu);
     s->reading = false;
-    bool start = ok;
-    if (start) {
-      MutexLock ops(&ops_mu_);
-      if (!stopping_) {
-        ++loads_running_;
-      } else {
-        start = false;
-      }
-    }
+    const bool start = ok && registry_.BeginWork();
     if (!start) {
       s->reads_done = true;
       Pump(s);
@@ -141,9 +117,9 @@ void LoadStreamServer::OnLoaded(Stream* s, uint64_t id, grpc::Status status,
     if (!s->broken) s->outbox.push_back(std::move(answer));
     Pump(s);
   }
-  // Last: once Stop sees no load running, none touches a stream again.
-  MutexLock lock(&ops_mu_);
-  if (--loads_running_ == 0) loads_cv_.SignalAll();
+  // Last: once StopStarting sees no load running, none touches a stream
+  // again.
+  registry_.EndWork();
 }
 
 void LoadStreamServer::OnWritten(Stream* s, bool ok) {
@@ -164,20 +140,22 @@ void LoadStreamServer::OnWritten(Stream* s, bool ok) {
 
 void LoadStreamServer::Pump(Stream* s) {
   s->mu.AssertHeld();
-  MutexLock lock(&ops_mu_);
-  if (stopping_ || s->finishing) return;
-  if (!s->reading && !s->reads_done && s->loads < kMaxLoadsInFlight) {
-    s->reading = true;
-    s->io.Read(&s->incoming, &s->read_op);
-  }
-  if (!s->writing && !s->broken && !s->outbox.empty()) {
-    s->writing = true;
-    s->io.Write(s->outbox.front(), &s->write_op);
-  }
-  if (s->reads_done && s->loads == 0 && !s->reading && !s->writing) {
-    s->finishing = true;
-    s->io.Finish(grpc::Status::OK, &s->finish_op);
-  }
+  if (s->finishing) return;
+  registry_.StartOp([s] {
+    s->mu.AssertHeld();  // Pump's caller holds it
+    if (!s->reading && !s->reads_done && s->loads < kMaxLoadsInFlight) {
+      s->reading = true;
+      s->io.Read(&s->incoming, &s->read_op);
+    }
+    if (!s->writing && !s->broken && !s->outbox.empty()) {
+      s->writing = true;
+      s->io.Write(s->outbox.front(), &s->write_op);
+    }
+    if (s->reads_done && s->loads == 0 && !s->reading && !s->writing) {
+      s->finishing = true;
+      s->io.Finish(grpc::Status::OK, &s->finish_op);
+    }
+  });
 }
 
 }  // namespace zeoraid::raidcore

@@ -14,20 +14,20 @@
 //
 // Threading: the completion-queue thread runs every gRPC event; loads
 // complete on backend reader threads (or the read router's pool). Each
-// stream's state is guarded by its own mutex; starting a gRPC operation is
-// additionally checked against `stopping_` under `ops_mu_`, so that none
-// starts once the completion queue is shut down.
+// stream's state is guarded by its own mutex; gRPC operations start through
+// the StreamRegistry, so that none starts once the completion queue is shut
+// down.
 #ifndef ZEORAID_RAIDCORE_SERVICE_LOAD_STREAM_H_
 #define ZEORAID_RAIDCORE_SERVICE_LOAD_STREAM_H_
 
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
-#include <set>
 
 #include "base/mutex.h"
 #include "raidcore/service/completion_queue_thread.h"
 #include "raidcore/service/storage_service.h"
+#include "raidcore/service/stream_registry.h"
 
 namespace zeoraid::raidcore {
 
@@ -54,17 +54,10 @@ class LoadStreamServer {
 
  private:
   class Stream;
-  // Something on the completion queue: a stream's operation.
-  struct Op final : CqTag {
-    enum Kind { kAccept, kRead, kWrite, kFinish };
-    Op(Stream* s, Kind k) : stream(s), kind(k) {}
-    void OnEvent(bool ok) override;
-    Stream* const stream;
-    const Kind kind;
-  };
+  using Op = StreamOp<Stream>;
 
   void Accept();  // asks gRPC for the next stream
-  void Handle(Op* op, bool ok);
+  void Handle(Stream* s, Op::Kind kind, bool ok);
   void OnRead(Stream* s, bool ok);
   void OnLoaded(Stream* s, uint64_t id, grpc::Status status,
                 v1::LoadBeforeResponse response);
@@ -76,14 +69,7 @@ class LoadStreamServer {
   StorageService* const service_;
   grpc::ServerCompletionQueue* const cq_;
 
-  Mutex ops_mu_;
-  // Set by Stop: no gRPC operation and no load starts any more.
-  bool stopping_ ABSL_GUARDED_BY(ops_mu_) = false;
-  // Every stream not yet destroyed (those left over when the queue is
-  // drained at Stop are destroyed there).
-  std::set<Stream*> streams_ ABSL_GUARDED_BY(ops_mu_);
-  int loads_running_ ABSL_GUARDED_BY(ops_mu_) = 0;
-  CondVar loads_cv_;  // signalled when loads_running_ reaches 0
+  StreamRegistry<Stream> registry_;
 };
 
 }  // namespace zeoraid::raidcore
