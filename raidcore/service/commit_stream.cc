@@ -71,7 +71,7 @@ class LockWatchdog {
 
 class CommitStreamServer::Stream {
  public:
-  Stream(CommitStreamServer* server)
+  explicit Stream(CommitStreamServer* server)
       : server_(server), service_(server->service_) {}
 
   // The completion queue's events.
@@ -79,16 +79,16 @@ class CommitStreamServer::Stream {
   void OnReadDone(bool ok);
   void OnWriteDone(bool ok);
 
-  grpc::ServerContext context_;
-  grpc::ServerAsyncReaderWriter<v1::CommitResponse, v1::CommitRequest> io_{
-      &context_};
+  grpc::ServerContext context;
+  grpc::ServerAsyncReaderWriter<v1::CommitResponse, v1::CommitRequest> io{
+      &context};
 
   using Op = StreamOp<Stream>;
   void OnEvent(Op::Kind kind, bool ok);
-  Op accept_op_{this, Op::kAccept};
-  Op read_op_{this, Op::kRead};
-  Op write_op_{this, Op::kWrite};
-  Op finish_op_{this, Op::kFinish};
+  Op accept_op{this, Op::kAccept};
+  Op read_op{this, Op::kRead};
+  Op write_op{this, Op::kWrite};
+  Op finish_op{this, Op::kFinish};
 
  private:
   // The transaction on the stream; after the answer to its Finish or Abort
@@ -151,7 +151,7 @@ void CommitStreamServer::StopStarting() { registry_.StopStarting(); }
 void CommitStreamServer::Accept() {
   auto* s = new Stream(this);
   registry_.Accept(s, [&] {
-    service_->RequestCommit(&s->context_, &s->io_, cq_, cq_, &s->accept_op_);
+    service_->RequestCommit(&s->context, &s->io, cq_, cq_, &s->accept_op);
   });
 }
 
@@ -183,7 +183,7 @@ void CommitStreamServer::Stream::OnAccepted(bool ok) {
 
 void CommitStreamServer::Stream::StartRead() {
   // Not started when stopping: the stream is deleted with the server.
-  server_->registry_.StartOp([this] { io_.Read(&request_, &read_op_); });
+  server_->registry_.StartOp([this] { io.Read(&request_, &read_op); });
 }
 
 void CommitStreamServer::Stream::OnReadDone(bool ok) {
@@ -191,7 +191,7 @@ void CommitStreamServer::Stream::OnReadDone(bool ok) {
     // Stream ended or was cancelled: a transaction still holding the lock
     // is aborted on every backend, as ZEO does when a connection is lost.
     if (state_->prepared != nullptr) {
-      ZR_LOG(WARNING) << "commit stream from " << context_.peer()
+      ZR_LOG(WARNING) << "commit stream from " << context.peer()
                       << " ended between vote and finish of "
                       << TidHex(state_->prepared->tid()) << "; aborting";
     }
@@ -473,7 +473,7 @@ void CommitStreamServer::Stream::OnVoted(absl::StatusOr<VoteOutcome> outcome) {
     StorageService* service = service_;
     const absl::Duration limit = service->options_.commit_lock_timeout;
     state.watchdog = std::make_unique<LockWatchdog>(
-        &service->alarms_, &context_, limit, state.prepared->tid(),
+        &service->alarms_, &context, limit, state.prepared->tid(),
         [service, translator = state.txn.origin_translator,
          connection = state.txn.origin_connection, limit] {
           service->hub_->PublishDisconnect(
@@ -555,7 +555,7 @@ void CommitStreamServer::Stream::Answer(bool ends_transaction) {
     state_ = std::make_unique<TransactionState>();
     response_.set_stream_reusable(true);
   }
-  server_->registry_.StartOp([this] { io_.Write(response_, &write_op_); });
+  server_->registry_.StartOp([this] { io.Write(response_, &write_op); });
 }
 
 void CommitStreamServer::Stream::End(grpc::Status status) {
@@ -585,7 +585,7 @@ void CommitStreamServer::Stream::End(grpc::Status status) {
 void CommitStreamServer::Stream::FinishStream(const grpc::Status& status) {
   // When stopping, the stream is deleted with the server instead.
   server_->registry_.StartOp(
-      [this, &status] { io_.Finish(status, &finish_op_); });
+      [this, &status] { io.Finish(status, &finish_op); });
 }
 
 void CommitStreamServer::Stream::EndActive(bool aborted) {
