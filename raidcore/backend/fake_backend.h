@@ -89,6 +89,10 @@ class FakeBackend : public BackendConnection {
   // ZeoClient answers on its reader thread (the default answers on the
   // caller's).
   void AnswerOnOwnThread() { reader_ = std::make_unique<WorkerPool>(1); }
+  // Runs the answers still queued and ends that thread (call before the last
+  // reference to the fake may go: an answer's continuation may hold one, and
+  // a thread cannot join itself).
+  void StopAnswering() { reader_.reset(); }
   void StartThen(absl::string_view method, zeo::Value::Items args,
                  absl::Duration timeout, ReplyCallback done) override {
     if (reader_ == nullptr) {

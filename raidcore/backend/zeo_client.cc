@@ -570,7 +570,18 @@ ZeoClientFactory::ConnectWithin(const std::string& name,
   absl::StatusOr<std::unique_ptr<ZeoClient>> client =
       ZeoClient::Connect(options);
   if (!client.ok()) return client.status();
-  return std::shared_ptr<BackendConnection>(std::move(*client));
+  // The last reference may go on the connection's own reader thread (a
+  // commit's continuation holding a backend the RAID has just dropped); the
+  // destructor joins that thread, so it then runs on a thread of its own.
+  return std::shared_ptr<BackendConnection>(
+      client->release(), [](BackendConnection* connection) {
+        auto* zeo = static_cast<ZeoClient*>(connection);
+        if (zeo->OnReaderThread()) {
+          std::thread([zeo] { delete zeo; }).detach();
+        } else {
+          delete zeo;
+        }
+      });
 }
 
 void ZeoClientFactory::Set(const std::string& name, ZeoClientOptions options) {

@@ -77,6 +77,11 @@ class ZeoClient final : public BackendConnection {
   bool alive() const override;
   absl::Time last_heard() const override;
   void Close() override;
+  // Whether the caller is this connection's reader thread (which runs
+  // StartThen's callbacks, and which the destructor joins).
+  bool OnReaderThread() const {
+    return std::this_thread::get_id() == reader_.get_id();
+  }
 
  private:
   ZeoClient(ZeoClientOptions options, net::Socket socket,

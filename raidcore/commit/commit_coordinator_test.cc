@@ -339,6 +339,10 @@ TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
 // which thread.
 class CommitCoordinatorThenTest : public CommitCoordinatorTest {
  protected:
+  // The fakes' answer threads end while the fixture still holds the fakes.
+  ~CommitCoordinatorThenTest() override {
+    for (auto& f : fakes_) f->StopAnswering();
+  }
   void AddAsyncBackends(int n) {
     AddBackends(n);
     for (auto& f : fakes_) f->AnswerOnOwnThread();
