@@ -270,14 +270,29 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   return JudgeVote(txn, plan, std::move(answers));
 }
 
+namespace {
+
+// A vote result naming conflicts the client resolves (dicts among the oids).
+bool HasClientConflicts(const Value& vote_result) {
+  for (const Value& item : vote_result.items()) {
+    if (item.is_dict()) return true;
+  }
+  return false;
+}
+
+// A tpc_finish answer that confirms `tid`.
+bool Confirms(const absl::StatusOr<ZeoReply>& answer, const std::string& tid) {
+  return answer.ok() && !answer->is_error && answer->value == Value::Bytes(tid);
+}
+
+}  // namespace
+
 bool CommitCoordinator::Unanimous(
     const std::vector<absl::StatusOr<ZeoReply>>& answers) {
   for (const auto& answer : answers) {
-    if (!answer.ok() || answer->is_error || !(*answer == *answers[0])) {
+    if (!answer.ok() || answer->is_error || !(*answer == *answers[0]) ||
+        HasClientConflicts(answer->value)) {
       return false;
-    }
-    for (const Value& item : answer->value.items()) {
-      if (item.is_dict()) return false;  // a conflict for the client
     }
   }
   return !answers.empty();
@@ -338,11 +353,7 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::JudgeVote(
     return outcome;
   }
 
-  bool client_resolves = false;
-  for (const Value& item : answer.value.items()) {
-    if (item.is_dict()) client_resolves = true;
-  }
-  if (client_resolves) {
+  if (HasClientConflicts(answer.value)) {
     AbortOn(agreeing, plan.txn_id);
     ReleaseLock();
     VoteOutcome outcome;
@@ -399,8 +410,7 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
   Value info;
   for (size_t i = 0; i < answers.size(); ++i) {
     const std::string& name = prepared->voters_[i].name;
-    if (answers[i].ok() && !answers[i]->is_error &&
-        answers[i]->value == Value::Bytes(tid)) {
+    if (Confirms(answers[i], tid)) {
       if (committed++ == 0) info = prepared->voters_[i].connection->last_info();
       backends_->SetLastTid(name, tid);
       continue;
@@ -449,16 +459,36 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
   return Committed{tid, std::move(info)};
 }
 
-// Collects the vote answers of VoteThen's fast path; whoever brings the last
-// one judges.
-struct CommitCoordinator::VoteGather {
-  const PendingTransaction* txn;
-  VotePlan plan;
-  VoteDone done;
-  Mutex mu;
-  std::vector<absl::StatusOr<ZeoReply>> answers ABSL_GUARDED_BY(mu);
-  size_t missing ABSL_GUARDED_BY(mu) = 0;
+namespace {
+
+// One answer per backend, collected from their reader threads; whoever
+// brings the last one runs `all` with them, in the backends' order.
+class AnswerGather {
+ public:
+  using All = std::function<void(std::vector<absl::StatusOr<ZeoReply>>)>;
+  AnswerGather(size_t n, All all)
+      : all_(std::move(all)),
+        answers_(n, absl::UnknownError("no answer")),
+        missing_(n) {}
+  void Answer(size_t i, absl::StatusOr<ZeoReply> answer) {
+    std::vector<absl::StatusOr<ZeoReply>> answers;
+    {
+      MutexLock lock(&mu_);
+      answers_[i] = std::move(answer);
+      if (--missing_ > 0) return;
+      answers = std::move(answers_);
+    }
+    all_(std::move(answers));
+  }
+
+ private:
+  const All all_;
+  Mutex mu_;
+  std::vector<absl::StatusOr<ZeoReply>> answers_ ABSL_GUARDED_BY(mu_);
+  size_t missing_ ABSL_GUARDED_BY(mu_);
 };
+
+}  // namespace
 
 void CommitCoordinator::VoteThen(const PendingTransaction& txn, VoteDone done) {
   // A big transaction is sent from a thread per mirror (see Vote): a helper
@@ -486,113 +516,75 @@ void CommitCoordinator::VoteThen(const PendingTransaction& txn, VoteDone done) {
 
 void CommitCoordinator::VoteLocked(const PendingTransaction& txn,
                                    VoteDone done) {
-  auto gather = std::make_shared<VoteGather>();
-  gather->txn = &txn;
-  if (auto early = PlanVote(txn, &gather->plan)) {
+  auto plan = std::make_shared<VotePlan>();
+  if (auto early = PlanVote(txn, plan.get())) {
     done(std::move(*early));
     return;
   }
-  gather->done = std::move(done);
-  const size_t n = gather->plan.members.size();
-  {
-    MutexLock lock(&gather->mu);
-    gather->answers.assign(n, absl::UnknownError("no answer"));
-    gather->missing = n;
-  }
-  auto answered = [this, gather](size_t i, absl::StatusOr<ZeoReply> answer) {
-    std::vector<absl::StatusOr<ZeoReply>> answers;
-    {
-      MutexLock lock(&gather->mu);
-      gather->answers[i] = std::move(answer);
-      if (--gather->missing > 0) return;
-      answers = std::move(gather->answers);
-    }
-    if (Unanimous(answers)) {
-      gather->done(JudgeVote(*gather->txn, gather->plan, std::move(answers)));
-      return;
-    }
-    // Degrading and aborting block on backends (maybe on this very
-    // connection's reader thread): a helper does it.
-    helpers_.Submit([this, gather, answers = std::move(answers)]() mutable {
-      gather->done(JudgeVote(*gather->txn, gather->plan, std::move(answers)));
-    });
-  };
-  for (size_t i = 0; i < n; ++i) {
-    const BackendMember& m = gather->plan.members[i];
-    absl::Status st = SendTransaction(m, txn, gather->plan);
+  auto gather = std::make_shared<AnswerGather>(
+      plan->members.size(), [this, &txn, plan, done = std::move(done)](
+                                std::vector<absl::StatusOr<ZeoReply>> answers) {
+        if (Unanimous(answers)) {
+          done(JudgeVote(txn, *plan, std::move(answers)));
+          return;
+        }
+        // Degrading and aborting block on backends (maybe on this very
+        // connection's reader thread): a helper does it.
+        helpers_.Submit(
+            [this, &txn, plan, done, answers = std::move(answers)]() mutable {
+              done(JudgeVote(txn, *plan, std::move(answers)));
+            });
+      });
+  for (size_t i = 0; i < plan->members.size(); ++i) {
+    const BackendMember& m = plan->members[i];
+    absl::Status st = SendTransaction(m, txn, *plan);
     if (!st.ok()) {
-      answered(i, st);
+      gather->Answer(i, st);
       continue;
     }
-    m.connection->StartThen("vote", {Value::Int(gather->plan.txn_id)},
+    m.connection->StartThen("vote", {Value::Int(plan->txn_id)},
                             options_.backend_timeout,
-                            [answered, i](absl::StatusOr<ZeoReply> answer) {
-                              answered(i, std::move(answer));
+                            [gather, i](absl::StatusOr<ZeoReply> answer) {
+                              gather->Answer(i, std::move(answer));
                             });
   }
 }
-
-// Collects FinishThen's tpc_finish answers; whoever brings the last one ends
-// the commit.
-struct CommitCoordinator::FinishGather {
-  std::unique_ptr<PreparedCommit> prepared;
-  FinishDone done;
-  Mutex mu;
-  std::vector<absl::StatusOr<ZeoReply>> answers ABSL_GUARDED_BY(mu);
-  size_t missing ABSL_GUARDED_BY(mu) = 0;
-};
 
 void CommitCoordinator::FinishThen(std::unique_ptr<PreparedCommit> prepared,
                                    FinishDone done) {
   prepared->done_ = true;
   clock_->StartFinish();
-  auto gather = std::make_shared<FinishGather>();
-  gather->prepared = std::move(prepared);
-  gather->done = std::move(done);
-  const std::vector<BackendMember>& voters = gather->prepared->voters_;
-  const size_t n = voters.size();
-  {
-    MutexLock lock(&gather->mu);
-    gather->answers.assign(n, absl::UnknownError("no answer"));
-    gather->missing = n;
-  }
-  const std::string tid = gather->prepared->tid_;
-  auto answered = [this, gather, tid](size_t i,
-                                      absl::StatusOr<ZeoReply> answer) {
-    std::vector<absl::StatusOr<ZeoReply>> answers;
-    {
-      MutexLock lock(&gather->mu);
-      gather->answers[i] = std::move(answer);
-      if (--gather->missing > 0) return;
-      answers = std::move(gather->answers);
-    }
-    bool confirmed = true;
-    for (const auto& a : answers) {
-      if (!a.ok() || a->is_error || !(a->value == Value::Bytes(tid))) {
-        confirmed = false;
-      }
-    }
-    if (confirmed) {
-      gather->done(JudgeFinish(gather->prepared.get(), std::move(answers)));
-      return;
-    }
-    // A backend that did not confirm is probed afresh and degraded: blocking.
-    helpers_.Submit([this, gather, answers = std::move(answers)]() mutable {
-      gather->done(JudgeFinish(gather->prepared.get(), std::move(answers)));
-    });
-  };
-  if (n == 0) {
-    helpers_.Submit([this, gather] {
-      gather->done(JudgeFinish(gather->prepared.get(), {}));
+  std::shared_ptr<PreparedCommit> commit(std::move(prepared));
+  if (commit->voters_.empty()) {  // not from Vote, which keeps a voter
+    helpers_.Submit([this, commit, done = std::move(done)] {
+      done(JudgeFinish(commit.get(), {}));
     });
     return;
   }
-  for (size_t i = 0; i < n; ++i) {
-    voters[i].connection->StartThen(
-        "tpc_finish", {Value::Int(gather->prepared->txn_id_)},
-        options_.finish_timeout,
-        [answered, i](absl::StatusOr<ZeoReply> answer) {
-          answered(i, std::move(answer));
+  auto gather = std::make_shared<AnswerGather>(
+      commit->voters_.size(),
+      [this, commit,
+       done = std::move(done)](std::vector<absl::StatusOr<ZeoReply>> answers) {
+        bool confirmed = true;
+        for (const auto& answer : answers) {
+          if (!Confirms(answer, commit->tid_)) confirmed = false;
+        }
+        if (confirmed) {
+          done(JudgeFinish(commit.get(), std::move(answers)));
+          return;
+        }
+        // A backend that did not confirm is probed afresh and degraded:
+        // blocking.
+        helpers_.Submit(
+            [this, commit, done, answers = std::move(answers)]() mutable {
+              done(JudgeFinish(commit.get(), std::move(answers)));
+            });
+      });
+  for (size_t i = 0; i < commit->voters_.size(); ++i) {
+    commit->voters_[i].connection->StartThen(
+        "tpc_finish", {Value::Int(commit->txn_id_)}, options_.finish_timeout,
+        [gather, i](absl::StatusOr<ZeoReply> answer) {
+          gather->Answer(i, std::move(answer));
         });
   }
 }

@@ -196,8 +196,6 @@ class CommitCoordinator {
     std::string tid;
     int64_t txn_id = 0;
   };
-  struct VoteGather;
-  struct FinishGather;
   // With the lock held: the plan, or (the lock released) the vote's result
   // when it ends before any backend is asked.
   std::optional<absl::StatusOr<VoteOutcome>> PlanVote(
