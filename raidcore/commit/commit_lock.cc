@@ -31,6 +31,18 @@ void CommitLock::TakeLocked(const std::string& holder) {
   acquired_at_ = absl::Now();
 }
 
+std::optional<CommitLock::Waiter> CommitLock::TakeWaiterLocked(
+    uint64_t ticket) {
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->ticket == ticket) {
+      Waiter w = std::move(*it);
+      waiters_.erase(it);
+      return w;
+    }
+  }
+  return std::nullopt;
+}
+
 std::string CommitLock::Busy(absl::Duration wait) const {
   return absl::StrCat("commit lock still held by ", holder_, " after ",
                       absl::FormatDuration(wait));
@@ -48,12 +60,7 @@ absl::Status CommitLock::Acquire(absl::Duration wait,
   waiters_.push_back(Waiter{ticket, std::string(holder), nullptr, 0});
   while (granted_ticket_ != ticket) {
     if (!cv_.WaitUntil(&mu_, deadline) && granted_ticket_ != ticket) {
-      for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-        if (it->ticket == ticket) {
-          waiters_.erase(it);
-          break;
-        }
-      }
+      TakeWaiterLocked(ticket);
       return absl::UnavailableError(Busy(wait));
     }
   }
@@ -80,33 +87,19 @@ void CommitLock::AcquireThen(absl::Duration wait, std::string holder,
   // Armed after the waiter is queued: whoever removes it from the queue
   // (Release or this alarm) runs its `granted`.
   const uint64_t alarm = Deadlines().Schedule(wait, [this, ticket, wait] {
-    std::function<void(absl::Status)> late;
+    std::optional<Waiter> late;
     std::string message;
     {
       MutexLock lock(&mu_);
-      for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
-        if (it->ticket == ticket) {
-          late = std::move(it->granted);
-          waiters_.erase(it);
-          break;
-        }
-      }
+      late = TakeWaiterLocked(ticket);
       message = Busy(wait);
     }
-    if (late) late(absl::UnavailableError(message));
+    if (late.has_value()) late->granted(absl::UnavailableError(message));
   });
   MutexLock lock(&mu_);
   for (Waiter& w : waiters_) {
     if (w.ticket == ticket) w.alarm = alarm;
   }
-}
-
-bool CommitLock::TryAcquire(absl::string_view holder) {
-  MutexLock lock(&mu_);
-  // Never ahead of a waiter.
-  if (locked_ || !waiters_.empty()) return false;
-  TakeLocked(std::string(holder));
-  return true;
 }
 
 void CommitLock::Release() {

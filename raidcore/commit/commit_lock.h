@@ -38,9 +38,7 @@ class CommitLock {
   // thread after `wait`. It must not block for long: the releaser runs it.
   void AcquireThen(absl::Duration wait, std::string holder,
                    std::function<void(absl::Status)> granted);
-  // Takes the lock if it is free and nobody waits for it; never waits.
-  bool TryAcquire(absl::string_view holder);
-  // REQUIRES: held (by the caller's Acquire, AcquireThen or TryAcquire).
+  // REQUIRES: held (by the caller's Acquire or AcquireThen).
   // Hands the lock to the longest waiter, if any.
   void Release();
 
@@ -63,6 +61,9 @@ class CommitLock {
   };
   // The alarm thread of AcquireThen's deadlines; one for the process.
   static AlarmThread& Deadlines();
+  // Removes the waiter with `ticket` from the queue, if it is still there.
+  std::optional<Waiter> TakeWaiterLocked(uint64_t ticket)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Makes `holder` the holder. REQUIRES: mu_ held.
   void TakeLocked(const std::string& holder) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::string Busy(absl::Duration wait) const

@@ -22,9 +22,10 @@ TEST(CommitLockTest, AcquireThenGrantsAtOnceOnTheCallersThreadWhenFree) {
   });
   EXPECT_TRUE(granted.ok()) << granted;
   EXPECT_EQ(granted_on, std::this_thread::get_id());
-  EXPECT_FALSE(lock.TryAcquire("b"));
+  EXPECT_EQ(lock.Acquire(absl::ZeroDuration(), "b").code(),
+            absl::StatusCode::kUnavailable);
   lock.Release();
-  EXPECT_TRUE(lock.TryAcquire("b"));
+  EXPECT_TRUE(lock.Acquire(absl::ZeroDuration(), "b").ok());
   lock.Release();
 }
 
@@ -33,7 +34,7 @@ TEST(CommitLockTest, AcquireThenGrantsAtOnceOnTheCallersThreadWhenFree) {
 // no thread of its own waits meanwhile.
 TEST(CommitLockTest, WaitersAreServedInArrivalOrderWhateverTheirKind) {
   CommitLock lock;
-  ASSERT_TRUE(lock.TryAcquire("first"));
+  ASSERT_TRUE(lock.Acquire(absl::ZeroDuration(), "first").ok());
   Mutex mu;
   std::vector<std::string> order;
   auto record = [&](const std::string& who) {
@@ -68,13 +69,13 @@ TEST(CommitLockTest, WaitersAreServedInArrivalOrderWhateverTheirKind) {
   b.join();
   EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_EQ(lock.waiting(), 0);
-  EXPECT_TRUE(lock.TryAcquire("last"));
+  EXPECT_TRUE(lock.Acquire(absl::ZeroDuration(), "last").ok());
   lock.Release();
 }
 
 TEST(CommitLockTest, AcquireThenGivesUpAfterItsWait) {
   CommitLock lock;
-  ASSERT_TRUE(lock.TryAcquire("holder"));
+  ASSERT_TRUE(lock.Acquire(absl::ZeroDuration(), "holder").ok());
   Notification done;
   absl::Status result;
   lock.AcquireThen(absl::Milliseconds(50), "late", [&](absl::Status st) {
@@ -86,18 +87,18 @@ TEST(CommitLockTest, AcquireThenGivesUpAfterItsWait) {
   EXPECT_NE(result.message().find("holder"), std::string::npos) << result;
   EXPECT_EQ(lock.waiting(), 0);
   lock.Release();  // nobody to hand it to: free
-  EXPECT_TRUE(lock.TryAcquire("next"));
+  EXPECT_TRUE(lock.Acquire(absl::ZeroDuration(), "next").ok());
   lock.Release();
 }
 
 TEST(CommitLockTest, AWaitingThreadThatGivesUpLeavesTheQueue) {
   CommitLock lock;
-  ASSERT_TRUE(lock.TryAcquire("holder"));
+  ASSERT_TRUE(lock.Acquire(absl::ZeroDuration(), "holder").ok());
   absl::Status st = lock.Acquire(absl::Milliseconds(30), "late");
   EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(lock.waiting(), 0);
   lock.Release();
-  EXPECT_TRUE(lock.TryAcquire("next"));
+  EXPECT_TRUE(lock.Acquire(absl::ZeroDuration(), "next").ok());
   lock.Release();
 }
 
