@@ -384,6 +384,17 @@ class ZeoClient::InFlight final : public BackendConnection::PendingCall {
   absl::StatusOr<ZeoReply> immediate_ = absl::UnknownError("not sent");
 };
 
+std::optional<ZeoReply> ZeoClient::TakeUnsentLocked(absl::string_view method) {
+  // A one-way call of this transaction could not be sent: its vote or
+  // finish gets that error instead (as ZEO reports a failed one-way call at
+  // the next synchronous one); an abort is sent, and harmless.
+  if (!unsent_.has_value()) return std::nullopt;
+  std::optional<ZeoReply> error = std::move(unsent_);
+  unsent_.reset();
+  if (method == "tpc_abort") return std::nullopt;
+  return error;
+}
+
 absl::StatusOr<ZeoReply> ZeoClient::Call(absl::string_view method,
                                          zeo::Value::Items args,
                                          absl::Duration timeout) {
@@ -400,16 +411,9 @@ std::unique_ptr<BackendConnection::PendingCall> ZeoClient::Start(
       call->immediate_ = broken_;
       return call;
     }
-    // A one-way call of this transaction could not be sent: its vote or
-    // finish gets that error instead (as ZEO reports a failed one-way call at
-    // the next synchronous one); an abort is sent, and harmless.
-    if (unsent_.has_value()) {
-      ZeoReply error = std::move(*unsent_);
-      unsent_.reset();
-      if (method != "tpc_abort") {
-        call->immediate_ = std::move(error);
-        return call;
-      }
+    if (std::optional<ZeoReply> error = TakeUnsentLocked(method)) {
+      call->immediate_ = std::move(*error);
+      return call;
     }
     msgid = next_msgid_++;
   }
@@ -444,13 +448,11 @@ void ZeoClient::StartThen(absl::string_view method, zeo::Value::Items args,
     MutexLock lock(&mu_);
     broken = broken_;
     if (broken.ok()) msgid = next_msgid_++;
-    // As in Start: a transaction's vote or finish gets the error of its
-    // one-way call that could not be sent (an abort is sent, and harmless).
-    // Reads, which may run beside the transaction, go on regardless.
-    if (broken.ok() && unsent_.has_value() &&
+    // Reads, which may run beside the transaction, go on regardless of its
+    // unsent one-way call.
+    if (broken.ok() &&
         (method == "vote" || method == "tpc_finish" || method == "tpc_abort")) {
-      if (method != "tpc_abort") unsent = std::move(*unsent_);
-      unsent_.reset();
+      unsent = TakeUnsentLocked(method);
     }
   }
   if (!broken.ok()) {

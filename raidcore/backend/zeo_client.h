@@ -130,6 +130,10 @@ class ZeoClient final : public BackendConnection {
       int64_t msgid, Pending* pending,
       std::chrono::steady_clock::time_point deadline, absl::string_view method,
       absl::Duration timeout);
+  // The error of this transaction's one-way call that could not be sent,
+  // for its next synchronous call `method` (none for an abort); clears it.
+  std::optional<ZeoReply> TakeUnsentLocked(absl::string_view method)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops an unawaited call: its answer, if it comes, is ignored.
   void Forget(int64_t msgid);
 

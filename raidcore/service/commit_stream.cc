@@ -123,6 +123,9 @@ class CommitStreamServer::Stream {
   // Writes the answer to the request that ended the message;
   // `ends_transaction` after Finish and Abort.
   void Answer(bool ends_transaction);
+  // Counts a vote, finish or abort as work the server's stop waits for; when
+  // stopping, ends the stream instead and returns false.
+  bool BeginWorkOrEnd();
   // Ends the stream with `status`, aborting a transaction that holds the
   // commit lock first.
   void End(grpc::Status status);
@@ -435,10 +438,7 @@ void CommitStreamServer::Stream::Vote() {
     return;
   }
   state.vote_started = absl::Now();
-  if (!server_->registry_.BeginWork()) {
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
-    return;
-  }
+  if (!BeginWorkOrEnd()) return;
   // Last: `OnVoted` may run (on another thread) before VoteThen returns.
   service_->commits_->VoteThen(
       state.txn, [this, server = server_](absl::StatusOr<VoteOutcome> outcome) {
@@ -496,10 +496,7 @@ void CommitStreamServer::Stream::FinishTransaction() {
   // Finish is bounded by the backends' timeouts; cancelling it now would
   // report a committed transaction as failed.
   state.watchdog.reset();
-  if (!server_->registry_.BeginWork()) {
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
-    return;
-  }
+  if (!BeginWorkOrEnd()) return;
   service_->commits_->FinishThen(
       std::move(state.prepared),
       [this, server = server_](
@@ -532,10 +529,7 @@ void CommitStreamServer::Stream::AbortTransaction() {
     Answer(/*ends_transaction=*/true);
     return;
   }
-  if (!server_->registry_.BeginWork()) {
-    End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
-    return;
-  }
+  if (!BeginWorkOrEnd()) return;
   // Aborting waits for the backends: on a helper thread.
   service_->commits_->AbortThen(std::move(state.prepared),
                                 [this, server = server_] {
@@ -556,6 +550,12 @@ void CommitStreamServer::Stream::Answer(bool ends_transaction) {
     response_.set_stream_reusable(true);
   }
   server_->registry_.StartOp([this] { io.Write(response_, &write_op); });
+}
+
+bool CommitStreamServer::Stream::BeginWorkOrEnd() {
+  if (server_->registry_.BeginWork()) return true;
+  End(grpc::Status(grpc::StatusCode::UNAVAILABLE, "raidcore is stopping"));
+  return false;
 }
 
 void CommitStreamServer::Stream::End(grpc::Status status) {
