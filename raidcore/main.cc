@@ -40,6 +40,7 @@
 #include "raidcore/service/load_stream.h"
 #include "raidcore/service/raidcore_metrics.h"
 #include "raidcore/service/storage_service.h"
+#include "raidcore/service/watch_stream.h"
 #include "zeo/tid.h"
 
 ABSL_FLAG(
@@ -670,6 +671,7 @@ int Run() {
       builder.AddCompletionQueue();
   LoadStreamServer load_streams(&storage_service, cq.get());
   CommitStreamServer commit_streams(&storage_service, cq.get());
+  WatchStreamServer watch_streams(&storage_service, &hub, cq.get());
   CompletionQueueThread cq_thread(std::move(cq));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
@@ -679,6 +681,7 @@ int Run() {
   cq_thread.Start();
   load_streams.Start();
   commit_streams.Start();
+  watch_streams.Start();
   if (!metrics_listen.empty()) {
     absl::Status st = metrics.Serve(
         metrics_listen, {&backends, &storage_service, &recovery, &clock});
@@ -700,6 +703,7 @@ int Run() {
   // After every stream has ended: nothing starts on the queue any more.
   load_streams.StopStarting();
   commit_streams.StopStarting();
+  watch_streams.StopStarting();
   cq_thread.Stop();
   metrics.Stop();  // a scrape reads what is destroyed next
   return 0;

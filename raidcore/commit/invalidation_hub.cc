@@ -24,6 +24,20 @@ bool InvalidationHub::Subscription::Next(InvalidationEvent* event,
   return true;
 }
 
+bool InvalidationHub::Subscription::TryNext(InvalidationEvent* event) {
+  MutexLock lock(&mu_);
+  if (closed_ || queue_.empty()) return false;
+  *event = std::move(queue_.front());
+  queue_.pop_front();
+  return true;
+}
+
+void InvalidationHub::Subscription::Notify() {
+  if (!on_event_) return;
+  MutexLock lock(&notify_mu_);
+  if (!detached_) on_event_();
+}
+
 bool InvalidationHub::Subscription::closed() const {
   MutexLock lock(&mu_);
   return closed_;
@@ -51,6 +65,8 @@ void InvalidationHub::Subscription::Close() {
     closed_ = true;
   }
   cv_.SignalAll();
+  MutexLock lock(&notify_mu_);
+  detached_ = true;
 }
 
 InvalidationHub::InvalidationHub(std::string last_tid, size_t recent_capacity,
@@ -94,9 +110,11 @@ bool InvalidationHub::Restart(const std::string& last_tid) {
   return true;
 }
 
-std::shared_ptr<InvalidationHub::Subscription> InvalidationHub::Subscribe() {
+std::shared_ptr<InvalidationHub::Subscription> InvalidationHub::Subscribe(
+    std::function<void()> on_event) {
   MutexLock lock(&mu_);
-  std::shared_ptr<Subscription> sub(new Subscription(last_tid_, max_backlog_));
+  std::shared_ptr<Subscription> sub(
+      new Subscription(last_tid_, max_backlog_, std::move(on_event)));
   subscribers_.insert(sub);
   return sub;
 }
@@ -109,18 +127,37 @@ void InvalidationHub::Unsubscribe(
 }
 
 void InvalidationHub::Publish(const InvalidationEvent& event) {
-  MutexLock lock(&mu_);
-  last_tid_ = event.tid;
-  recent_.push_back(event);
-  while (recent_.size() > recent_capacity_) recent_.pop_front();
-  for (const auto& sub : subscribers_) sub->Push(event);
+  std::vector<std::shared_ptr<Subscription>> told;
+  {
+    MutexLock lock(&mu_);
+    last_tid_ = event.tid;
+    recent_.push_back(event);
+    while (recent_.size() > recent_capacity_) recent_.pop_front();
+    told = PushLocked(event);
+  }
+  for (const auto& sub : told) sub->Notify();
+}
+
+std::vector<std::shared_ptr<InvalidationHub::Subscription>>
+InvalidationHub::PushLocked(const InvalidationEvent& event) {
+  std::vector<std::shared_ptr<Subscription>> told;
+  told.reserve(subscribers_.size());
+  for (const auto& sub : subscribers_) {
+    sub->Push(event);
+    told.push_back(sub);
+  }
+  return told;
 }
 
 void InvalidationHub::PublishInfo(const zeo::Value& info) {
   InvalidationEvent event;
   event.info = info;
-  MutexLock lock(&mu_);
-  for (const auto& sub : subscribers_) sub->Push(event);
+  std::vector<std::shared_ptr<Subscription>> told;
+  {
+    MutexLock lock(&mu_);
+    told = PushLocked(event);
+  }
+  for (const auto& sub : told) sub->Notify();
 }
 
 void InvalidationHub::PublishDisconnect(const std::string& translator,
@@ -130,8 +167,12 @@ void InvalidationHub::PublishDisconnect(const std::string& translator,
   event.origin_translator = translator;
   event.origin_connection = connection;
   event.disconnect_reason = reason;
-  MutexLock lock(&mu_);
-  for (const auto& sub : subscribers_) sub->Push(event);
+  std::vector<std::shared_ptr<Subscription>> told;
+  {
+    MutexLock lock(&mu_);
+    told = PushLocked(event);
+  }
+  for (const auto& sub : told) sub->Notify();
 }
 
 std::optional<InvalidationsSince> InvalidationHub::Since(

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -51,23 +52,38 @@ class InvalidationHub {
     // Waits up to `timeout` for the next event. Returns false when there is
     // none yet (check closed()) or the subscription was cut off.
     bool Next(InvalidationEvent* event, absl::Duration timeout);
+    // Next without waiting.
+    bool TryNext(InvalidationEvent* event);
     bool closed() const;
     // raidcore's last published tid when the subscription started.
     const std::string& start_tid() const { return start_tid_; }
 
    private:
     friend class InvalidationHub;
-    explicit Subscription(std::string start_tid, size_t max_backlog)
-        : start_tid_(std::move(start_tid)), max_backlog_(max_backlog) {}
+    Subscription(std::string start_tid, size_t max_backlog,
+                 std::function<void()> on_event)
+        : start_tid_(std::move(start_tid)),
+          max_backlog_(max_backlog),
+          on_event_(std::move(on_event)) {}
     void Push(const InvalidationEvent& event);
+    // Runs on_event_ unless Close ran.
+    void Notify();
+    // Also waits for a Notify in progress: none runs after it returns.
     void Close();
 
     const std::string start_tid_;
     const size_t max_backlog_;
+    // Told after each Push (the event queued, or the subscription cut off),
+    // on the publishing thread, with no lock of the hub's held.
+    const std::function<void()> on_event_;
     mutable Mutex mu_;
     CondVar cv_;
     std::deque<InvalidationEvent> queue_ ABSL_GUARDED_BY(mu_);
     bool closed_ ABSL_GUARDED_BY(mu_) = false;
+    // Held while on_event_ runs. Ordered before the watcher's own locks,
+    // which on_event_ takes, and before mu_.
+    Mutex notify_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+    bool detached_ ABSL_GUARDED_BY(notify_mu_) = false;
   };
 
   InvalidationHub(std::string last_tid, size_t recent_capacity,
@@ -84,7 +100,13 @@ class InvalidationHub {
   // changing nothing, once a transaction was published.
   bool Restart(const std::string& last_tid);
 
-  std::shared_ptr<Subscription> Subscribe();
+  // A new watcher, at the last published tid. `on_event`, when given, runs on
+  // the publishing thread after each event queued for it (or its cut-off),
+  // with no lock of the hub's held: a watcher that does not wait in Next
+  // takes the event with TryNext. It must be quick and must not call into
+  // the hub (Publish holds the commit lock, see commit_coordinator.h).
+  std::shared_ptr<Subscription> Subscribe(
+      std::function<void()> on_event = nullptr);
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
   // REQUIRES: tids strictly increase between calls (the commit lock ensures
   // it).
@@ -105,6 +127,11 @@ class InvalidationHub {
   std::string last_tid() const;
 
  private:
+  // Queues `event` for every watcher; returns them, to be notified once mu_
+  // is released.
+  std::vector<std::shared_ptr<Subscription>> PushLocked(
+      const InvalidationEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const size_t recent_capacity_;
   const size_t max_backlog_;
   mutable Mutex mu_;

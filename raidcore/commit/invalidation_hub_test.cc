@@ -1,7 +1,10 @@
 #include "raidcore/commit/invalidation_hub.h"
 
+#include <atomic>
 #include <thread>
 
+#include "absl/time/clock.h"
+#include "base/notification.h"
 #include "gtest/gtest.h"
 #include "zeo/tid.h"
 
@@ -97,6 +100,67 @@ TEST(InvalidationHubTest, SlowSubscriberIsCutOff) {
   EXPECT_TRUE(sub->closed());
   InvalidationEvent e;
   EXPECT_FALSE(sub->Next(&e, absl::Milliseconds(1)));
+}
+
+TEST(InvalidationHubTest, ListenerIsToldOfEveryEventAndNeverAfterUnsubscribe) {
+  InvalidationHub hub(T(1), 100, /*max_backlog=*/1000);
+  std::atomic<int> told{0};
+  std::shared_ptr<InvalidationHub::Subscription> sub;
+  std::vector<std::string> seen;
+  // As a completion-queue watcher: takes what is queued when told.
+  sub = hub.Subscribe([&] {
+    ++told;
+    InvalidationEvent e;
+    while (sub->TryNext(&e)) seen.push_back(e.tid);
+  });
+  InvalidationEvent e;
+  EXPECT_FALSE(sub->TryNext(&e));
+  hub.Publish(Event(2, {T(1)}));
+  hub.PublishInfo(zeo::Value());
+  hub.PublishDisconnect("t", 7, "timed out");
+  hub.Publish(Event(3, {T(1)}));
+  EXPECT_EQ(told.load(), 4);
+  EXPECT_EQ(seen, (std::vector<std::string>{T(2), "", "", T(3)}));
+}
+
+TEST(InvalidationHubTest, UnsubscribeWaitsForTheListenerRunning) {
+  // The watcher is deleted once Unsubscribe returned: a listener still
+  // running then would use it.
+  InvalidationHub hub(T(1), 100, /*max_backlog=*/1000);
+  Notification entered, release;
+  std::atomic<int> told{0};
+  auto sub = hub.Subscribe([&] {
+    if (told++ == 0) {
+      entered.Notify();
+      release.WaitFor(absl::Seconds(10));
+    }
+  });
+  std::thread publisher([&] { hub.Publish(Event(2, {})); });
+  ASSERT_TRUE(entered.WaitFor(absl::Seconds(10)));
+  std::atomic<bool> unsubscribed{false};
+  std::thread watcher_end([&] {
+    hub.Unsubscribe(sub);
+    unsubscribed = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(unsubscribed.load());
+  release.Notify();
+  watcher_end.join();
+  publisher.join();
+  EXPECT_TRUE(unsubscribed.load());
+  hub.Publish(Event(3, {}));
+  EXPECT_EQ(told.load(), 1);
+}
+
+TEST(InvalidationHubTest, ListenerIsToldOfACutOff) {
+  InvalidationHub hub(T(1), 100, /*max_backlog=*/2);
+  int told = 0;
+  auto sub = hub.Subscribe([&] { ++told; });
+  for (uint64_t t = 2; t < 5; ++t) hub.Publish(Event(t, {}));
+  EXPECT_EQ(told, 3);
+  EXPECT_TRUE(sub->closed());
+  InvalidationEvent e;
+  EXPECT_FALSE(sub->TryNext(&e));
 }
 
 }  // namespace

@@ -172,6 +172,8 @@ void CommitStreamServer::Stream::OnEvent(Op::Kind kind, bool ok) {
     case Op::kFinish:
       server_->registry_.Remove(this);  // deletes this
       return;
+    case Op::kDone:
+      return;  // not asked for
   }
 }
 

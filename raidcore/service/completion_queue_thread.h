@@ -29,7 +29,7 @@ class CqTag {
 // `stream->OnEvent(kind, ok)`. A stream has one of each kind.
 template <typename Stream>
 struct StreamOp final : CqTag {
-  enum Kind { kAccept, kRead, kWrite, kFinish };
+  enum Kind { kAccept, kRead, kWrite, kFinish, kDone };
   StreamOp(Stream* s, Kind k) : stream(s), kind(k) {}
   void OnEvent(bool ok) override { stream->OnEvent(kind, ok); }
   Stream* const stream;

@@ -74,6 +74,8 @@ void LoadStreamServer::Handle(Stream* s, Op::Kind kind, bool ok) {
       return;
     case Op::kFinish:
       break;
+    case Op::kDone:
+      return;  // not asked for
   }
   registry_.Remove(s);
 }

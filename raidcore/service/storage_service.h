@@ -45,11 +45,13 @@ struct StorageServiceOptions {
   std::function<void(absl::Duration)> commit_observer;
 };
 
-// LoadBeforeStream and Commit are served asynchronously (see load_stream.h,
-// commit_stream.h); every other method by gRPC's synchronous server.
+// LoadBeforeStream, Commit and WatchInvalidations are served asynchronously
+// (see load_stream.h, commit_stream.h, watch_stream.h); every other method by
+// gRPC's synchronous server.
 using StorageServiceBase = zeoraid::v1::Storage::WithAsyncMethod_Commit<
     zeoraid::v1::Storage::WithAsyncMethod_LoadBeforeStream<
-        zeoraid::v1::Storage::Service>>;
+        zeoraid::v1::Storage::WithAsyncMethod_WatchInvalidations<
+            zeoraid::v1::Storage::Service>>>;
 
 class StorageService final : public StorageServiceBase {
  public:
@@ -108,10 +110,6 @@ class StorageService final : public StorageServiceBase {
   grpc::Status ServerStatus(grpc::ServerContext* context,
                             const v1::ServerStatusRequest* request,
                             v1::PickledResponse* response) override;
-  grpc::Status WatchInvalidations(
-      grpc::ServerContext* context,
-      const v1::WatchInvalidationsRequest* request,
-      grpc::ServerWriter<v1::Invalidation>* writer) override;
 
  private:
   friend class CommitStreamServer;

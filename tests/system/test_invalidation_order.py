@@ -45,3 +45,56 @@ def test_other_clients_have_the_invalidation_when_the_commit_returns(cluster):
         assert not late, f"invalidation not yet sent when commits {late} returned"
     finally:
         watcher.close()
+
+
+def test_invalidation_watches_hold_no_raidcore_thread(make_cluster):
+    """raidcore serves each translator's invalidation watch on its
+    completion-queue thread (the commit's publisher writes it): five more
+    translators hold no raidcore thread each, as the synchronous server's
+    handler threads did; their clients hear of commits made through another
+    translator; a translator killed ends its watch in raidcore."""
+    import harness
+    from test_idle_parking import thread_count
+
+    cluster = make_cluster(n_backends=2)
+    pid = cluster.raidcore.process.pid
+    base = thread_count(pid)
+    extra = [harness.Translator(cluster.supervisor, cluster.raidcore, name=f"t{i}")
+             for i in range(5)]
+    for t in extra:
+        t.start()
+    # Each translator's watch is open once raidcore logged it.
+    harness.wait_until(
+        lambda: cluster.raidcore.process.log_text(1 << 20).count(
+            "watches invalidations from") >= 6,
+        10, "six invalidation watches")
+    during = thread_count(pid)
+    assert during - base <= 2, (
+        f"raidcore went from {base} to {during} threads with 5 more watches")
+
+    writer_db = cluster.db()
+    tm, conn, root = open_conn(writer_db)
+    root["x"] = 0
+    tm.commit()
+    reader = cluster.db(addr=extra[3].addr)
+    rtm, rconn, rroot = open_conn(reader)
+    assert rroot["x"] == 0
+    rtm.abort()
+    root["x"] = 1
+    tm.commit()
+    # The reader's translator heard of the commit through its watch: a new
+    # transaction sees the new value.
+    harness.wait_until(lambda: (rtm.abort(), rroot["x"])[1] == 1, 10,
+                       "the commit through another translator")
+    reader.close()
+
+    for t in extra[:2]:
+        t.kill()
+    harness.wait_until(
+        lambda: cluster.raidcore.process.log_text(1 << 20).count(
+            "stopped watching invalidations") >= 2,
+        10, "raidcore ending the killed translators' watches")
+    root["x"] = 2
+    tm.commit()  # the commits go on, published to the watches left
+    for t in extra[2:]:
+        t.stop()
