@@ -503,9 +503,33 @@ void ClientSession::DeliverInfo(const Value& stats) {
   }
 }
 
-bool ClientSession::AwaitOwnCommit(const std::string& tid,
-                                   absl::Duration timeout) {
-  uint64_t t = zeo::TidToUint64(tid);
+bool ClientSession::ReachedOwnCommit(const std::string& tid,
+                                     absl::Duration timeout) {
+  const uint64_t t = zeo::TidToUint64(tid);
+  std::vector<std::pair<std::string, std::string>> records;
+  {
+    MutexLock lock(&write_mu_);
+    own_reached_ = std::max(own_reached_, t);
+    if (pending_finish_.has_value() && pending_finish_->tid == t) {
+      // The session has raidcore's answer already and went on: the reply is
+      // written here, before the fan-out moves past the tid.
+      FinishReply reply = std::move(*pending_finish_);
+      pending_finish_.reset();
+      if (!closed_) {
+        absl::Status st = WriteFinishReplyLocked(reply);
+        if (!st.ok()) {
+          ZR_LOG(DEBUG) << "connection " << id_
+                        << ": tpc_finish reply not written: " << st;
+        }
+      }
+      records = std::move(reply.records);
+    }
+  }
+  if (!records.empty()) {
+    // While the fan-out is at this tid, so the cache's last tid is this
+    // transaction's.
+    fanout_->cache().StoreCommitted(t, records);
+  }
   auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&write_mu_);
   while (!closed_ && delivered_ < t) {
@@ -517,6 +541,19 @@ bool ClientSession::AwaitOwnCommit(const std::string& tid,
     }
   }
   return true;
+}
+
+absl::Status ClientSession::WriteFinishReplyLocked(const FinishReply& reply) {
+  absl::Status st;
+  // As ZEO: the committer hears the new storage statistics before the tid.
+  if (reply.stats.is_dict())
+    st = WriteLocked(zeo::MakeOneway("info", {reply.stats}));
+  if (st.ok()) {
+    st = WriteLocked(zeo::MakeReply(
+        reply.msgid, Value::Bytes(zeo::TidFromUint64(reply.tid))));
+  }
+  delivered_ = std::max(delivered_, reply.tid);
+  return st;
 }
 
 absl::Status ClientSession::Dispatch(const zeo::Message& message) {

@@ -8,9 +8,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "base/mutex.h"
@@ -108,11 +111,20 @@ class ClientSession final : public ClientSink,
   void DeliverInvalidation(const std::string& tid,
                            const std::vector<std::string>& oids) override;
   void DeliverInfo(const zeo::Value& stats) override;
-  bool AwaitOwnCommit(const std::string& tid, absl::Duration timeout) override;
+  bool ReachedOwnCommit(const std::string& tid,
+                        absl::Duration timeout) override;
   void Disconnect(const std::string& reason) override;
 
  private:
   struct Transaction;
+  // A committed transaction's tpc_finish reply, and what goes with it.
+  struct FinishReply {
+    uint64_t tid = 0;
+    zeo::Value msgid;
+    zeo::Value stats;  // info() sent before the reply when a dict
+    // Stored verbatim: copied into the record cache at the tid.
+    std::vector<std::pair<std::string, std::string>> records;
+  };
 
   // Sets up the output queue (and TLS), sends the hello and reads the
   // client's; true when calls follow.
@@ -173,6 +185,9 @@ class ClientSession final : public ClientSink,
   absl::Status SendFrame(absl::string_view payload);
   absl::Status WriteLocked(const zeo::Message& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Writes info (if any) and the tid, and records the tid as delivered.
+  absl::Status WriteFinishReplyLocked(const FinishReply& reply)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void AnswerStatusProbe();
   // Counts a connection cut for a read error (stall, budget, handshake).
   void CountCut(const absl::Status& why) const;
@@ -224,6 +239,12 @@ class ClientSession final : public ClientSink,
   // Newest tid this client has been told about (register reply, invalidations,
   // its own tpc_finish replies).
   uint64_t delivered_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // The newest of this connection's own transactions the fan-out reached
+  // (ReachedOwnCommit): its reply may be written at once.
+  uint64_t own_reached_ ABSL_GUARDED_BY(write_mu_) = 0;
+  // A tpc_finish reply that waits for the fan-out to reach its tid, which
+  // writes it (ReachedOwnCommit). The session goes on reading meanwhile.
+  std::optional<FinishReply> pending_finish_ ABSL_GUARDED_BY(write_mu_);
   bool closed_ ABSL_GUARDED_BY(write_mu_) = false;
 };
 

@@ -297,56 +297,56 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
     txn_.reset();
     return ReplyRpcFailure(message.msgid, status);
   }
-  // The stream's closing round trip waits until the reply is out: the fan-out
-  // holds every other client's later invalidations meanwhile.
   std::unique_ptr<Transaction> finished = std::move(txn_);
   if (response.tid().empty()) {
     CloseLater(std::move(finished));
     return Reply(message.msgid, Value());
   }
-  // Everything before our transaction must reach the client first, and nothing
-  // after it: the fan-out holds later invalidations until this reply is
-  // written. Without that order the client's cache could keep a stale record
-  // for good, so a client we cannot serve in order is disconnected instead
-  // (it reconnects and verifies its cache from before this transaction).
-  if (!fanout_->WaitReached(response.tid(), options_.ordering_timeout)) {
-    return absl::UnavailableError(absl::StrCat("invalidations before ",
-                                               zeo::TidHex(response.tid()),
-                                               " did not arrive in time"));
+  FinishReply reply;
+  reply.tid = zeo::TidToUint64(response.tid());
+  reply.msgid = message.msgid;
+  if (!response.info_pickle().empty()) {
+    absl::StatusOr<Value> stats = zeo::DecodePickle(
+        response.info_pickle(), options_.limits, zeo::GlobalPolicy::kClient);
+    if (stats.ok()) reply.stats = std::move(*stats);
   }
   if (finished->write_through && !finished->stored.empty()) {
-    // The fan-out waits at this tid until the reply below is written, so the
-    // cache's last tid is this transaction's.
-    std::vector<std::pair<std::string, std::string>> records;
-    records.reserve(finished->stored.size());
+    reply.records.reserve(finished->stored.size());
     for (auto& [oid, data] : finished->stored) {
       if (finished->not_verbatim.count(oid) == 0) {
-        records.emplace_back(oid, std::move(data));
+        reply.records.emplace_back(oid, std::move(data));
       }
     }
-    fanout_->cache().StoreCommitted(zeo::TidToUint64(response.tid()), records);
   }
-  absl::StatusOr<Value> stats =
-      response.info_pickle().empty()
-          ? absl::StatusOr<Value>(Value())
-          : zeo::DecodePickle(response.info_pickle(), options_.limits,
-                              zeo::GlobalPolicy::kClient);
+  CloseLater(std::move(finished));
+  // Everything before our transaction must reach the client first, and
+  // nothing after it, or the client's cache could keep a stale record for
+  // good: the reply goes out once the fan-out reached the tid, and the
+  // fan-out holds later invalidations until it is out. If the fan-out is
+  // there already (it waits in ReachedOwnCommit) the reply is written here;
+  // otherwise the fan-out writes it when it gets there, and the session
+  // reads the client's next call meanwhile. (raidcore publishes a commit
+  // before answering it; a watch that breaks disconnects every client.)
+  {
+    MutexLock lock(&write_mu_);
+    if (closed_) return absl::UnavailableError("connection closed");
+    if (own_reached_ < reply.tid) {
+      pending_finish_ = std::move(reply);
+      return absl::OkStatus();
+    }
+  }
+  // The fan-out waits at this tid until the reply below is written, so the
+  // cache's last tid is this transaction's.
+  if (!reply.records.empty()) {
+    fanout_->cache().StoreCommitted(reply.tid, reply.records);
+  }
   absl::Status st;
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
-    // As ZEO: the committer hears the new storage statistics before the tid.
-    if (stats.ok() && stats->is_dict()) {
-      st = WriteLocked(zeo::MakeOneway("info", {*stats}));
-    }
-    if (st.ok()) {
-      st = WriteLocked(
-          zeo::MakeReply(message.msgid, Value::Bytes(response.tid())));
-    }
-    delivered_ = std::max(delivered_, zeo::TidToUint64(response.tid()));
+    st = WriteFinishReplyLocked(reply);
   }
   delivered_cv_.SignalAll();
-  CloseLater(std::move(finished));
   return st;
 }
 

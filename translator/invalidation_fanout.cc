@@ -64,26 +64,13 @@ void InvalidationFanout::Remove(uint64_t connection_id) {
 
 bool InvalidationFanout::WaitProcessed(const std::string& tid,
                                        absl::Duration timeout) {
-  return WaitFor(tid, timeout, /*until_processed=*/true);
-}
-
-bool InvalidationFanout::WaitReached(const std::string& tid,
-                                     absl::Duration timeout) {
-  return WaitFor(tid, timeout, /*until_processed=*/false);
-}
-
-bool InvalidationFanout::WaitFor(const std::string& tid, absl::Duration timeout,
-                                 bool until_processed) {
-  uint64_t want = TidToUint64(tid);
+  const uint64_t want = TidToUint64(tid);
   auto deadline = CondVar::DeadlineAfter(timeout);
   MutexLock lock(&mu_);
-  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return (until_processed ? processed_ : reached_) >= want;
-  };
-  while (healthy_ && !done()) {
+  while (healthy_ && processed_ < want) {
     if (!cv_.WaitUntil(&mu_, deadline)) break;
   }
-  return healthy_ && done();
+  return healthy_ && processed_ >= want;
 }
 
 void InvalidationFanout::Run() {
@@ -180,9 +167,10 @@ void InvalidationFanout::WatchOnce() {
     recent_changes_.Add(tid, changed);
     cache_.Invalidate(tid, changed);
     // As a ZEO server: every other client gets the invalidation before the
-    // committer gets its tpc_finish reply (which waits for reached_), so a
-    // client that reads right after the commit returned rarely reads stale
-    // data. Then the committer's reply, before any later invalidation.
+    // committer gets its tpc_finish reply, so a client that reads right after
+    // the commit returned rarely reads stale data. Then the committer's reply
+    // (written here if its session has raidcore's answer already), before
+    // any later invalidation.
     const bool ours = message.origin_translator() == translator_id_;
     std::shared_ptr<ClientSink> committer;
     for (const auto& sink : sinks) {
@@ -196,9 +184,8 @@ void InvalidationFanout::WatchOnce() {
       MutexLock lock(&mu_);
       reached_ = tid;
     }
-    cv_.SignalAll();
     if (committer != nullptr &&
-        !committer->AwaitOwnCommit(message.tid(), kOwnCommitWait)) {
+        !committer->ReachedOwnCommit(message.tid(), kOwnCommitWait)) {
       // Later invalidations must not overtake its reply: the client
       // reconnects and verifies instead.
       committer->Disconnect("tpc_finish reply not written in time");

@@ -8,10 +8,10 @@
 //    invalidation up to S (WaitProcessed), and is re-read if a later
 //    invalidation was already written to that client
 //    (ClientSink::WriteAtSnapshot);
-//  * a committer's tpc_finish reply for T is written before any invalidation
-//  after T
-//    reaches it: the fan-out waits at T for the committer's reply
-//    (AwaitOwnCommit).
+//  * a committer's tpc_finish reply for T is written after T's invalidation
+//    went to every other connection and before any invalidation after T
+//    reaches it: whichever of the fan-out (at T) and the committer's session
+//    (with raidcore's answer) comes second writes it (ReachedOwnCommit).
 // If the watch breaks, every client is disconnected: they reconnect and verify
 // their caches with getInvalidations, exactly as after a ZEO server restart.
 #ifndef ZEORAID_TRANSLATOR_INVALIDATION_FANOUT_H_
@@ -43,10 +43,13 @@ class ClientSink {
                                    const std::vector<std::string>& oids) = 0;
   // Writes info(stats): new storage statistics ({length, size}).
   virtual void DeliverInfo(const zeo::Value& stats) = 0;
-  // Waits until this connection's own tpc_finish reply for `tid` was written;
-  // false on timeout.
-  virtual bool AwaitOwnCommit(const std::string& tid,
-                              absl::Duration timeout) = 0;
+  // The fan-out reached `tid`, this connection's own transaction: every
+  // other connection has its invalidation. Writes the tpc_finish reply if the
+  // session left it waiting, else waits until the session wrote it; false on
+  // timeout. Whichever of the two comes second writes the reply, so neither
+  // thread wakes the other just for that.
+  virtual bool ReachedOwnCommit(const std::string& tid,
+                                absl::Duration timeout) = 0;
   // Closes the connection (the client will reconnect).
   virtual void Disconnect(const std::string& reason) = 0;
 };
@@ -69,11 +72,6 @@ class InvalidationFanout {
   // Waits until every invalidation up to `tid` was written to every connection.
   // False on timeout or while the watch is down.
   bool WaitProcessed(const std::string& tid, absl::Duration timeout);
-  // Waits until the fan-out has reached `tid`: everything before it is written
-  // everywhere, and `tid`'s invalidation to every connection but the one that
-  // committed it. Used by the committer before its reply (ZEO's order).
-  bool WaitReached(const std::string& tid, absl::Duration timeout);
-
   const std::string& translator_id() const { return translator_id_; }
   // Registered client connections (ZEO's server_status "connections").
   size_t connections() const;
@@ -85,8 +83,6 @@ class InvalidationFanout {
   const ObjectCache& cache() const { return cache_; }
 
  private:
-  bool WaitFor(const std::string& tid, absl::Duration timeout,
-               bool until_processed);
   void Run();
   // Processes one watch stream until it breaks.
   void WatchOnce();
