@@ -8,6 +8,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "translator/client_session.h"
 #include "translator/session_transaction.h"
 #include "translator/zeo_methods.h"
@@ -24,38 +26,45 @@ using zeo::Value;
 // more are left over, and dropped oldest first).
 constexpr size_t kMaxIteratorsPerConnection = 256;
 
-// JSON for the ruok probe: the status dict holds str keys and numbers, str,
-// bool and None values; anything else is written as its repr string.
-std::string JsonOf(const Value& v) {
+// The ruok probe's status dict as a protobuf Value, for protobuf's JSON
+// printer: str keys, numbers, str, bool and None; anything else as its repr.
+google::protobuf::Value JsonValueOf(const Value& v) {
+  google::protobuf::Value out;
   switch (v.kind()) {
     case Value::Kind::kNone:
-      return "null";
+      out.set_null_value(google::protobuf::NULL_VALUE);
+      break;
     case Value::Kind::kBool:
-      return v.bool_value() ? "true" : "false";
+      out.set_bool_value(v.bool_value());
+      break;
     case Value::Kind::kInt:
-      return absl::StrCat(v.int_value());
+      out.set_number_value(static_cast<double>(v.int_value()));
+      break;
     case Value::Kind::kFloat:
-      return absl::StrCat(v.float_value());
+      out.set_number_value(v.float_value());
+      break;
     case Value::Kind::kDict: {
-      std::string out = "{";
+      auto* fields = out.mutable_struct_value()->mutable_fields();
       for (const auto& [key, value] : v.dict_items()) {
-        if (out.size() > 1) out += ", ";
-        out += JsonOf(key.is_str() ? key : Value::Str(key.DebugString()));
-        out += ": " + JsonOf(value);
+        (*fields)[key.is_str() ? key.string_value() : key.DebugString()] =
+            JsonValueOf(value);
       }
-      return out + "}";
+      break;
     }
-    default: {
-      std::string text = v.is_str() ? v.string_value() : v.DebugString();
-      std::string out = "\"";
-      for (char c : text) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) continue;
-        out += c;
-      }
-      return out + "\"";
-    }
+    default:
+      out.set_string_value(v.is_str() ? v.string_value() : v.DebugString());
+      break;
   }
+  return out;
+}
+
+std::string JsonOf(const Value& v) {
+  std::string json;
+  if (!google::protobuf::util::MessageToJsonString(JsonValueOf(v), &json)
+           .ok()) {
+    return "{}";
+  }
+  return json;
 }
 
 Value BytesList(const google::protobuf::RepeatedPtrField<std::string>& items) {
