@@ -446,14 +446,16 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
         "RAID failed: no backend committed transaction ", TidHex(tid)));
   }
   // Published before the clock moves: whoever sees the new last tid can rely on
-  // the invalidation being on its way.
-  hub_->Publish(prepared->invalidation_);
+  // the invalidation being on its way (queued for every watcher). The
+  // watchers' writes start once the commit lock is released.
+  InvalidationHub::Delivery delivery = hub_->Publish(prepared->invalidation_);
   clock_->EndFinish(tid);
   {
     MutexLock lock(&mu_);
     ++commits_;
   }
   ReleaseLock();
+  delivery.Notify();
   ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
                 << " backend(s)";
   return Committed{tid, std::move(info)};

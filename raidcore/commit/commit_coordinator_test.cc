@@ -92,6 +92,23 @@ TEST_F(CommitCoordinatorTest, MirrorsCommitWithOneTidOnEveryBackend) {
   ExpectStoreOneCommitted(tid, *watcher);
 }
 
+TEST_F(CommitCoordinatorTest, WatchersAreToldOnceTheCommitLockIsReleased) {
+  // A watcher's listener writes to its translator: not while every other
+  // commit waits for the lock.
+  AddBackends(2);
+  std::atomic<int> told{0}, told_under_lock{0};
+  auto watcher = hub_.Subscribe([&] {
+    ++told;
+    if (coordinator_.commit_lock()->held_since().has_value()) {
+      ++told_under_lock;
+    }
+  });
+  std::string tid = Commit(StoreOne(1));
+  ExpectStoreOneCommitted(tid, *watcher);
+  EXPECT_EQ(told.load(), 1);
+  EXPECT_EQ(told_under_lock.load(), 0);
+}
+
 TEST_F(CommitCoordinatorTest, TidsStrictlyIncreaseEvenWhenClockIsBehind) {
   AddBackends(1);
   // A last tid far in the future: the next tid must still be later.

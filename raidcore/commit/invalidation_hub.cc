@@ -126,16 +126,19 @@ void InvalidationHub::Unsubscribe(
   subscribers_.erase(subscription);
 }
 
-void InvalidationHub::Publish(const InvalidationEvent& event) {
+void InvalidationHub::Delivery::Notify() {
   std::vector<std::shared_ptr<Subscription>> told;
-  {
-    MutexLock lock(&mu_);
-    last_tid_ = event.tid;
-    recent_.push_back(event);
-    while (recent_.size() > recent_capacity_) recent_.pop_front();
-    told = PushLocked(event);
-  }
+  told.swap(told_);
   for (const auto& sub : told) sub->Notify();
+}
+
+InvalidationHub::Delivery InvalidationHub::Publish(
+    const InvalidationEvent& event) {
+  MutexLock lock(&mu_);
+  last_tid_ = event.tid;
+  recent_.push_back(event);
+  while (recent_.size() > recent_capacity_) recent_.pop_front();
+  return Delivery(PushLocked(event));
 }
 
 std::vector<std::shared_ptr<InvalidationHub::Subscription>>

@@ -86,6 +86,25 @@ class InvalidationHub {
     bool detached_ ABSL_GUARDED_BY(notify_mu_) = false;
   };
 
+  // Tells the watchers of a published event (their listeners) when it is
+  // destroyed, or at Notify. Unused, it does so at the end of the Publish
+  // statement; a publisher that holds the commit lock keeps it until the
+  // lock is released, so that no watcher's write happens under that lock.
+  class Delivery {
+   public:
+    Delivery() = default;
+    Delivery(Delivery&&) = default;
+    Delivery& operator=(Delivery&&) = delete;
+    ~Delivery() { Notify(); }
+    void Notify();
+
+   private:
+    friend class InvalidationHub;
+    explicit Delivery(std::vector<std::shared_ptr<Subscription>> told)
+        : told_(std::move(told)) {}
+    std::vector<std::shared_ptr<Subscription>> told_;
+  };
+
   InvalidationHub(std::string last_tid, size_t recent_capacity,
                   size_t max_backlog);
 
@@ -108,9 +127,10 @@ class InvalidationHub {
   std::shared_ptr<Subscription> Subscribe(
       std::function<void()> on_event = nullptr);
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
-  // REQUIRES: tids strictly increase between calls (the commit lock ensures
-  // it).
-  void Publish(const InvalidationEvent& event);
+  // Queues the event for every watcher (Next sees it at once); listeners are
+  // told through the Delivery. REQUIRES: tids strictly increase between
+  // calls (the commit lock ensures it).
+  Delivery Publish(const InvalidationEvent& event);
   // Tells every watcher about new storage statistics (not a transaction).
   void PublishInfo(const zeo::Value& info);
   // Tells the translator of a client connection to close it (its transaction

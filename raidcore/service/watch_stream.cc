@@ -150,7 +150,9 @@ void WatchStreamServer::Handle(Stream* s, Op::Kind kind, bool ok) {
 
 void WatchStreamServer::Pump(Stream* s) {
   s->mu.AssertHeld();
-  if (s->finishing) return;
+  // No subscription: ended (a listener cannot run then), or not accepted
+  // yet (a call's end is queued behind its accept on the one queue thread).
+  if (s->finishing || s->sub == nullptr) return;
   const bool cut_off = s->sub->closed();
   if (s->writing) {
     // A translator that stopped reading holds its write forever: cancelling
