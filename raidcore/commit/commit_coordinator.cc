@@ -447,7 +447,8 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
   }
   // Published before the clock moves: whoever sees the new last tid can rely on
   // the invalidation being on its way (queued for every watcher). The
-  // watchers' writes start once the commit lock is released.
+  // watchers' writes start once the commit lock is released, and the
+  // committer answered (Committed::watchers).
   InvalidationHub::Delivery delivery = hub_->Publish(prepared->invalidation_);
   clock_->EndFinish(tid);
   {
@@ -455,10 +456,9 @@ absl::StatusOr<CommitCoordinator::Committed> CommitCoordinator::JudgeFinish(
     ++commits_;
   }
   ReleaseLock();
-  delivery.Notify();
   ZR_LOG(DEBUG) << "committed " << TidHex(tid) << " on " << committed
                 << " backend(s)";
-  return Committed{tid, std::move(info)};
+  return Committed{tid, std::move(info), std::move(delivery)};
 }
 
 namespace {

@@ -143,6 +143,11 @@ class CommitCoordinator {
     // The storage statistics a backend sent with its tpc_finish ({length,
     // size}), for the committing client's info callback; None if none came.
     zeo::Value info;
+    // Tells the invalidation watchers when destroyed: the committer's answer
+    // goes out first, so that its translator mostly has it before the
+    // invalidation and writes the client's reply as the invalidation comes
+    // in, without one of its threads waiting for the other.
+    InvalidationHub::Delivery watchers;
   };
   // Non-OK when no backend committed.
   absl::StatusOr<Committed> Finish(std::unique_ptr<PreparedCommit> prepared);

@@ -517,6 +517,7 @@ void CommitStreamServer::Stream::FinishTransaction() {
             response_.set_info_pickle(zeo::EncodePickle(committed->info));
           }
           Answer(/*ends_transaction=*/true);
+          committed->watchers.Notify();  // after the answer: see Committed
         }
         // Through a copy: the answer may have ended and deleted the stream.
         server->registry_.EndWork();
