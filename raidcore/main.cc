@@ -163,6 +163,11 @@ ABSL_FLAG(std::string, spool_dir, "",
           "Where blobs on their way through raidcore are kept (a file per "
           "blob, removed after its commit or load); empty = $TMPDIR, else "
           "/tmp. Needs room for the largest transaction's blobs.");
+ABSL_FLAG(int, watch_backlog, 100000,
+          "Transactions a translator's invalidation watch may fall behind "
+          "(the translator stopped reading) before raidcore ends the watch: "
+          "the translator reconnects and its clients verify their caches, "
+          "rather than raidcore queueing without bound.");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest ZEO frame or gRPC message accepted (object records travel "
           "whole).");
@@ -534,8 +539,9 @@ int Run() {
   ZeoClientFactory connections(std::move(backend_options));
 
   CommitClock clock{std::string(kZeroTid)};
-  InvalidationHub hub(std::string(kZeroTid), cfg.invalidation_queue_size(),
-                      /*max_backlog=*/100000);
+  InvalidationHub hub(
+      std::string(kZeroTid), cfg.invalidation_queue_size(),
+      /*max_backlog=*/std::max(1, absl::GetFlag(FLAGS_watch_backlog)));
   const absl::Duration slow_read_timeout =
       absl::Seconds(cfg.slow_read_timeout_seconds());
   ReadRouter reads(&backends, &clock, backend_timeout, slow_read_timeout);

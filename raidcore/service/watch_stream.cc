@@ -57,13 +57,14 @@ class WatchStreamServer::Stream {
   // Set once accepted, before any listener can run (Subscribe happens under
   // mu); reset by End.
   std::shared_ptr<InvalidationHub::Subscription> sub ABSL_GUARDED_BY(mu);
-  bool sync_sent ABSL_GUARDED_BY(mu) = false;  // the start tid went out
-  bool writing ABSL_GUARDED_BY(mu) = false;    // a Write is outstanding
-  bool broken ABSL_GUARDED_BY(mu) = false;     // a Write failed
-  bool call_done ABSL_GUARDED_BY(mu) = false;  // done_op came
-  bool finishing ABSL_GUARDED_BY(mu) = false;  // Finish started
-  bool finished ABSL_GUARDED_BY(mu) = false;   // finish_op came
-  bool cancelled ABSL_GUARDED_BY(mu) = false;  // TryCancel'ed once cut off
+  bool sync_sent ABSL_GUARDED_BY(mu) = false;     // the start tid went out
+  bool writing ABSL_GUARDED_BY(mu) = false;       // a Write is outstanding
+  bool broken ABSL_GUARDED_BY(mu) = false;        // a Write failed
+  bool call_done ABSL_GUARDED_BY(mu) = false;     // done_op came
+  bool finishing ABSL_GUARDED_BY(mu) = false;     // Finish started
+  bool finished ABSL_GUARDED_BY(mu) = false;      // finish_op came
+  bool cut_off_seen ABSL_GUARDED_BY(mu) = false;  // and logged
+  bool cancelled ABSL_GUARDED_BY(mu) = false;     // TryCancel'ed once cut off
   // The message being written.
   v1::Invalidation out ABSL_GUARDED_BY(mu);
 };
@@ -154,6 +155,13 @@ void WatchStreamServer::Pump(Stream* s) {
   // yet (a call's end is queued behind its accept on the one queue thread).
   if (s->finishing || s->sub == nullptr) return;
   const bool cut_off = s->sub->closed();
+  if (cut_off && !s->cut_off_seen) {
+    s->cut_off_seen = true;
+    ZR_LOG(WARNING) << "translator '" << s->request.translator()
+                    << "' fell too far behind the invalidations; ending its "
+                       "watch (it reconnects, its clients verify their "
+                       "caches)";
+  }
   if (s->writing) {
     // A translator that stopped reading holds its write forever: cancelling
     // fails it, and the stream ends.
@@ -164,11 +172,6 @@ void WatchStreamServer::Pump(Stream* s) {
     return;
   }
   if (s->broken || s->call_done || cut_off) {
-    if (cut_off && !s->call_done) {
-      ZR_LOG(WARNING) << "translator '" << s->request.translator()
-                      << "' fell too far behind the invalidations; ending "
-                         "its watch";
-    }
     registry_.StartOp([s, cut_off] {
       s->mu.AssertHeld();  // Pump's caller holds it
       s->finishing = true;

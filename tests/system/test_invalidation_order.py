@@ -98,3 +98,56 @@ def test_invalidation_watches_hold_no_raidcore_thread(make_cluster):
     tm.commit()  # the commits go on, published to the watches left
     for t in extra[2:]:
         t.stop()
+
+
+def test_a_watch_that_stops_reading_is_cut_off(make_cluster):
+    """A watcher that stops reading its invalidations (a stuck translator)
+    holds raidcore's write to it; once it is --watch_backlog transactions
+    behind, raidcore cancels its watch instead of queueing without bound.
+    Commits, and the other translator's clients, go on."""
+    import grpc
+
+    import harness
+
+    cluster = make_cluster(n_backends=2, raidcore_args=["--watch_backlog", "50"])
+    # A small HTTP/2 window that never grows: raidcore's writes stall once the
+    # client stops taking messages.
+    channel = grpc.insecure_channel(
+        harness.format_addr(cluster.raidcore.addr),
+        options=[("grpc.http2.bdp_probe", 0),
+                 ("grpc.http2.lookahead_bytes", 8192)])
+    try:
+        watch = channel.unary_stream(
+            "/zeoraid.v1.Storage/WatchInvalidations",
+            request_serializer=lambda b: b, response_deserializer=lambda b: b)
+        # WatchInvalidationsRequest{translator: "stuck"}
+        call = watch(b"\x0a\x05stuck", timeout=60)
+        next(call)  # the sync point; then it reads nothing more
+
+        db = cluster.db()
+        tm, conn, root = open_conn(db)
+        log = cluster.raidcore.process.log_text
+        n = 0
+        while "translator 'stuck' fell too far behind" not in log(1 << 20):
+            root["x"] = n
+            tm.commit()
+            n += 1
+            assert n < 20000, "raidcore never cut the stuck watch off"
+        with pytest.raises(grpc.RpcError) as raised:
+            for _ in call:
+                pass
+        assert raised.value.code() in (grpc.StatusCode.CANCELLED,
+                                       grpc.StatusCode.RESOURCE_EXHAUSTED)
+        harness.wait_until(
+            lambda: "translator 'stuck' stopped watching" in log(1 << 20),
+            10, "raidcore ending the stuck watch")
+        # The cluster's own translator watched on: a second client sees the
+        # commits at once.
+        other = cluster.db()
+        otm, oconn, oroot = open_conn(other)
+        root["x"] = -1
+        tm.commit()
+        harness.wait_until(lambda: (otm.abort(), oroot["x"])[1] == -1, 10,
+                           "the commit after the cut-off")
+    finally:
+        channel.close()
