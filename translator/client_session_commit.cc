@@ -325,8 +325,9 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
   // fan-out holds later invalidations until it is out. If the fan-out is
   // there already (it waits in ReachedOwnCommit) the reply is written here;
   // otherwise the fan-out writes it when it gets there, and the session
-  // reads the client's next call meanwhile. (raidcore publishes a commit
-  // before answering it; a watch that breaks disconnects every client.)
+  // reads the client's next call meanwhile. (raidcore queues a commit's
+  // invalidation before answering it, and writes it right after; a watch
+  // that breaks disconnects every client.)
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");

@@ -18,14 +18,15 @@ bool InvalidationHub::Subscription::Next(InvalidationEvent* event,
   while (queue_.empty() && !closed_) {
     if (!cv_.WaitUntil(&mu_, deadline)) break;
   }
-  if (closed_ || queue_.empty()) return false;
-  *event = std::move(queue_.front());
-  queue_.pop_front();
-  return true;
+  return PopLocked(event);
 }
 
 bool InvalidationHub::Subscription::TryNext(InvalidationEvent* event) {
   MutexLock lock(&mu_);
+  return PopLocked(event);
+}
+
+bool InvalidationHub::Subscription::PopLocked(InvalidationEvent* event) {
   if (closed_ || queue_.empty()) return false;
   *event = std::move(queue_.front());
   queue_.pop_front();
@@ -152,15 +153,16 @@ InvalidationHub::PushLocked(const InvalidationEvent& event) {
   return told;
 }
 
+InvalidationHub::Delivery InvalidationHub::Queue(
+    const InvalidationEvent& event) {
+  MutexLock lock(&mu_);
+  return Delivery(PushLocked(event));
+}
+
 void InvalidationHub::PublishInfo(const zeo::Value& info) {
   InvalidationEvent event;
   event.info = info;
-  std::vector<std::shared_ptr<Subscription>> told;
-  {
-    MutexLock lock(&mu_);
-    told = PushLocked(event);
-  }
-  for (const auto& sub : told) sub->Notify();
+  Queue(event);  // its Delivery tells the watchers, mu_ released
 }
 
 void InvalidationHub::PublishDisconnect(const std::string& translator,
@@ -170,12 +172,7 @@ void InvalidationHub::PublishDisconnect(const std::string& translator,
   event.origin_translator = translator;
   event.origin_connection = connection;
   event.disconnect_reason = reason;
-  std::vector<std::shared_ptr<Subscription>> told;
-  {
-    MutexLock lock(&mu_);
-    told = PushLocked(event);
-  }
-  for (const auto& sub : told) sub->Notify();
+  Queue(event);  // its Delivery tells the watchers, mu_ released
 }
 
 std::optional<InvalidationsSince> InvalidationHub::Since(

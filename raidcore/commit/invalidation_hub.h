@@ -66,6 +66,8 @@ class InvalidationHub {
           max_backlog_(max_backlog),
           on_event_(std::move(on_event)) {}
     void Push(const InvalidationEvent& event);
+    // Takes the front event; false when closed or empty.
+    bool PopLocked(InvalidationEvent* event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
     // Runs on_event_ unless Close ran.
     void Notify();
     // Also waits for a Notify in progress: none runs after it returns.
@@ -121,9 +123,9 @@ class InvalidationHub {
 
   // A new watcher, at the last published tid. `on_event`, when given, runs on
   // the publishing thread after each event queued for it (or its cut-off),
-  // with no lock of the hub's held: a watcher that does not wait in Next
-  // takes the event with TryNext. It must be quick and must not call into
-  // the hub (Publish holds the commit lock, see commit_coordinator.h).
+  // once the event's Delivery goes, with no lock of the hub's held: a
+  // watcher that does not wait in Next takes the event with TryNext. It must
+  // be quick and must not Unsubscribe (which waits for it).
   std::shared_ptr<Subscription> Subscribe(
       std::function<void()> on_event = nullptr);
   void Unsubscribe(const std::shared_ptr<Subscription>& subscription);
@@ -151,6 +153,8 @@ class InvalidationHub {
   // is released.
   std::vector<std::shared_ptr<Subscription>> PushLocked(
       const InvalidationEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // PushLocked under mu_, for events that are not transactions.
+  Delivery Queue(const InvalidationEvent& event);
 
   const size_t recent_capacity_;
   const size_t max_backlog_;

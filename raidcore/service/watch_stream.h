@@ -4,9 +4,10 @@
 // Why not the synchronous server: there a handler thread per translator
 // waited for the hub's next event and was woken for every commit, and the
 // synchronous server's poller woke as well, ~2.9 thread switches per commit
-// in raidcore (docs/performance.md). Here the thread that publishes a commit
-// (the backend reader thread that judged its finish, on the fast path)
-// starts the write itself, through the subscription's listener; the
+// in raidcore (docs/performance.md). Here the thread that finishes a commit
+// (the backend reader thread that judged it, on the fast path) starts the
+// write itself, through the subscription's listener, once the commit lock is
+// released and the committer answered (CommitCoordinator::Committed); the
 // completion-queue thread only takes the write's completion, and writes
 // what queued meanwhile.
 //
