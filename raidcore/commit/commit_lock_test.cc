@@ -79,7 +79,10 @@ TEST(CommitLockTest, AcquireThenGivesUpAfterItsWait) {
   Notification done;
   absl::Status result;
   lock.AcquireThen(absl::Milliseconds(50), "late", [&](absl::Status st) {
-    result = st;
+    // Moved, not copied: a copy left here would share the message with
+    // `result` and drop it on the alarm thread after Notify, racing the
+    // reads below (the refcount is in Abseil, which TSan does not see).
+    result = std::move(st);
     done.Notify();
   });
   ASSERT_TRUE(done.WaitFor(absl::Seconds(10)));
