@@ -159,6 +159,12 @@ ABSL_FLAG(absl::Duration, max_tid_ahead, absl::Hours(1),
           "tid more than this far ahead of the clock (tpc_begin with a tid, "
           "as copyTransactionsFrom sends): every later tid would have to "
           "follow it. 0 = no bound.");
+ABSL_FLAG(bool, send_stores_early, true,
+          "Send a big transaction's stores to the backends while its client "
+          "is still sending them (the translator forwards them in messages of "
+          "32 KiB), so that the commit lock covers only its vote and finish. "
+          "One transaction at a time goes early; false = every transaction's "
+          "calls go to the backends at its vote.");
 ABSL_FLAG(std::string, spool_dir, "",
           "Where blobs on their way through raidcore are kept (a file per "
           "blob, removed after its commit or load); empty = $TMPDIR, else "
@@ -599,6 +605,7 @@ int Run() {
           std::max(0, absl::GetFlag(FLAGS_transaction_memory_mb)))
       << 20;
   storage_options.max_tid_ahead = absl::GetFlag(FLAGS_max_tid_ahead);
+  storage_options.send_early = absl::GetFlag(FLAGS_send_stores_early);
   storage_options.commit_observer = [&metrics](absl::Duration d) {
     metrics.ObserveCommit(d);
   };
@@ -690,7 +697,8 @@ int Run() {
   watch_streams.Start();
   if (!metrics_listen.empty()) {
     absl::Status st = metrics.Serve(
-        metrics_listen, {&backends, &storage_service, &recovery, &clock});
+        metrics_listen,
+        {&backends, &storage_service, &recovery, &clock, &commits});
     if (!st.ok()) {
       ZR_LOG(ERROR) << st;
       return 1;

@@ -190,7 +190,7 @@ absl::Status ClientSession::HandleBlobStore(const zeo::Message& message) {
     if (args.size() != 1 || !args[0].is_bytes()) return malformed();
     if (txn_ == nullptr) return absl::OkStatus();
     if (!txn_->blob_open) return malformed();
-    // Sent on as it comes (a transaction's calls go out in messages of about
+    // Sent on as it comes (a blob's chunks go out in messages of about
     // 1 MiB): a blob is never held whole here.
     v1::CommitRequest request;
     request.mutable_blob_chunk()->set_data(args[0].string_value());

@@ -6,8 +6,12 @@ namespace zeoraid::translator {
 
 bool CommitStream::Send(v1::CommitRequest request) {
   batch_bytes_ += request.ByteSizeLong();
+  const bool blob_chunk = request.has_blob_chunk();
   *batch_.mutable_batch()->add_requests() = std::move(request);
-  if (batch_bytes_ >= kMaxBatchBytes) Flush(/*last=*/false);
+  if (batch_bytes_ >= kMaxBatchBytes ||
+      (!blob_chunk && batch_bytes_ >= kEarlyBatchBytes)) {
+    Flush(/*last=*/false);
+  }
   return !broken_;
 }
 

@@ -1,9 +1,11 @@
 // CommitStream: one client transaction's Commit stream to raidcore.
 //
 // The transaction's calls (Begin, the data calls) wait in a batch until the
-// client votes: raidcore acts on nothing before Vote, so it gets the whole
-// transaction in one message, and the stream is opened only then (its
-// headers travel with that message). A Finish or Abort half-closes the
+// client votes or the batch reaches 32 KiB: a small transaction reaches
+// raidcore in one message with its Vote, and the stream is opened only then
+// (its headers travel with that message); a big one goes out as the client
+// sends it, and raidcore passes its calls on to the backends before the vote
+// (CommitCoordinator::SendEarly). A Finish or Abort half-closes the
 // stream with it. Cancelling the stream makes raidcore abort the transaction
 // on every backend and free its commit lock.
 //
@@ -86,7 +88,12 @@ class CommitStream {
   // one Finish per call) and returns it, also to every later Ask.
   grpc::Status End();
 
-  // A transaction's calls go to raidcore in messages of about this size.
+  // A transaction's data calls go to raidcore in messages of about this
+  // size: small enough that the backends decode a big transaction's first
+  // stores while the client still sends the rest.
+  static constexpr size_t kEarlyBatchBytes = 32 << 10;
+  // A blob's chunks, which raidcore spools until the vote anyway, in
+  // messages of about this size.
   static constexpr size_t kMaxBatchBytes = 1 << 20;
 
   v1::Storage::Stub* const stub_;

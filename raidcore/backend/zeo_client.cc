@@ -387,8 +387,13 @@ class ZeoClient::InFlight final : public BackendConnection::PendingCall {
 std::optional<ZeoReply> ZeoClient::TakeUnsentLocked(absl::string_view method) {
   // A one-way call of this transaction could not be sent: its vote or
   // finish gets that error instead (as ZEO reports a failed one-way call at
-  // the next synchronous one); an abort is sent, and harmless.
+  // the next synchronous one); an abort is sent, and harmless. A read that
+  // goes out meanwhile on this connection (a transaction's calls may go out
+  // well before its vote) is not the transaction's: it leaves the error.
   if (!unsent_.has_value()) return std::nullopt;
+  if (method != "vote" && method != "tpc_finish" && method != "tpc_abort") {
+    return std::nullopt;
+  }
   std::optional<ZeoReply> error = std::move(unsent_);
   unsent_.reset();
   if (method == "tpc_abort") return std::nullopt;

@@ -119,6 +119,24 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
   return absl::InternalError("unknown transaction op");
 }
 
+absl::Status SendBegin(BackendConnection& c, const PendingTransaction& txn,
+                       int64_t txn_id, const std::string& tid) {
+  return c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                              Value::Bytes(txn.description), txn.extension,
+                              Value::Bytes(tid), Value::Str(txn.status)});
+}
+
+bool SameMembers(const std::vector<BackendMember>& a,
+                 const std::vector<BackendMember>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].name != b[i].name || a[i].connection != b[i].connection) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 PreparedCommit::~PreparedCommit() {
@@ -144,7 +162,13 @@ absl::Status CommitCoordinator::AcquireLock() {
   return st;
 }
 
-void CommitCoordinator::ReleaseLock() { lock_.Release(); }
+void CommitCoordinator::ReleaseLock() {
+  {
+    MutexLock lock(&early_mu_);
+    serving_in_commit_ = false;
+  }
+  lock_.Release();
+}
 
 std::optional<InvalidationEvent> CommitCoordinator::unconfirmed() const {
   MutexLock lock(&mu_);
@@ -214,9 +238,130 @@ std::optional<absl::StatusOr<VoteOutcome>> CommitCoordinator::PlanVote(
   } else {
     plan->tid = NextTid(absl::Now(), last);
   }
-  MutexLock lock(&mu_);
-  plan->txn_id = next_txn_id_++;
+  {
+    MutexLock lock(&mu_);
+    plan->txn_id = next_txn_id_++;
+  }
+  TakeServingConnections(txn, plan);
   return std::nullopt;
+}
+
+void CommitCoordinator::TakeServingConnections(const PendingTransaction& txn,
+                                               VotePlan* plan) {
+  MutexLock lock(&early_mu_);
+  serving_in_commit_ = true;
+  EarlyTransaction* mine = txn.early.get();
+  if (early_owner_ != nullptr && early_owner_ != mine) {
+    AbortEarlyLocked(early_owner_, "another transaction votes first");
+  }
+  if (mine == nullptr || early_owner_ != mine) return;
+  if (!SameMembers(mine->members_, plan->members)) {
+    AbortEarlyLocked(mine, "the optimal backends changed since it began");
+    return;
+  }
+  // Commits are serialized by the lock held here: a tid later than the last
+  // committed one keeps the backends' tids in commit order.
+  if (TidToUint64(mine->tid_) <= TidToUint64(clock_->last_tid())) {
+    AbortEarlyLocked(mine, "a later transaction committed since it began");
+    return;
+  }
+  mine->state_ = EarlyTransaction::State::kVoting;
+  early_owner_ = nullptr;
+  ++early_counts_.voted;
+  plan->tid = mine->tid_;
+  plan->txn_id = mine->txn_id_;
+  plan->begun = true;
+  plan->first_op = mine->sent_ops_;
+}
+
+void CommitCoordinator::AbortEarlyLocked(EarlyTransaction* early,
+                                         absl::string_view why) {
+  early->state_ = EarlyTransaction::State::kGone;
+  if (early_owner_ == early) early_owner_ = nullptr;
+  ZR_LOG(DEBUG) << "transaction begun early as " << TidHex(early->tid_)
+                << " aborted on the backends: " << why;
+  // Not awaited: the backend handles the calls of a connection in order, so
+  // whatever goes next on it (the voting transaction's tpc_begin) follows
+  // the abort. A connection that failed is found out by the next vote.
+  for (const BackendMember& m : early->members_) {
+    m.connection->StartThen(
+        "tpc_abort", {Value::Int(early->txn_id_)}, options_.backend_timeout,
+        [name = m.name](absl::StatusOr<ZeoReply> answer) {
+          if (!answer.ok()) {
+            ZR_LOG(DEBUG) << "backend " << name << ": tpc_abort of an early "
+                          << "transaction failed: " << answer.status();
+          }
+        });
+  }
+}
+
+void CommitCoordinator::DropEarly(EarlyTransaction* early) {
+  MutexLock lock(&early_mu_);
+  if (early->state_ == EarlyTransaction::State::kOpen) {
+    AbortEarlyLocked(early, "dropped before its vote");
+  }
+}
+
+EarlyTransaction::~EarlyTransaction() {
+  if (coordinator_ != nullptr) coordinator_->DropEarly(this);
+}
+
+void CommitCoordinator::SendEarly(PendingTransaction* txn) {
+  if (!txn->requested_tid.empty()) return;
+  MutexLock lock(&early_mu_);
+  EarlyTransaction* early = txn->early.get();
+  if (early != nullptr && early->state_ != EarlyTransaction::State::kOpen) {
+    return;  // it goes the usual way at vote
+  }
+  const size_t first = early != nullptr ? early->sent_ops_ : 0;
+  for (size_t i = first; i < txn->ops.size(); ++i) {
+    if (txn->ops[i].kind == TransactionOp::Kind::kStoreBlob) {
+      // A blob's bytes go to one backend after the other: at vote.
+      if (early != nullptr) AbortEarlyLocked(early, "it stores a blob");
+      return;
+    }
+  }
+  if (early == nullptr) {
+    // Another transaction has the serving connections; this one tries again
+    // with its next calls.
+    if (serving_in_commit_ || early_owner_ != nullptr) return;
+    std::vector<BackendMember> members = backends_->Optimal();
+    if (members.empty() || backends_->read_only()) return;
+    txn->early = std::shared_ptr<EarlyTransaction>(new EarlyTransaction());
+    early = txn->early.get();
+    early->coordinator_ = this;
+    early->members_ = std::move(members);
+    early->tid_ = NextTid(absl::Now(), clock_->last_tid());
+    {
+      MutexLock ids(&mu_);  // after early_mu_, never before
+      early->txn_id_ = next_txn_id_++;
+    }
+    early_owner_ = early;
+    ++early_counts_.started;
+    for (const BackendMember& m : early->members_) {
+      absl::Status st =
+          SendBegin(*m.connection, *txn, early->txn_id_, early->tid_);
+      if (!st.ok()) {
+        AbortEarlyLocked(early, st.message());
+        return;
+      }
+    }
+  }
+  for (const BackendMember& m : early->members_) {
+    for (size_t i = first; i < txn->ops.size(); ++i) {
+      absl::Status st = SendOp(*m.connection, txn->ops[i], early->txn_id_);
+      if (!st.ok()) {
+        AbortEarlyLocked(early, st.message());
+        return;
+      }
+    }
+  }
+  early->sent_ops_ = txn->ops.size();
+}
+
+CommitCoordinator::EarlyCounts CommitCoordinator::early_counts() const {
+  MutexLock lock(&early_mu_);
+  return early_counts_;
 }
 
 absl::Status CommitCoordinator::SendTransaction(const BackendMember& m,
@@ -224,21 +369,21 @@ absl::Status CommitCoordinator::SendTransaction(const BackendMember& m,
                                                 const VotePlan& plan) {
   BackendConnection& c = *m.connection;
   absl::Status st =
-      c.Send("tpc_begin", {Value::Int(plan.txn_id), Value::Bytes(txn.user),
-                           Value::Bytes(txn.description), txn.extension,
-                           Value::Bytes(plan.tid), Value::Str(txn.status)});
-  for (const TransactionOp& op : txn.ops) {
+      plan.begun ? absl::OkStatus() : SendBegin(c, txn, plan.txn_id, plan.tid);
+  for (size_t i = plan.first_op; i < txn.ops.size(); ++i) {
     if (!st.ok()) break;
-    st = SendOp(c, op, plan.txn_id);
+    st = SendOp(c, txn.ops[i], plan.txn_id);
   }
   return st;
 }
 
 namespace {
 
-size_t TransactionBytes(const PendingTransaction& txn) {
+// The bytes of ops[first_op…].
+size_t TransactionBytes(const PendingTransaction& txn, size_t first_op = 0) {
   size_t bytes = 0;
-  for (const TransactionOp& op : txn.ops) {
+  for (size_t i = first_op; i < txn.ops.size(); ++i) {
+    const TransactionOp& op = txn.ops[i];
     bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
   }
   return bytes;
@@ -252,7 +397,11 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
   if (!locked.ok()) return locked;
   VotePlan plan;
   if (auto early = PlanVote(txn, &plan)) return std::move(*early);
+  return JudgeVote(txn, plan, SendAndAwaitVotes(txn, plan));
+}
 
+std::vector<absl::StatusOr<ZeoReply>> CommitCoordinator::SendAndAwaitVotes(
+    const PendingTransaction& txn, const VotePlan& plan) {
   // Sends the transaction and its vote to one mirror.
   auto start_vote = [&](const BackendMember& m)
       -> std::unique_ptr<BackendConnection::PendingCall> {
@@ -261,13 +410,11 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     return m.connection->Start("vote", {Value::Int(plan.txn_id)},
                                options_.backend_timeout);
   };
-  std::vector<absl::StatusOr<ZeoReply>> answers =
-      TransactionBytes(txn) <= kPipelinedVoteBytes
-          ? CallEach(plan.members, start_vote)
-          : OnEach(plan.members, [&](const BackendMember& m) {
-              return start_vote(m)->Await();
-            });
-  return JudgeVote(txn, plan, std::move(answers));
+  return TransactionBytes(txn, plan.first_op) <= kPipelinedVoteBytes
+             ? CallEach(plan.members, start_vote)
+             : OnEach(plan.members, [&](const BackendMember& m) {
+                 return start_vote(m)->Await();
+               });
 }
 
 namespace {
@@ -494,8 +641,8 @@ class AnswerGather {
 
 void CommitCoordinator::VoteThen(const PendingTransaction& txn, VoteDone done) {
   // A big transaction is sent from a thread per mirror (see Vote): a helper
-  // does it.
-  if (TransactionBytes(txn) > kPipelinedVoteBytes) {
+  // does it. One that went early has (most of) its calls out already.
+  if (txn.early == nullptr && TransactionBytes(txn) > kPipelinedVoteBytes) {
     helpers_.Submit([this, &txn, done = std::move(done)] { done(Vote(txn)); });
     return;
   }
@@ -521,6 +668,13 @@ void CommitCoordinator::VoteLocked(const PendingTransaction& txn,
   auto plan = std::make_shared<VotePlan>();
   if (auto early = PlanVote(txn, plan.get())) {
     done(std::move(*early));
+    return;
+  }
+  if (TransactionBytes(txn, plan->first_op) > kPipelinedVoteBytes) {
+    // An early transaction that could not be used: sent whole, as Vote does.
+    helpers_.Submit([this, &txn, plan, done = std::move(done)] {
+      done(JudgeVote(txn, *plan, SendAndAwaitVotes(txn, *plan)));
+    });
     return;
   }
   auto gather = std::make_shared<AnswerGather>(

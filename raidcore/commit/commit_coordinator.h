@@ -4,11 +4,13 @@
 // raidcore holds one commit lock from vote to finish/abort. At vote it assigns
 // the tid (later than every tid it committed or any backend reported) and runs
 // tpc_begin(tid) + the buffered data calls + vote on every optimal backend in
-// parallel. Answers are compared: the answer most backends gave wins (ties go
-// to the earlier-configured backend); a backend that errs, times out or
-// disagrees is degraded and the commit goes on with the rest. tpc_finish goes
-// to every backend that voted yes; one that fails then is degraded. The
-// transaction is committed when at least one backend committed it.
+// parallel. A big transaction may instead go to the backends while its client
+// is still sending (SendEarly): then the lock covers only its vote and finish.
+// Answers are compared: the answer most backends gave wins (ties go to the
+// earlier-configured backend); a backend that errs, times out or disagrees is
+// degraded and the commit goes on with the rest. tpc_finish goes to every
+// backend that voted yes; one that fails then is degraded. The transaction is
+// committed when at least one backend committed it.
 #ifndef ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
 
@@ -67,6 +69,39 @@ struct TransactionOp {
   }
 };
 
+class CommitCoordinator;
+
+// A transaction whose tpc_begin and data calls went to the backends before
+// its vote, on their serving connections (CommitCoordinator::SendEarly).
+// Dropped before its vote (the client aborted or vanished, or the vote went
+// the usual way), it aborts the backends' transaction if it is still open.
+class EarlyTransaction {
+ public:
+  ~EarlyTransaction();
+  EarlyTransaction(const EarlyTransaction&) = delete;
+  EarlyTransaction& operator=(const EarlyTransaction&) = delete;
+
+ private:
+  friend class CommitCoordinator;
+  EarlyTransaction() = default;
+  enum class State {
+    kOpen,    // begun on the backends, its calls going out
+    kVoting,  // its vote took it over
+    kGone     // aborted on the backends (preempted, failed or abandoned)
+  };
+
+  // Set at creation, then read-only.
+  CommitCoordinator* coordinator_ = nullptr;
+  std::vector<BackendMember> members_;
+  std::string tid_;
+  int64_t txn_id_ = 0;
+  // Guarded by the coordinator's early_mu_ (not expressible as an
+  // annotation here): kOpen exactly while the coordinator's early_owner_ is
+  // this transaction.
+  State state_ = State::kOpen;
+  size_t sent_ops_ = 0;  // ops[0, sent_ops_) went to every member
+};
+
 struct PendingTransaction {
   std::string user;
   std::string description;
@@ -76,6 +111,9 @@ struct PendingTransaction {
   std::vector<TransactionOp> ops;
   std::string origin_translator;
   uint64_t origin_connection = 0;
+  // Set by CommitCoordinator::SendEarly once the transaction's calls started
+  // going to the backends ahead of its vote.
+  std::shared_ptr<EarlyTransaction> early;
 };
 
 struct CommitOptions {
@@ -88,8 +126,6 @@ struct CommitOptions {
   // empty. Called on the voting thread, without locks held.
   std::function<void(absl::Duration)> lock_wait_observer;
 };
-
-class CommitCoordinator;
 
 // A transaction that voted yes: it holds the commit lock until Finish or Abort.
 // Destroying it without either aborts (so a vanished client never leaves the
@@ -175,6 +211,30 @@ class CommitCoordinator {
 
   uint64_t commits() const;
 
+  // Sends the calls `txn` received since the last SendEarly to the backends
+  // now, ahead of its vote, so that they decode and log its stores while the
+  // client is still sending (ZEO's server does so on its client's
+  // connection). For big transactions, whose calls come in several messages:
+  // the first such call begins the transaction on every optimal backend, on
+  // their serving connections, with a tid chosen now. A ZEO connection holds
+  // one transaction at a time, so one transaction at a time goes early, and
+  // only while no vote holds those connections; a vote that finds another
+  // transaction early there aborts it on the backends first (that one's vote
+  // then sends everything again, as usual). Its own vote uses the early
+  // transaction when nothing changed in between: the same optimal backends
+  // and connections, and no commit since (its tid still later than the last
+  // committed one). Otherwise, or when a send fails, the early transaction
+  // is aborted on the backends and the vote goes the usual way. Never blocks
+  // on the commit lock; may block on sending to a backend.
+  // Not for transactions with a requested tid or blobs.
+  void SendEarly(PendingTransaction* txn);
+  // Transactions that went early, and those of them whose vote used it.
+  struct EarlyCounts {
+    uint64_t started = 0;
+    uint64_t voted = 0;
+  };
+  EarlyCounts early_counts() const;
+
   // The lock every commit holds from vote to finish; recovery holds it for its
   // cutover.
   CommitLock* commit_lock() { return &lock_; }
@@ -195,17 +255,26 @@ class CommitCoordinator {
 
  private:
   friend class PreparedCommit;
+  friend class EarlyTransaction;
   // What a vote that holds the lock sends to which backends.
   struct VotePlan {
     std::vector<BackendMember> members;
     std::string tid;
     int64_t txn_id = 0;
+    // Set when the transaction went early: tpc_begin and ops[0, first_op)
+    // are on the backends already.
+    bool begun = false;
+    size_t first_op = 0;
   };
   // With the lock held: the plan, or (the lock released) the vote's result
   // when it ends before any backend is asked.
   std::optional<absl::StatusOr<VoteOutcome>> PlanVote(
       const PendingTransaction& txn, VotePlan* plan);
-  // Sends the transaction to `m`; the vote's answer comes through `answer`.
+  // Sends the transaction (what is not on the backends yet) and its vote to
+  // every member, and returns their answers.
+  std::vector<absl::StatusOr<ZeoReply>> SendAndAwaitVotes(
+      const PendingTransaction& txn, const VotePlan& plan);
+  // Sends the transaction (what is not on the backends yet) to `m`.
   // Returns the send's failure (the vote is not started then).
   absl::Status SendTransaction(const BackendMember& m,
                                const PendingTransaction& txn,
@@ -232,6 +301,16 @@ class CommitCoordinator {
   bool CommittedAnyway(const std::string& name, const std::string& tid);
   void AbortOn(const std::vector<BackendMember>& members, int64_t txn_id);
   void AbortPrepared(PreparedCommit* prepared);
+  // With the lock held: takes the serving connections for this vote, and
+  // the early transaction for `plan` when it may be used; an early
+  // transaction of another (or one that may not be used) is aborted.
+  void TakeServingConnections(const PendingTransaction& txn, VotePlan* plan)
+      ABSL_LOCKS_EXCLUDED(early_mu_);
+  // Aborts `early` on its backends (without waiting for their answers).
+  void AbortEarlyLocked(EarlyTransaction* early, absl::string_view why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(early_mu_);
+  // ~EarlyTransaction.
+  void DropEarly(EarlyTransaction* early) ABSL_LOCKS_EXCLUDED(early_mu_);
 
   BackendSet* const backends_;
   CommitClock* const clock_;
@@ -244,6 +323,17 @@ class CommitCoordinator {
   int64_t next_txn_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<InvalidationEvent> unconfirmed_ ABSL_GUARDED_BY(mu_);
+
+  // Who has a transaction open on the backends' serving connections. Held
+  // while sending an early transaction's calls, so that an abort that
+  // preempts it follows its last call on each connection. Taken after the
+  // commit lock, never before.
+  mutable Mutex early_mu_;
+  // The early transaction open on them (its state kOpen), if any.
+  EarlyTransaction* early_owner_ ABSL_GUARDED_BY(early_mu_) = nullptr;
+  // A vote holds them, from TakeServingConnections to ReleaseLock.
+  bool serving_in_commit_ ABSL_GUARDED_BY(early_mu_) = false;
+  EarlyCounts early_counts_ ABSL_GUARDED_BY(early_mu_);
 
   // The slow paths of VoteThen, FinishThen and AbortThen. Last: destroyed
   // (its jobs run to their end) before anything they use.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <optional>
 #include <thread>
 
@@ -358,6 +359,205 @@ TEST_F(CommitCoordinatorTest, ConcurrentCommitsAreSerialized) {
   EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end());
   EXPECT_EQ(coordinator_.commits(), 200u);
   EXPECT_EQ(clock_.last_tid(), sorted.back());
+}
+
+// A big transaction's calls go to the backends as they come, before its vote.
+PendingTransaction StoreMany(std::initializer_list<int> oids) {
+  PendingTransaction txn = StoreOne(*oids.begin());
+  for (auto it = oids.begin() + 1; it != oids.end(); ++it) {
+    txn.ops.push_back({TransactionOp::Kind::kStore, Oid(*it),
+                       std::string(zeo::kZeroTid), "data"});
+  }
+  return txn;
+}
+
+// Every transaction on a fake's connection: at most one open at a time, its
+// data calls and vote within it, and the tids it finished strictly
+// increasing. Returns the finished tids.
+std::vector<std::string> CheckOneTransactionAtATime(const FakeBackend& fake) {
+  std::optional<Value> open;
+  std::vector<std::string> finished;
+  for (const FakeBackend::RecordedCall& call : fake.calls()) {
+    const Value& id = call.args.empty() ? Value() : call.args.back();
+    if (call.method == "tpc_begin") {
+      EXPECT_FALSE(open.has_value()) << "tpc_begin while a transaction is open";
+      open = call.args[0];
+    } else if (call.method == "storea" || call.method == "vote") {
+      EXPECT_TRUE(open.has_value() && *open == id)
+          << call.method << " outside of its transaction";
+    } else if (call.method == "tpc_finish" || call.method == "tpc_abort") {
+      if (open.has_value() && *open == call.args[0]) open.reset();
+    }
+  }
+  // The tids given to the tpc_begins that were finished, in order.
+  std::map<std::string, std::string> tid_of;  // txn id (debug) -> tid
+  for (const FakeBackend::RecordedCall& call : fake.calls()) {
+    if (call.method == "tpc_begin") {
+      tid_of[call.args[0].DebugString()] = call.args[4].string_value();
+    } else if (call.method == "tpc_finish") {
+      finished.push_back(tid_of[call.args[0].DebugString()]);
+    }
+  }
+  for (size_t i = 1; i < finished.size(); ++i) {
+    EXPECT_LT(zeo::TidToUint64(finished[i - 1]), zeo::TidToUint64(finished[i]))
+        << "finished out of tid order";
+  }
+  return finished;
+}
+
+TEST_F(CommitCoordinatorTest, AnEarlyTransactionsCallsGoOutBeforeItsVote) {
+  AddBackends(2);
+  PendingTransaction txn = StoreMany({1, 2});
+  coordinator_.SendEarly(&txn);
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(),
+              (std::vector<std::string>{"tpc_begin", "storea", "storea"}));
+  }
+  txn.ops.push_back(StoreOne(3).ops[0]);
+  coordinator_.SendEarly(&txn);
+  txn.ops.push_back(StoreOne(4).ops[0]);  // came with the vote
+  std::string tid = Commit(txn);
+  ASSERT_EQ(tid.size(), 8u);
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(), (std::vector<std::string>{
+                                   "tpc_begin", "storea", "storea", "storea",
+                                   "storea", "vote", "tpc_finish"}));
+    EXPECT_EQ(fake->calls()[0].args[4], Value::Bytes(tid));
+    EXPECT_EQ(fake->calls()[4].args[0], Value::Bytes(Oid(4)));
+  }
+  EXPECT_EQ(coordinator_.early_counts().started, 1u);
+  EXPECT_EQ(coordinator_.early_counts().voted, 1u);
+  EXPECT_EQ(clock_.last_tid(), tid);
+}
+
+TEST_F(CommitCoordinatorTest, AVoteAbortsAnotherTransactionsEarlyCallsFirst) {
+  AddBackends(2);
+  PendingTransaction early = StoreMany({1, 2});
+  coordinator_.SendEarly(&early);
+  const Value early_id = fakes_[0]->calls()[0].args[0];
+  const std::string other = Commit(StoreOne(3));
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(),
+              (std::vector<std::string>{"tpc_begin", "storea", "storea",
+                                        "tpc_abort", "tpc_begin", "storea",
+                                        "vote", "tpc_finish"}));
+    EXPECT_EQ(fake->calls()[3].args[0], early_id);
+  }
+  // Aborted: nothing more of it goes early; its vote sends it whole, with a
+  // tid after the other's.
+  early.ops.push_back(StoreOne(4).ops[0]);
+  coordinator_.SendEarly(&early);
+  EXPECT_EQ(fakes_[0]->calls().size(), 8u);
+  const std::string tid = Commit(early);
+  EXPECT_LT(zeo::TidToUint64(other), zeo::TidToUint64(tid));
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(CheckOneTransactionAtATime(*fake),
+              (std::vector<std::string>{other, tid}));
+    EXPECT_EQ(fake->methods().size(), 8u + 6u);  // begin, 3 stores, vote, fin
+  }
+  EXPECT_EQ(coordinator_.early_counts().started, 1u);
+  EXPECT_EQ(coordinator_.early_counts().voted, 0u);
+}
+
+TEST_F(CommitCoordinatorTest, NothingGoesEarlyWhileAVoteHoldsTheBackends) {
+  AddBackends(1);
+  absl::StatusOr<VoteOutcome> vote = coordinator_.Vote(StoreOne(1));
+  ASSERT_TRUE(vote.ok() && vote->prepared != nullptr);
+  PendingTransaction waiting = StoreMany({2, 3});
+  coordinator_.SendEarly(&waiting);
+  EXPECT_EQ(fakes_[0]->methods().size(), 3u);  // begin, store, vote
+  ASSERT_TRUE(coordinator_.Finish(std::move(vote->prepared)).ok());
+  // Free again: its next calls begin it early, all of them.
+  waiting.ops.push_back(StoreOne(4).ops[0]);
+  coordinator_.SendEarly(&waiting);
+  EXPECT_EQ(
+      fakes_[0]->methods(),
+      (std::vector<std::string>{"tpc_begin", "storea", "vote", "tpc_finish",
+                                "tpc_begin", "storea", "storea", "storea"}));
+  EXPECT_FALSE(Commit(waiting).empty());
+  CheckOneTransactionAtATime(*fakes_[0]);
+}
+
+TEST_F(CommitCoordinatorTest, AnEarlyTransactionDroppedUnvotedIsAborted) {
+  AddBackends(2);
+  {
+    PendingTransaction gone = StoreMany({1, 2});
+    coordinator_.SendEarly(&gone);
+  }  // the client vanished before its vote
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods().back(), "tpc_abort");
+  }
+  // The backends are free for the next one.
+  PendingTransaction next = StoreMany({3, 4});
+  coordinator_.SendEarly(&next);
+  EXPECT_EQ(fakes_[0]->methods().size(), 4u + 3u);
+  EXPECT_FALSE(Commit(next).empty());
+  EXPECT_EQ(coordinator_.early_counts().voted, 1u);
+}
+
+TEST_F(CommitCoordinatorTest,
+       AnEarlyTransactionGoesTheUsualWayIfTheSetChanged) {
+  AddBackends(2);
+  PendingTransaction txn = StoreMany({1, 2});
+  coordinator_.SendEarly(&txn);
+  backends_.Degrade("b1", "test");
+  const std::string tid = Commit(txn);
+  EXPECT_EQ(fakes_[0]->methods(),
+            (std::vector<std::string>{"tpc_begin", "storea", "storea",
+                                      "tpc_abort", "tpc_begin", "storea",
+                                      "storea", "vote", "tpc_finish"}));
+  EXPECT_EQ(CheckOneTransactionAtATime(*fakes_[0]),
+            std::vector<std::string>{tid});
+  EXPECT_EQ(fakes_[0]->calls()[4].args[4], Value::Bytes(tid));
+  EXPECT_EQ(coordinator_.early_counts().voted, 0u);
+}
+
+TEST_F(CommitCoordinatorTest, AnEarlyTransactionWithABlobIsAborted) {
+  AddBackends(1);
+  PendingTransaction txn = StoreMany({1, 2});
+  coordinator_.SendEarly(&txn);
+  TransactionOp blob;
+  blob.kind = TransactionOp::Kind::kStoreBlob;
+  blob.oid = Oid(3);
+  txn.ops.push_back(blob);
+  coordinator_.SendEarly(&txn);
+  EXPECT_EQ(
+      fakes_[0]->methods(),
+      (std::vector<std::string>{"tpc_begin", "storea", "storea", "tpc_abort"}));
+}
+
+TEST_F(CommitCoordinatorTest, EarlyAndUsualCommitsShareTheBackendsInTidOrder) {
+  // Early transactions and usual ones from other threads: each backend
+  // connection holds one transaction at a time and commits in tid order.
+  AddBackends(2);
+  std::vector<std::thread> threads;
+  Mutex mu;
+  std::vector<std::string> tids;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        const int base = 10000 * (t + 1) + 10 * i;
+        PendingTransaction txn = StoreMany({base, base + 1});
+        if (t % 2 == 0) {
+          coordinator_.SendEarly(&txn);
+          txn.ops.push_back(StoreOne(base + 2).ops[0]);
+          coordinator_.SendEarly(&txn);
+          txn.ops.push_back(StoreOne(base + 3).ops[0]);
+        }
+        if (i % 7 == 3) continue;  // dropped before its vote
+        std::string tid = Commit(txn);
+        MutexLock lock(&mu);
+        tids.push_back(tid);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::sort(tids.begin(), tids.end());
+  for (const auto& fake : fakes_) {
+    std::vector<std::string> finished = CheckOneTransactionAtATime(*fake);
+    EXPECT_EQ(finished, tids);
+  }
+  EXPECT_GT(coordinator_.early_counts().started, 0u);
 }
 
 // The asynchronous calls: what VoteThen and FinishThen hand to `done`, and on

@@ -258,7 +258,15 @@ void CommitStreamServer::Stream::Process() {
       }
     }
   }
-  StartRead();  // no answer: the translator sends on
+  // No answer: the translator sends on. A transaction that comes in several
+  // messages is a big one: its calls go to the backends now, not at vote.
+  TransactionState& state = *state_;
+  if (service_->options_.send_early && state.begun &&
+      state.prepared == nullptr && state.blob == nullptr &&
+      state.refusal.empty() && !state.txn.ops.empty()) {
+    service_->commits_->SendEarly(&state.txn);
+  }
+  StartRead();
 }
 
 grpc::Status CommitStreamServer::Stream::ApplyData(

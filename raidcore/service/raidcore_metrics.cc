@@ -208,6 +208,18 @@ std::vector<prometheus::MetricFamily> RaidcoreMetrics::Collect(
   counter("zeoraid_stores_total",
           "Records stored (storea, restorea, deleteObject, blobs).",
           counts.stores);
+  if (s.commits != nullptr) {
+    const CommitCoordinator::EarlyCounts early = s.commits->early_counts();
+    prometheus::MetricFamily f = metrics::Counter(
+        "zeoraid_early_transactions_total",
+        "Big transactions whose stores went to the backends before their "
+        "vote (started), and those whose vote could use them (voted; the "
+        "others were aborted on the backends and sent again at their vote).");
+    metrics::Add(&f, static_cast<double>(early.started),
+                 {{"outcome", "started"}});
+    metrics::Add(&f, static_cast<double>(early.voted), {{"outcome", "voted"}});
+    out.push_back(std::move(f));
+  }
   prometheus::MetricFamily active = metrics::Gauge(
       "zeoraid_active_transactions", "Transactions begun and not ended.");
   metrics::Add(&active, static_cast<double>(counts.active_txns));

@@ -23,6 +23,7 @@
 #include "prometheus/registry.h"
 #include "raidcore/backend/backend_set.h"
 #include "raidcore/commit/commit_clock.h"
+#include "raidcore/commit/commit_coordinator.h"
 #include "raidcore/recovery/recovery_manager.h"
 #include "raidcore/service/storage_service.h"
 
@@ -65,6 +66,7 @@ class RaidcoreMetrics {
     const StorageService* storage = nullptr;
     const RecoveryManager* recovery = nullptr;
     const CommitClock* clock = nullptr;
+    const CommitCoordinator* commits = nullptr;  // may be null
   };
   // Serves /metrics on `listen` (HOST:PORT) until destroyed.
   absl::Status Serve(const std::string& listen, Sources sources);

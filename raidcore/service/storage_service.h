@@ -40,6 +40,9 @@ struct StorageServiceOptions {
   // restores) at most this far ahead of the clock: every later tid must be
   // past it. Zero: no bound.
   absl::Duration max_tid_ahead = absl::Hours(1);
+  // A transaction whose calls come in several messages goes to the backends
+  // before its vote (CommitCoordinator::SendEarly).
+  bool send_early = true;
   // Told how long each committed transaction took from its vote to the end
   // of tpc_finish (metrics); may be empty.
   std::function<void(absl::Duration)> commit_observer;

@@ -16,6 +16,7 @@ the ratio is RAID time / plain time, so <= 1.11 is ">= 0.9x of plain ZEO".
 from __future__ import annotations
 
 import argparse
+import shlex
 import json
 import os
 import subprocess
@@ -47,6 +48,10 @@ def main() -> int:
     parser.add_argument("--shootout", default="/work/shootout-venv/bin/zodbshootout")
     parser.add_argument("--values", type=int, default=3, help="zodbshootout -n")
     parser.add_argument("--json", help="also keep zodbshootout's results here")
+    parser.add_argument("--raid-b", metavar="FLAGS",
+                        help="also run a second RAID whose raidcore gets these "
+                             "extra flags (shell words), e.g. "
+                             "'--send_stores_early=false': an A/B in the same run")
     parser.add_argument("benchmarks", nargs="*", default=BENCHMARKS)
     args = parser.parse_args()
     if not Path(args.shootout).exists():
@@ -56,16 +61,23 @@ def main() -> int:
         tmp = Path(tmp)
         (tmp / "plain").mkdir()
         (tmp / "raid").mkdir()
-        plain = harness.Cluster(tmp / "plain", kind="plain")
-        raid = harness.Cluster(tmp / "raid", kind="raid", n_backends=2)
+        clusters = {
+            "plain": harness.Cluster(tmp / "plain", kind="plain"),
+            "raid": harness.Cluster(tmp / "raid", kind="raid", n_backends=2),
+        }
+        if args.raid_b:
+            (tmp / "raidb").mkdir()
+            clusters["raidb"] = harness.Cluster(
+                tmp / "raidb", kind="raid", n_backends=2,
+                raidcore_args=shlex.split(args.raid_b))
         try:
-            plain.start()
-            raid.start()
+            for c in clusters.values():
+                c.start()
             conf = tmp / "zodb.conf"
             conf.write_text("".join(
                 f"<zodb {name}>\n  <zeoclient>\n    server "
                 f"{harness.format_addr(c.addr)}\n    storage 1\n  </zeoclient>\n"
-                f"</zodb>\n" for name, c in (("plain", plain), ("raid", raid))))
+                f"</zodb>\n" for name, c in clusters.items()))
             out = tmp / "out.json"
             t0 = time.monotonic()
             subprocess.run(
@@ -75,8 +87,8 @@ def main() -> int:
                 check=True, cwd=tmp, stdout=subprocess.DEVNULL)
             took = time.monotonic() - t0
         finally:
-            raid.stop()
-            plain.stop()
+            for c in reversed(list(clusters.values())):
+                c.stop()
         means = mean_by_name(out)
         if args.json:
             Path(args.json).write_text(out.read_text())
@@ -87,15 +99,19 @@ def main() -> int:
         rows.setdefault(what, {})[db] = value
     print(f"zodbshootout -c {args.concurrency}, {took:.0f} s; "
           f"nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
-    print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}")
+    b_head = f" {'RAID-B':>10s} {'B/plain':>8s}" if args.raid_b else ""
+    print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}"
+          + b_head)
 
     def fmt(s: float) -> str:
         return f"{s * 1e3:8.2f} ms" if s < 1 else f"{s:8.2f} s "
 
     for what, by_db in rows.items():
         if "plain" in by_db and "raid" in by_db:
+            b_cols = (f" {fmt(by_db['raidb'])} {by_db['raidb'] / by_db['plain']:8.2f}"
+                      if "raidb" in by_db else "")
             print(f"{what:40s} {fmt(by_db['plain'])} {fmt(by_db['raid'])} "
-                  f"{by_db['raid'] / by_db['plain']:10.2f}")
+                  f"{by_db['raid'] / by_db['plain']:10.2f}" + b_cols)
     return 0
 
 
