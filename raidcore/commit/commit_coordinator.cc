@@ -66,6 +66,16 @@ std::vector<absl::StatusOr<ZeoReply>> CallEach(
 // each, so that one slow reader does not hold up the others' copy.
 constexpr size_t kPipelinedVoteBytes = 256 << 10;
 
+// The bytes of ops[first_op…].
+size_t TransactionBytes(const PendingTransaction& txn, size_t first_op = 0) {
+  size_t bytes = 0;
+  for (size_t i = first_op; i < txn.ops.size(); ++i) {
+    const TransactionOp& op = txn.ops[i];
+    bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
+  }
+  return bytes;
+}
+
 std::string Describe(const ZeoReply& reply) {
   if (reply.is_error) {
     return absl::StrCat(reply.error_class, reply.value.DebugString());
@@ -163,10 +173,7 @@ absl::Status CommitCoordinator::AcquireLock() {
 }
 
 void CommitCoordinator::ReleaseLock() {
-  {
-    MutexLock lock(&early_mu_);
-    serving_in_commit_ = false;
-  }
+  serving_in_commit_ = false;
   lock_.Release();
 }
 
@@ -253,8 +260,20 @@ void CommitCoordinator::TakeServingConnections(const PendingTransaction& txn,
   EarlyTransaction* mine = txn.early.get();
   if (early_owner_ != nullptr && early_owner_ != mine) {
     AbortEarlyLocked(early_owner_, "another transaction votes first");
+    // Other transactions keep voting first (steady small commits): the
+    // early path only doubles the backends' work then. After two in a row,
+    // the next few transactions go the usual way.
+    if (++preempted_in_a_row_ >= 2) early_declines_left_ = kEarlyDeclines;
   }
   if (mine == nullptr || early_owner_ != mine) return;
+  for (size_t i = mine->sent_ops_; i < txn.ops.size(); ++i) {
+    if (txn.ops[i].kind == TransactionOp::Kind::kStoreBlob) {
+      // Came with the vote. A blob's bytes go to one backend after the
+      // other, from the voting thread: the usual way.
+      AbortEarlyLocked(mine, "it stores a blob");
+      return;
+    }
+  }
   if (!SameMembers(mine->members_, plan->members)) {
     AbortEarlyLocked(mine, "the optimal backends changed since it began");
     return;
@@ -268,6 +287,7 @@ void CommitCoordinator::TakeServingConnections(const PendingTransaction& txn,
   mine->state_ = EarlyTransaction::State::kVoting;
   early_owner_ = nullptr;
   ++early_counts_.voted;
+  preempted_in_a_row_ = 0;
   plan->tid = mine->tid_;
   plan->txn_id = mine->txn_id_;
   plan->begun = true;
@@ -296,6 +316,9 @@ void CommitCoordinator::AbortEarlyLocked(EarlyTransaction* early,
 }
 
 void CommitCoordinator::DropEarly(EarlyTransaction* early) {
+  // Voted or aborted: nothing to do, and no wait for another transaction's
+  // sends (this may run on a backend's reader thread, after a finish).
+  if (early->state_ != EarlyTransaction::State::kOpen) return;
   MutexLock lock(&early_mu_);
   if (early->state_ == EarlyTransaction::State::kOpen) {
     AbortEarlyLocked(early, "dropped before its vote");
@@ -310,10 +333,17 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
   if (!txn->requested_tid.empty()) return;
   MutexLock lock(&early_mu_);
   EarlyTransaction* early = txn->early.get();
-  if (early != nullptr && early->state_ != EarlyTransaction::State::kOpen) {
-    return;  // it goes the usual way at vote
+  if (early != nullptr &&
+      (early->state_ != EarlyTransaction::State::kOpen || early->held_back_)) {
+    return;  // the rest goes at vote
   }
   const size_t first = early != nullptr ? early->sent_ops_ : 0;
+  // Sent from this thread (the completion queue's): no more than a vote
+  // sends from one thread (see kPipelinedVoteBytes).
+  if (TransactionBytes(*txn, first) > kPipelinedVoteBytes) {
+    if (early != nullptr) early->held_back_ = true;
+    return;
+  }
   for (size_t i = first; i < txn->ops.size(); ++i) {
     if (txn->ops[i].kind == TransactionOp::Kind::kStoreBlob) {
       // A blob's bytes go to one backend after the other: at vote.
@@ -325,6 +355,13 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
     // Another transaction has the serving connections; this one tries again
     // with its next calls.
     if (serving_in_commit_ || early_owner_ != nullptr) return;
+    if (early_declines_left_ > 0) {
+      --early_declines_left_;
+      // Marked, so that its later calls do not count again.
+      txn->early = std::shared_ptr<EarlyTransaction>(new EarlyTransaction());
+      txn->early->state_ = EarlyTransaction::State::kGone;
+      return;
+    }
     std::vector<BackendMember> members = backends_->Optimal();
     if (members.empty() || backends_->read_only()) return;
     txn->early = std::shared_ptr<EarlyTransaction>(new EarlyTransaction());
@@ -376,20 +413,6 @@ absl::Status CommitCoordinator::SendTransaction(const BackendMember& m,
   }
   return st;
 }
-
-namespace {
-
-// The bytes of ops[first_op…].
-size_t TransactionBytes(const PendingTransaction& txn, size_t first_op = 0) {
-  size_t bytes = 0;
-  for (size_t i = first_op; i < txn.ops.size(); ++i) {
-    const TransactionOp& op = txn.ops[i];
-    bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
-  }
-  return bytes;
-}
-
-}  // namespace
 
 absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
     const PendingTransaction& txn) {

@@ -14,6 +14,7 @@
 #ifndef ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
 #define ZEORAID_RAIDCORE_COMMIT_COMMIT_COORDINATOR_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -95,11 +96,16 @@ class EarlyTransaction {
   std::vector<BackendMember> members_;
   std::string tid_;
   int64_t txn_id_ = 0;
-  // Guarded by the coordinator's early_mu_ (not expressible as an
-  // annotation here): kOpen exactly while the coordinator's early_owner_ is
-  // this transaction.
-  State state_ = State::kOpen;
+  // Changed under the coordinator's early_mu_ (not expressible as an
+  // annotation here), read without it only to see that it is no longer
+  // kOpen (it never returns to kOpen). kOpen exactly while the
+  // coordinator's early_owner_ is this transaction.
+  std::atomic<State> state_{State::kOpen};
+  // Guarded by the coordinator's early_mu_:
   size_t sent_ops_ = 0;  // ops[0, sent_ops_) went to every member
+  // A message too big to send from the caller's thread came: it and the
+  // rest go at vote.
+  bool held_back_ = false;
 };
 
 struct PendingTransaction {
@@ -224,9 +230,13 @@ class CommitCoordinator {
   // transaction when nothing changed in between: the same optimal backends
   // and connections, and no commit since (its tid still later than the last
   // committed one). Otherwise, or when a send fails, the early transaction
-  // is aborted on the backends and the vote goes the usual way. Never blocks
-  // on the commit lock; may block on sending to a backend.
-  // Not for transactions with a requested tid or blobs.
+  // is aborted on the backends and the vote goes the usual way. When other
+  // votes keep aborting early transactions (two in a row), the next eight
+  // transactions do not go early. Never blocks
+  // on the commit lock; may block on sending to a backend, at most about
+  // 256 KiB per backend and call: a message with more is held back with
+  // everything after it, and goes at vote from a thread per backend.
+  // Not for transactions with a requested tid or blobs (a blob aborts it).
   void SendEarly(PendingTransaction* txn);
   // Transactions that went early, and those of them whose vote used it.
   struct EarlyCounts {
@@ -331,9 +341,16 @@ class CommitCoordinator {
   mutable Mutex early_mu_;
   // The early transaction open on them (its state kOpen), if any.
   EarlyTransaction* early_owner_ ABSL_GUARDED_BY(early_mu_) = nullptr;
-  // A vote holds them, from TakeServingConnections to ReleaseLock.
-  bool serving_in_commit_ ABSL_GUARDED_BY(early_mu_) = false;
+  // A vote holds them, from TakeServingConnections to ReleaseLock. Set under
+  // early_mu_; cleared without it, so that a finish's thread (a backend's
+  // reader) never waits for an early transaction's sends.
+  std::atomic<bool> serving_in_commit_{false};
   EarlyCounts early_counts_ ABSL_GUARDED_BY(early_mu_);
+  // Early transactions aborted in a row because another voted first; after
+  // two, the next kEarlyDeclines transactions do not go early.
+  static constexpr int kEarlyDeclines = 8;
+  int preempted_in_a_row_ ABSL_GUARDED_BY(early_mu_) = 0;
+  int early_declines_left_ ABSL_GUARDED_BY(early_mu_) = 0;
 
   // The slow paths of VoteThen, FinishThen and AbortThen. Last: destroyed
   // (its jobs run to their end) before anything they use.

@@ -560,6 +560,88 @@ TEST_F(CommitCoordinatorTest, EarlyAndUsualCommitsShareTheBackendsInTidOrder) {
   EXPECT_GT(coordinator_.early_counts().started, 0u);
 }
 
+TEST_F(CommitCoordinatorTest, AfterTwoEarlyTransactionsAbortedInARowSomeWait) {
+  // Steady small commits abort every early transaction: then the early path
+  // only doubles the backends' work, and is left alone for a while.
+  AddBackends(1);
+  for (int round = 0; round < 2; ++round) {
+    PendingTransaction early = StoreMany({10 * round + 1, 10 * round + 2});
+    coordinator_.SendEarly(&early);
+    EXPECT_FALSE(Commit(StoreOne(10 * round + 3)).empty());  // votes first
+    EXPECT_FALSE(Commit(early).empty());
+  }
+  EXPECT_EQ(coordinator_.early_counts().started, 2u);
+  EXPECT_EQ(coordinator_.early_counts().voted, 0u);
+  for (int i = 0; i < 8; ++i) {
+    PendingTransaction txn = StoreMany({100 + 3 * i, 101 + 3 * i});
+    coordinator_.SendEarly(&txn);
+    txn.ops.push_back(StoreOne(102 + 3 * i).ops[0]);
+    coordinator_.SendEarly(&txn);
+    EXPECT_EQ(fakes_[0]->methods().back(), "tpc_finish");  // nothing sent
+    EXPECT_FALSE(Commit(txn).empty());
+  }
+  EXPECT_EQ(coordinator_.early_counts().started, 2u);
+  // Then it is tried again.
+  PendingTransaction txn = StoreMany({200, 201});
+  coordinator_.SendEarly(&txn);
+  EXPECT_EQ(coordinator_.early_counts().started, 3u);
+  EXPECT_FALSE(Commit(txn).empty());
+  EXPECT_EQ(coordinator_.early_counts().voted, 1u);
+  CheckOneTransactionAtATime(*fakes_[0]);
+}
+
+TEST_F(CommitCoordinatorTest, AMessageTooBigToSendEarlyWaitsForTheVote) {
+  // Early calls go out from the completion queue's thread: a huge record
+  // waits for the vote, which sends it from a thread per backend, and so
+  // does everything after it.
+  AddBackends(2);
+  PendingTransaction txn = StoreMany({1, 2});
+  coordinator_.SendEarly(&txn);
+  TransactionOp big = StoreOne(3).ops[0];
+  big.data = std::string(300 << 10, 'x');
+  txn.ops.push_back(big);
+  coordinator_.SendEarly(&txn);
+  txn.ops.push_back(StoreOne(4).ops[0]);
+  coordinator_.SendEarly(&txn);
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(),
+              (std::vector<std::string>{"tpc_begin", "storea", "storea"}));
+  }
+  std::string tid = Commit(txn);
+  for (const auto& fake : fakes_) {
+    EXPECT_EQ(fake->methods(), (std::vector<std::string>{
+                                   "tpc_begin", "storea", "storea", "storea",
+                                   "storea", "vote", "tpc_finish"}));
+    EXPECT_EQ(fake->calls()[3].args[0], Value::Bytes(Oid(3)));
+    EXPECT_EQ(fake->calls()[0].args[4], Value::Bytes(tid));
+  }
+  EXPECT_EQ(coordinator_.early_counts().voted, 1u);
+}
+
+TEST_F(CommitCoordinatorTest, ABlobThatComesWithTheVoteEndsTheEarlyPath) {
+  AddBackends(1);
+  PendingTransaction txn = StoreMany({1, 2});
+  coordinator_.SendEarly(&txn);
+  absl::StatusOr<std::unique_ptr<SpoolFile>> spool =
+      SpoolFile::Create(::testing::TempDir());
+  ASSERT_TRUE(spool.ok()) << spool.status();
+  ASSERT_TRUE((*spool)->Append("blob bytes").ok());
+  TransactionOp blob;
+  blob.kind = TransactionOp::Kind::kStoreBlob;
+  blob.oid = Oid(3);
+  blob.data = "record";
+  blob.blob = std::move(*spool);
+  txn.ops.push_back(blob);
+  EXPECT_FALSE(Commit(txn).empty());
+  std::vector<std::string> methods = fakes_[0]->methods();
+  ASSERT_GE(methods.size(), 6u);
+  EXPECT_EQ(methods[3], "tpc_abort");
+  EXPECT_EQ(methods[4], "tpc_begin");
+  EXPECT_EQ(methods.back(), "tpc_finish");
+  EXPECT_EQ(coordinator_.early_counts().voted, 0u);
+  CheckOneTransactionAtATime(*fakes_[0]);
+}
+
 // The asynchronous calls: what VoteThen and FinishThen hand to `done`, and on
 // which thread.
 class CommitCoordinatorThenTest : public CommitCoordinatorTest {

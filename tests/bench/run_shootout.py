@@ -16,13 +16,14 @@ the ratio is RAID time / plain time, so <= 1.11 is ">= 0.9x of plain ZEO".
 from __future__ import annotations
 
 import argparse
-import shlex
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
@@ -40,6 +41,17 @@ def mean_by_name(path: Path) -> dict[str, float]:
         if name and values:
             out[name] = sum(values) / len(values)
     return out
+
+
+def early_transactions(metrics_url: str) -> dict[str, int]:
+    """raidcore's zeoraid_early_transactions_total, by outcome."""
+    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
+    counts = {}
+    for line in text.splitlines():
+        if line.startswith("zeoraid_early_transactions_total{"):
+            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
+            counts[outcome] = int(float(line.rsplit(" ", 1)[1]))
+    return counts
 
 
 def main() -> int:
@@ -61,15 +73,23 @@ def main() -> int:
         tmp = Path(tmp)
         (tmp / "plain").mkdir()
         (tmp / "raid").mkdir()
+        # Each RAID's raidcore serves metrics, read at the end.
+        metrics = {"raid": (harness.LOOPBACK, harness.free_port())}
         clusters = {
             "plain": harness.Cluster(tmp / "plain", kind="plain"),
-            "raid": harness.Cluster(tmp / "raid", kind="raid", n_backends=2),
+            "raid": harness.Cluster(
+                tmp / "raid", kind="raid", n_backends=2,
+                raidcore_args=["--metrics_listen",
+                               harness.format_addr(metrics["raid"])]),
         }
         if args.raid_b:
             (tmp / "raidb").mkdir()
+            metrics["raidb"] = (harness.LOOPBACK, harness.free_port())
             clusters["raidb"] = harness.Cluster(
                 tmp / "raidb", kind="raid", n_backends=2,
-                raidcore_args=shlex.split(args.raid_b))
+                raidcore_args=["--metrics_listen",
+                               harness.format_addr(metrics["raidb"]),
+                               *shlex.split(args.raid_b)])
         try:
             for c in clusters.values():
                 c.start()
@@ -86,6 +106,9 @@ def main() -> int:
                  str(out), str(conf), *args.benchmarks],
                 check=True, cwd=tmp, stdout=subprocess.DEVNULL)
             took = time.monotonic() - t0
+            early = {name: early_transactions(
+                f"http://{harness.format_addr(addr)}/metrics")
+                for name, addr in metrics.items()}
         finally:
             for c in reversed(list(clusters.values())):
                 c.stop()
@@ -99,6 +122,10 @@ def main() -> int:
         rows.setdefault(what, {})[db] = value
     print(f"zodbshootout -c {args.concurrency}, {took:.0f} s; "
           f"nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
+    for name, counts in early.items():
+        print(f"{name}: transactions sent to the backends before their vote: "
+              f"{counts.get('started', 0)}, of which their vote used "
+              f"{counts.get('voted', 0)}")
     b_head = f" {'RAID-B':>10s} {'B/plain':>8s}" if args.raid_b else ""
     print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}"
           + b_head)
