@@ -156,6 +156,9 @@ class ClientSession final : public ClientSink,
   absl::Status HandleSimpleCall(const zeo::Message& message);
   absl::Status HandleIterator(const zeo::Message& message);
   absl::Status HandlePing(const zeo::Message& message);
+  // After a new_oids reply: tops the translator's oid reserve up if it runs
+  // low (see OidReserve), on this thread, while the client goes on.
+  void RefillOids();
 
   absl::Status Reply(const zeo::Value& msgid, zeo::Value result);
   absl::Status ReplyError(const zeo::Value& msgid,

@@ -11,6 +11,7 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "translator/client_session.h"
+#include "translator/oid_reserve.h"
 #include "translator/session_transaction.h"
 #include "translator/zeo_methods.h"
 #include "zeo/pickle.h"
@@ -488,18 +489,30 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
     return Reply(msgid, Value::Bytes(response.data()));
   }
   if (name == "new_oids") {
-    v1::NewOidsRequest request;
-    if (!args.empty()) {
-      if (!args[0].is_int()) return bad_args();
-      request.set_count(static_cast<uint32_t>(
-          std::clamp<int64_t>(args[0].int_value(), 1, 100)));
+    if (!args.empty() && !args[0].is_int()) return bad_args();
+    const uint32_t count = args.empty()
+                               ? 100
+                               : static_cast<uint32_t>(std::clamp<int64_t>(
+                                     args[0].int_value(), 1, 100));
+    OidReserve& reserve = fanout_->oid_reserve();
+    if (std::optional<std::vector<std::string>> oids = reserve.Take(count)) {
+      Value::Items items;
+      items.reserve(oids->size());
+      for (std::string& oid : *oids) items.push_back(Value::Bytes(oid));
+      absl::Status st = Reply(msgid, Value::List(std::move(items)));
+      RefillOids();
+      return st;
     }
+    v1::NewOidsRequest request;
+    request.set_count(count);
     v1::NewOidsResponse response;
     grpc::Status status =
         stub_->NewOids(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    return Reply(msgid, BytesList(response.oids()));
+    absl::Status st = Reply(msgid, BytesList(response.oids()));
+    RefillOids();
+    return st;
   }
   if (name == "history") {
     if (args.empty() || args.size() > 2) return bad_args();
@@ -598,6 +611,22 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
   return ReplyError(msgid, "ZODB.POSException.StorageError",
                     Value::Tuple({Value::Str(absl::StrCat(
                         "zeoraid: '", name, "' is not supported yet"))}));
+}
+
+void ClientSession::RefillOids() {
+  OidReserve& reserve = fanout_->oid_reserve();
+  std::optional<OidReserve::Refill> refill = reserve.StartRefill();
+  if (!refill.has_value()) return;
+  v1::NewOidsRequest request;
+  request.set_count(100);
+  v1::NewOidsResponse response;
+  grpc::Status status = stub_->NewOids(NewContext().get(), request, &response);
+  if (!status.ok() || response.has_error()) {
+    reserve.Abandon(*refill);
+    return;
+  }
+  reserve.Put(*refill, std::vector<std::string>(response.oids().begin(),
+                                                response.oids().end()));
 }
 
 }  // namespace zeoraid::translator

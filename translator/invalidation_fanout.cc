@@ -22,10 +22,11 @@ constexpr absl::Duration kOwnCommitWait = absl::Seconds(10);
 
 InvalidationFanout::InvalidationFanout(v1::Storage::Stub* stub,
                                        std::string translator_id,
-                                       uint64_t cache_bytes)
+                                       uint64_t cache_bytes, size_t oid_reserve)
     : stub_(stub),
       translator_id_(std::move(translator_id)),
-      cache_(cache_bytes, &recent_changes_) {}
+      cache_(cache_bytes, &recent_changes_),
+      oid_reserve_(oid_reserve) {}
 
 InvalidationFanout::~InvalidationFanout() { Stop(); }
 
@@ -116,6 +117,7 @@ void InvalidationFanout::WatchOnce() {
         // Commits may have happened while no watch was open: start empty.
         cache_.Reset(processed_);
       }
+      oid_reserve_.Clear();
       cv_.SignalAll();
       ZR_LOG(INFO) << "watching raidcore invalidations from "
                    << TidHex(message.tid());
@@ -206,6 +208,7 @@ void InvalidationFanout::WatchOnce() {
   }
   // Transactions may commit unseen until the next watch: the cache is off.
   cache_.Disable();
+  oid_reserve_.Clear();
   cv_.SignalAll();
   if (stopping) return;
   std::string reason =

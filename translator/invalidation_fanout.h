@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "base/mutex.h"
 #include "translator/object_cache.h"
+#include "translator/oid_reserve.h"
 #include "translator/recent_changes.h"
 #include "zeo/value.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
@@ -57,8 +58,9 @@ class ClientSink {
 class InvalidationFanout {
  public:
   // `cache_bytes` bounds the record cache shared by the clients (0: none).
+  // `oid_reserve`: the oid reserve's low water (0: no reserve).
   InvalidationFanout(v1::Storage::Stub* stub, std::string translator_id,
-                     uint64_t cache_bytes = 0);
+                     uint64_t cache_bytes = 0, size_t oid_reserve = 100);
   ~InvalidationFanout();
 
   void Start();
@@ -80,6 +82,9 @@ class InvalidationFanout {
   // The record cache, kept coherent here: each transaction's invalidation is
   // applied to it before any client can see that transaction.
   ObjectCache& cache() { return cache_; }
+  // New oids for the clients; cleared whenever the watch begins anew (raidcore
+  // may have restarted).
+  OidReserve& oid_reserve() { return oid_reserve_; }
   const ObjectCache& cache() const { return cache_; }
 
  private:
@@ -93,6 +98,7 @@ class InvalidationFanout {
   std::thread thread_;
   RecentChanges recent_changes_{/*capacity=*/4096};
   ObjectCache cache_;
+  OidReserve oid_reserve_;
 
   mutable Mutex mu_;
   CondVar cv_;

@@ -71,6 +71,11 @@ ABSL_FLAG(int, cache_mb, 128,
           "Size in MiB of the record cache shared by this translator's "
           "clients (loadBefore answered without asking raidcore; kept exact "
           "by the invalidations); 0 turns it off.");
+ABSL_FLAG(int, new_oids_reserve, 100,
+          "New oids this translator holds for its clients, so that a "
+          "client's new_oids is answered at once (refilled from raidcore "
+          "after the reply, as a ZEO client prefetches its own); 0: every "
+          "new_oids asks raidcore. Dropped when raidcore restarts.");
 ABSL_FLAG(bool, raidcore_load_stream, true,
           "Send loadBefore calls to raidcore on one shared stream, answered "
           "as they complete (false: a unary gRPC call each, which costs both "
@@ -211,7 +216,8 @@ int Run() {
   TranslatorMetrics metrics;
   InvalidationFanout fanout(
       watch_stub.get(), id,
-      static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20);
+      static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_cache_mb))) << 20,
+      static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_new_oids_reserve))));
   fanout.Start();
   // Outlives the sessions and the pool jobs that send loads on it.
   std::unique_ptr<v1::Storage::Stub> load_stub;

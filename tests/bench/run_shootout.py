@@ -64,6 +64,8 @@ def main() -> int:
                         help="also run a second RAID whose raidcore gets these "
                              "extra flags (shell words), e.g. "
                              "'--send_stores_early=false': an A/B in the same run")
+    parser.add_argument("--raid-b-translator", metavar="FLAGS", default="",
+                        help="extra translator flags of that second RAID")
     parser.add_argument("benchmarks", nargs="*", default=BENCHMARKS)
     args = parser.parse_args()
     if not Path(args.shootout).exists():
@@ -82,14 +84,15 @@ def main() -> int:
                 raidcore_args=["--metrics_listen",
                                harness.format_addr(metrics["raid"])]),
         }
-        if args.raid_b:
+        if args.raid_b is not None or args.raid_b_translator:
             (tmp / "raidb").mkdir()
             metrics["raidb"] = (harness.LOOPBACK, harness.free_port())
             clusters["raidb"] = harness.Cluster(
                 tmp / "raidb", kind="raid", n_backends=2,
                 raidcore_args=["--metrics_listen",
                                harness.format_addr(metrics["raidb"]),
-                               *shlex.split(args.raid_b)])
+                               *shlex.split(args.raid_b or "")],
+                translator_args=shlex.split(args.raid_b_translator))
         try:
             for c in clusters.values():
                 c.start()
@@ -126,7 +129,7 @@ def main() -> int:
         print(f"{name}: transactions sent to the backends before their vote: "
               f"{counts.get('started', 0)}, of which their vote used "
               f"{counts.get('voted', 0)}")
-    b_head = f" {'RAID-B':>10s} {'B/plain':>8s}" if args.raid_b else ""
+    b_head = f" {'RAID-B':>10s} {'B/plain':>8s}" if "raidb" in metrics else ""
     print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}"
           + b_head)
 

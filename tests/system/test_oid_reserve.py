@@ -1,0 +1,54 @@
+"""The translator answers new_oids from a reserve of oids it holds for its
+clients (translator/oid_reserve.h), refilled from raidcore after its reply,
+so that a client adding objects does not wait for raidcore and a backend on
+every hundredth object.
+
+- a new_oids is answered while raidcore cannot answer (stopped with SIGSTOP);
+- oids stay unique across the clients of two translators.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+import harness
+
+pytestmark = pytest.mark.raid_only
+
+
+def test_new_oids_are_answered_from_the_translators_reserve(make_cluster):
+    cluster = make_cluster(n_backends=2)
+    storage = cluster.client_storage()
+    first = storage._server.call("new_oids", 10)
+    time.sleep(1)  # the refill after that reply is done
+    raidcore = cluster.raidcore.process.pid
+    os.kill(raidcore, signal.SIGSTOP)
+    try:
+        future = storage._server.call("new_oids", 10, wait=False)
+        second = future.result(timeout=10)
+    finally:
+        os.kill(raidcore, signal.SIGCONT)
+    assert len(first) == len(second) == 10
+    assert len(set(first) | set(second)) == 20
+    assert max(first) < min(second)
+
+
+def test_oids_are_unique_across_translators(make_cluster):
+    cluster = make_cluster(n_backends=2)
+    other = harness.Translator(cluster.supervisor, cluster.raidcore,
+                               name="translator2")
+    other.start()
+    try:
+        a = cluster.client_storage()
+        b = cluster.client_storage(other.addr)
+        seen: list[bytes] = []
+        for _ in range(5):
+            for storage in (a, b):
+                seen += storage._server.call("new_oids", 37)
+        assert len(seen) == len(set(seen)) == 370
+    finally:
+        other.stop()

@@ -1,0 +1,47 @@
+#include "translator/oid_reserve.h"
+
+#include <utility>
+
+namespace zeoraid::translator {
+
+std::optional<std::vector<std::string>> OidReserve::Take(size_t count) {
+  MutexLock lock(&mu_);
+  if (count == 0 || oids_.size() < count) return std::nullopt;
+  std::vector<std::string> out(std::make_move_iterator(oids_.begin()),
+                               std::make_move_iterator(oids_.begin() + count));
+  oids_.erase(oids_.begin(), oids_.begin() + count);
+  return out;
+}
+
+std::optional<OidReserve::Refill> OidReserve::StartRefill() {
+  MutexLock lock(&mu_);
+  if (refilling_ || oids_.size() >= low_water_) return std::nullopt;
+  refilling_ = true;
+  return Refill{generation_};
+}
+
+void OidReserve::Put(const Refill& refill, std::vector<std::string> oids) {
+  MutexLock lock(&mu_);
+  if (refill.generation != generation_) return;  // cleared meanwhile
+  refilling_ = false;
+  for (std::string& oid : oids) oids_.push_back(std::move(oid));
+}
+
+void OidReserve::Abandon(const Refill& refill) {
+  MutexLock lock(&mu_);
+  if (refill.generation == generation_) refilling_ = false;
+}
+
+void OidReserve::Clear() {
+  MutexLock lock(&mu_);
+  oids_.clear();
+  refilling_ = false;
+  ++generation_;
+}
+
+size_t OidReserve::size() const {
+  MutexLock lock(&mu_);
+  return oids_.size();
+}
+
+}  // namespace zeoraid::translator
