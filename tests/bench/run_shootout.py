@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "system"))
@@ -41,17 +40,6 @@ def mean_by_name(path: Path) -> dict[str, float]:
         if name and values:
             out[name] = sum(values) / len(values)
     return out
-
-
-def early_transactions(metrics_url: str) -> dict[str, int]:
-    """raidcore's zeoraid_early_transactions_total, by outcome."""
-    text = urllib.request.urlopen(metrics_url, timeout=5).read().decode()
-    counts = {}
-    for line in text.splitlines():
-        if line.startswith("zeoraid_early_transactions_total{"):
-            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-            counts[outcome] = int(float(line.rsplit(" ", 1)[1]))
-    return counts
 
 
 def main() -> int:
@@ -109,8 +97,8 @@ def main() -> int:
                  str(out), str(conf), *args.benchmarks],
                 check=True, cwd=tmp, stdout=subprocess.DEVNULL)
             took = time.monotonic() - t0
-            early = {name: early_transactions(
-                f"http://{harness.format_addr(addr)}/metrics")
+            early = {name: harness.metric_by_label(
+                addr, "zeoraid_early_transactions_total", "outcome")
                 for name, addr in metrics.items()}
         finally:
             for c in reversed(list(clusters.values())):
@@ -127,8 +115,8 @@ def main() -> int:
           f"nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}")
     for name, counts in early.items():
         print(f"{name}: transactions sent to the backends before their vote: "
-              f"{counts.get('started', 0)}, of which their vote used "
-              f"{counts.get('voted', 0)}")
+              f"{counts.get('started', 0):.0f}, of which their vote used "
+              f"{counts.get('voted', 0):.0f}")
     b_head = f" {'RAID-B':>10s} {'B/plain':>8s}" if "raidb" in metrics else ""
     print(f"{'benchmark':40s} {'plain':>10s} {'RAID':>10s} {'RAID/plain':>11s}"
           + b_head)

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence, Union
 
@@ -153,6 +154,18 @@ def open_conn(db):
 
 def format_addr(addr: Address) -> str:
     return addr if isinstance(addr, str) else f"{addr[0]}:{addr[1]}"
+
+
+def metric_by_label(metrics_addr: Address, name: str, label: str) -> dict[str, float]:
+    """The samples of metric ``name`` on a /metrics page, by their ``label``'s value."""
+    text = urllib.request.urlopen(
+        f"http://{format_addr(metrics_addr)}/metrics", timeout=5).read().decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") and f'{label}="' in line:
+            key = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+            values[key] = float(line.rsplit(" ", 1)[1])
+    return values
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str,

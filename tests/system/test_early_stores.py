@@ -18,7 +18,6 @@ ZEO connection, and tids in commit order. So:
 from __future__ import annotations
 
 import time
-import urllib.request
 
 import pytest
 from ZODB.Connection import TransactionMetaData
@@ -34,14 +33,8 @@ RECORD = b"r" * 500
 
 
 def early_counts(metrics_addr) -> dict[str, int]:
-    text = urllib.request.urlopen(
-        f"http://{harness.format_addr(metrics_addr)}/metrics", timeout=5).read().decode()
-    counts = {}
-    for line in text.splitlines():
-        if line.startswith("zeoraid_early_transactions_total{"):
-            outcome = line.split('outcome="', 1)[1].split('"', 1)[0]
-            counts[outcome] = int(float(line.rsplit(" ", 1)[1]))
-    return counts
+    return {k: int(v) for k, v in harness.metric_by_label(
+        metrics_addr, "zeoraid_early_transactions_total", "outcome").items()}
 
 
 def wait_started(metrics_addr, n: int) -> None:
