@@ -495,13 +495,38 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
                                : static_cast<uint32_t>(std::clamp<int64_t>(
                                      args[0].int_value(), 1, 100));
     OidReserve& reserve = fanout_->oid_reserve();
-    if (std::optional<std::vector<std::string>> oids = reserve.Take(count)) {
-      Value::Items items;
-      items.reserve(oids->size());
-      for (std::string& oid : *oids) items.push_back(Value::Bytes(oid));
-      absl::Status st = Reply(msgid, Value::List(std::move(items)));
-      RefillOids();
-      return st;
+    // Oids come from one fetch at a time, through the reserve, so that each
+    // client gets them in ascending order. A request the reserve cannot
+    // cover waits for the fetch under way, or fetches.
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (reserve.enabled()) {
+      if (std::optional<std::vector<std::string>> oids = reserve.Take(count)) {
+        Value::Items items;
+        items.reserve(oids->size());
+        for (std::string& oid : *oids) items.push_back(Value::Bytes(oid));
+        absl::Status st = Reply(msgid, Value::List(std::move(items)));
+        RefillOids();
+        return st;
+      }
+      std::optional<OidReserve::Refill> refill =
+          reserve.StartRefill(/*even_if_full=*/true);
+      if (!refill.has_value()) {
+        if (absl::Now() > deadline) break;  // asks raidcore itself
+        reserve.AwaitRefill(deadline - absl::Now());
+        continue;
+      }
+      v1::NewOidsRequest request;
+      request.set_count(100);
+      v1::NewOidsResponse response;
+      grpc::Status status =
+          stub_->NewOids(NewContext().get(), request, &response);
+      if (!status.ok() || response.has_error()) {
+        reserve.Abandon(*refill);
+        if (!status.ok()) return ReplyRpcFailure(msgid, status);
+        return ReplyZeoError(msgid, response.error());
+      }
+      reserve.Put(*refill, std::vector<std::string>(response.oids().begin(),
+                                                    response.oids().end()));
     }
     v1::NewOidsRequest request;
     request.set_count(count);
@@ -510,9 +535,7 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
         stub_->NewOids(NewContext().get(), request, &response);
     if (!status.ok()) return ReplyRpcFailure(msgid, status);
     if (response.has_error()) return ReplyZeoError(msgid, response.error());
-    absl::Status st = Reply(msgid, BytesList(response.oids()));
-    RefillOids();
-    return st;
+    return Reply(msgid, BytesList(response.oids()));
   }
   if (name == "history") {
     if (args.empty() || args.size() > 2) return bad_args();

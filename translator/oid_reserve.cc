@@ -13,9 +13,11 @@ std::optional<std::vector<std::string>> OidReserve::Take(size_t count) {
   return out;
 }
 
-std::optional<OidReserve::Refill> OidReserve::StartRefill() {
+std::optional<OidReserve::Refill> OidReserve::StartRefill(bool even_if_full) {
   MutexLock lock(&mu_);
-  if (refilling_ || oids_.size() >= low_water_) return std::nullopt;
+  if (refilling_ || (!even_if_full && oids_.size() >= low_water_)) {
+    return std::nullopt;
+  }
   refilling_ = true;
   return Refill{generation_};
 }
@@ -25,11 +27,21 @@ void OidReserve::Put(const Refill& refill, std::vector<std::string> oids) {
   if (refill.generation != generation_) return;  // cleared meanwhile
   refilling_ = false;
   for (std::string& oid : oids) oids_.push_back(std::move(oid));
+  refilled_.SignalAll();
+}
+
+void OidReserve::AwaitRefill(absl::Duration timeout) {
+  const auto deadline = CondVar::DeadlineAfter(timeout);
+  MutexLock lock(&mu_);
+  while (refilling_) {
+    if (!refilled_.WaitUntil(&mu_, deadline)) return;
+  }
 }
 
 void OidReserve::Abandon(const Refill& refill) {
   MutexLock lock(&mu_);
   if (refill.generation == generation_) refilling_ = false;
+  refilled_.SignalAll();
 }
 
 void OidReserve::Clear() {
@@ -37,6 +49,7 @@ void OidReserve::Clear() {
   oids_.clear();
   refilling_ = false;
   ++generation_;
+  refilled_.SignalAll();
 }
 
 size_t OidReserve::size() const {

@@ -6,6 +6,11 @@
 // found it low, refills it after writing its reply, so the refill is off
 // the client's path.
 //
+// Oids reach the reserve from one fetch at a time, and a client whose
+// request the reserve cannot cover waits for the fetch under way or makes
+// the next one: so every client gets ascending oids, as from one ZEO server
+// (raidcore hands them out in ascending order).
+//
 // Cleared when raidcore may have restarted (the translator's invalidation
 // watch began anew): a new raidcore knows nothing of the oids handed out
 // before, and a backend that restarted too could hand them out again.
@@ -21,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "base/mutex.h"
 
 namespace zeoraid::translator {
@@ -34,12 +40,15 @@ class OidReserve {
   // taken) when the reserve holds fewer.
   std::optional<std::vector<std::string>> Take(size_t count);
 
-  // A refill, when the reserve is low and nobody is refilling it: the
-  // caller asks raidcore for oids and ends it with Put or Abandon.
+  // A refill, when the reserve is low (or `even_if_full`) and nobody is
+  // refilling it: the caller asks raidcore for oids and ends it with Put or
+  // Abandon.
   struct Refill {
     uint64_t generation = 0;
   };
-  std::optional<Refill> StartRefill();
+  std::optional<Refill> StartRefill(bool even_if_full = false);
+  // Waits (at most `timeout`) until no refill is under way.
+  void AwaitRefill(absl::Duration timeout);
   // Adds `oids` (in order), unless the reserve was cleared since `refill`
   // started: those may be from a raidcore that is gone.
   void Put(const Refill& refill, std::vector<std::string> oids);
@@ -47,12 +56,15 @@ class OidReserve {
 
   void Clear();
   size_t size() const;
+  // False with a low water of 0: no reserve (every new_oids asks raidcore).
+  bool enabled() const { return low_water_ > 0; }
 
  private:
   const size_t low_water_;
   mutable Mutex mu_;
   std::deque<std::string> oids_ ABSL_GUARDED_BY(mu_);
   bool refilling_ ABSL_GUARDED_BY(mu_) = false;
+  CondVar refilled_;  // signalled when a refill ends
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // Clear counts up
 };
 

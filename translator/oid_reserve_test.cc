@@ -4,6 +4,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 
 namespace zeoraid::translator {
@@ -86,6 +87,26 @@ TEST(OidReserveTest, ConcurrentTakersNeverGetTheSameOid) {
   }
   EXPECT_GT(n, 0u);
   EXPECT_EQ(all.size(), n);
+}
+
+TEST(OidReserveTest, OneFetchAtATimeAndWaitersSeeItsEnd) {
+  OidReserve reserve(10);
+  auto refill = reserve.StartRefill(/*even_if_full=*/true);
+  ASSERT_TRUE(refill.has_value());
+  EXPECT_FALSE(reserve.StartRefill(/*even_if_full=*/true).has_value());
+  std::atomic<bool> woke{false};
+  std::thread waiter([&] {
+    reserve.AwaitRefill(absl::Seconds(30));
+    woke = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(woke.load());
+  reserve.Put(*refill, Oids(1, 3));
+  waiter.join();
+  EXPECT_TRUE(woke.load());
+  // Full, yet a client that needs more may fetch.
+  EXPECT_FALSE(reserve.Take(5).has_value());
+  EXPECT_TRUE(reserve.StartRefill(/*even_if_full=*/true).has_value());
 }
 
 }  // namespace
