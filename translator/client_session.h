@@ -26,6 +26,7 @@
 #include "translator/commit_stream.h"
 #include "translator/invalidation_fanout.h"
 #include "translator/load_stream_client.h"
+#include "translator/oid_reserve.h"
 #include "translator/translator_metrics.h"
 #include "zeo/limits.h"
 #include "zeo/message.h"
@@ -159,6 +160,10 @@ class ClientSession final : public ClientSink,
   // After a new_oids reply: tops the translator's oid reserve up if it runs
   // low (see OidReserve), on this thread, while the client goes on.
   void RefillOids();
+  // Ends `refill` with 100 oids from raidcore (Put), or abandons it when
+  // raidcore fails or answers with an error (in `response`).
+  grpc::Status FetchOids(const OidReserve::Refill& refill,
+                         v1::NewOidsResponse* response);
 
   absl::Status Reply(const zeo::Value& msgid, zeo::Value result);
   absl::Status ReplyError(const zeo::Value& msgid,

@@ -515,18 +515,10 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
         reserve.AwaitRefill(deadline - absl::Now());
         continue;
       }
-      v1::NewOidsRequest request;
-      request.set_count(100);
       v1::NewOidsResponse response;
-      grpc::Status status =
-          stub_->NewOids(NewContext().get(), request, &response);
-      if (!status.ok() || response.has_error()) {
-        reserve.Abandon(*refill);
-        if (!status.ok()) return ReplyRpcFailure(msgid, status);
-        return ReplyZeoError(msgid, response.error());
-      }
-      reserve.Put(*refill, std::vector<std::string>(response.oids().begin(),
-                                                    response.oids().end()));
+      grpc::Status status = FetchOids(*refill, &response);
+      if (!status.ok()) return ReplyRpcFailure(msgid, status);
+      if (response.has_error()) return ReplyZeoError(msgid, response.error());
     }
     v1::NewOidsRequest request;
     request.set_count(count);
@@ -637,19 +629,26 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
 }
 
 void ClientSession::RefillOids() {
-  OidReserve& reserve = fanout_->oid_reserve();
-  std::optional<OidReserve::Refill> refill = reserve.StartRefill();
+  std::optional<OidReserve::Refill> refill =
+      fanout_->oid_reserve().StartRefill();
   if (!refill.has_value()) return;
+  v1::NewOidsResponse response;
+  FetchOids(*refill, &response);  // a failure leaves the reserve as it was
+}
+
+grpc::Status ClientSession::FetchOids(const OidReserve::Refill& refill,
+                                      v1::NewOidsResponse* response) {
+  OidReserve& reserve = fanout_->oid_reserve();
   v1::NewOidsRequest request;
   request.set_count(100);
-  v1::NewOidsResponse response;
-  grpc::Status status = stub_->NewOids(NewContext().get(), request, &response);
-  if (!status.ok() || response.has_error()) {
-    reserve.Abandon(*refill);
-    return;
+  grpc::Status status = stub_->NewOids(NewContext().get(), request, response);
+  if (!status.ok() || response->has_error()) {
+    reserve.Abandon(refill);
+    return status;
   }
-  reserve.Put(*refill, std::vector<std::string>(response.oids().begin(),
-                                                response.oids().end()));
+  reserve.Put(refill, std::vector<std::string>(response->oids().begin(),
+                                               response->oids().end()));
+  return status;
 }
 
 }  // namespace zeoraid::translator

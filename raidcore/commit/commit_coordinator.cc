@@ -136,6 +136,14 @@ absl::Status SendBegin(BackendConnection& c, const PendingTransaction& txn,
                               Value::Bytes(tid), Value::Str(txn.status)});
 }
 
+// Whether ops[first_op…] store a blob.
+bool StoresBlob(const PendingTransaction& txn, size_t first_op) {
+  for (size_t i = first_op; i < txn.ops.size(); ++i) {
+    if (txn.ops[i].kind == TransactionOp::Kind::kStoreBlob) return true;
+  }
+  return false;
+}
+
 bool SameMembers(const std::vector<BackendMember>& a,
                  const std::vector<BackendMember>& b) {
   if (a.size() != b.size()) return false;
@@ -266,13 +274,11 @@ void CommitCoordinator::TakeServingConnections(const PendingTransaction& txn,
     if (++preempted_in_a_row_ >= 2) early_declines_left_ = kEarlyDeclines;
   }
   if (mine == nullptr || early_owner_ != mine) return;
-  for (size_t i = mine->sent_ops_; i < txn.ops.size(); ++i) {
-    if (txn.ops[i].kind == TransactionOp::Kind::kStoreBlob) {
-      // Came with the vote. A blob's bytes go to one backend after the
-      // other, from the voting thread: the usual way.
-      AbortEarlyLocked(mine, "it stores a blob");
-      return;
-    }
+  if (StoresBlob(txn, mine->sent_ops_)) {
+    // Came with the vote. A blob's bytes go to one backend after the other,
+    // from the voting thread: the usual way.
+    AbortEarlyLocked(mine, "it stores a blob");
+    return;
   }
   if (!SameMembers(mine->members_, plan->members)) {
     AbortEarlyLocked(mine, "the optimal backends changed since it began");
@@ -344,12 +350,10 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
     if (early != nullptr) early->held_back_ = true;
     return;
   }
-  for (size_t i = first; i < txn->ops.size(); ++i) {
-    if (txn->ops[i].kind == TransactionOp::Kind::kStoreBlob) {
-      // A blob's bytes go to one backend after the other: at vote.
-      if (early != nullptr) AbortEarlyLocked(early, "it stores a blob");
-      return;
-    }
+  if (StoresBlob(*txn, first)) {
+    // A blob's bytes go to one backend after the other: at vote.
+    if (early != nullptr) AbortEarlyLocked(early, "it stores a blob");
+    return;
   }
   if (early == nullptr) {
     // Another transaction has the serving connections; this one tries again
