@@ -337,21 +337,15 @@ absl::StatusOr<std::string> ReadFrame(const Socket& socket,
   return payload;
 }
 
-absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
-                        absl::Duration timeout) {
+absl::Status WriteAll(const Socket& socket, absl::string_view a,
+                      absl::string_view b, absl::Duration timeout) {
   const absl::Time deadline = DeadlineAfter(timeout);
-  if (payload.size() > 0xffffffffu) {
-    return absl::OutOfRangeError("frame larger than 4 GiB");
-  }
-  std::array<char, 4> prefix =
-      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
-  const absl::string_view head(prefix.data(), 4);
-  const size_t total = 4 + payload.size();
+  const size_t total = a.size() + b.size();
   size_t sent = 0;
   while (sent < total) {
     absl::StatusOr<size_t> w =
-        sent < 4 ? SendNow(socket.fd(), head.substr(sent), payload)
-                 : SendNow(socket.fd(), payload.substr(sent - 4), {});
+        sent < a.size() ? SendNow(socket.fd(), a.substr(sent), b)
+                        : SendNow(socket.fd(), b.substr(sent - a.size()), {});
     if (!w.ok()) return w.status();
     sent += *w;
     if (*w == 0) {
@@ -365,6 +359,24 @@ absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
     }
   }
   return absl::OkStatus();
+}
+
+void AppendFrame(std::string* out, absl::string_view payload) {
+  std::array<char, 4> prefix =
+      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+  out->append(prefix.data(), prefix.size());
+  out->append(payload.data(), payload.size());
+}
+
+absl::Status WriteFrame(const Socket& socket, absl::string_view payload,
+                        absl::Duration timeout) {
+  if (payload.size() > 0xffffffffu) {
+    return absl::OutOfRangeError("frame larger than 4 GiB");
+  }
+  std::array<char, 4> prefix =
+      EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+  return WriteAll(socket, absl::string_view(prefix.data(), 4), payload,
+                  timeout);
 }
 
 bool HasPendingInput(const Socket& socket) {

@@ -82,6 +82,16 @@ absl::StatusOr<std::string> ReadFrame(const Socket& socket,
 // read right now; never blocks.
 bool HasPendingInput(const Socket& socket);
 
+// Writes `a` then `b`, within `timeout` for the whole: a peer that stops
+// reading gets DeadlineExceeded, after which the stream is unusable (part of
+// the bytes may be out). One sendmsg when the socket's buffer takes them.
+absl::Status WriteAll(const Socket& socket, absl::string_view a,
+                      absl::string_view b,
+                      absl::Duration timeout = absl::InfiniteDuration());
+// Appends `payload` as one frame (its length prefix, then the bytes), ready
+// for WriteAll with other frames.
+void AppendFrame(std::string* out, absl::string_view payload);
+
 // Writes the length prefix and the payload, within `timeout` for the whole
 // frame: a peer that stops reading (or drains too slowly) gets
 // DeadlineExceeded, after which the stream is unusable (part of the frame may

@@ -100,6 +100,16 @@ class BackendConnection {
   // fails.
   virtual absl::Status Send(absl::string_view method,
                             zeo::Value::Items args) = 0;
+  // Send, except that the frame may wait in the connection and leave in one
+  // write with the frames after it: with the next call or Send, at Flush, or
+  // once enough bytes wait. A transaction's tpc_begin and data calls go this
+  // way, so that its stores leave in a few writes and not one each (each
+  // costs a system call here and a wake-up at the server). Default: Send.
+  virtual absl::Status Queue(absl::string_view method, zeo::Value::Items args) {
+    return Send(method, std::move(args));
+  }
+  // Writes the frames Queue holds now. Default: it holds none.
+  virtual absl::Status Flush() { return absl::OkStatus(); }
 
   // The last storage statistics ({length, size}) the server sent with its
   // `info` callback (after a commit on this connection, or a pack); None before

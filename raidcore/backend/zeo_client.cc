@@ -1,6 +1,7 @@
 #include "raidcore/backend/zeo_client.h"
 
 #include <algorithm>
+#include <array>
 #include <optional>
 #include <utility>
 
@@ -168,7 +169,30 @@ absl::Status ZeoClient::Write(const std::string& payload) {
   MutexLock lock(&write_mu_);
   // A backend that stops reading (SIGSTOP, overload) must not block writers
   // beyond a call's timeout.
-  return net::WriteFrame(socket_, payload, options_.call_timeout);
+  if (queued_.empty()) {
+    return net::WriteFrame(socket_, payload, options_.call_timeout);
+  }
+  // The queued frames, this frame's prefix, then its payload (not copied).
+  const std::array<char, 4> prefix =
+      net::EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+  queued_.append(prefix.data(), prefix.size());
+  absl::Status st =
+      net::WriteAll(socket_, queued_, payload, options_.call_timeout);
+  ClearQueuedLocked();
+  return st;
+}
+
+absl::Status ZeoClient::WriteQueuedLocked() {
+  if (queued_.empty()) return absl::OkStatus();
+  absl::Status st = net::WriteAll(socket_, queued_, {}, options_.call_timeout);
+  ClearQueuedLocked();
+  return st;
+}
+
+void ZeoClient::ClearQueuedLocked() {
+  queued_.clear();
+  // A big frame (a large record) may have grown it: give that back.
+  if (queued_.capacity() > 4 * kQueuedBytes) queued_.shrink_to_fit();
 }
 
 void ZeoClient::ReadLoop() {
@@ -538,6 +562,26 @@ void ZeoClient::Forget(int64_t msgid) {
 }
 
 absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
+  return SendOneWay(method, std::move(args), /*queue=*/false);
+}
+
+absl::Status ZeoClient::Queue(absl::string_view method,
+                              zeo::Value::Items args) {
+  return SendOneWay(method, std::move(args), /*queue=*/true);
+}
+
+absl::Status ZeoClient::Flush() {
+  absl::Status st;
+  {
+    MutexLock lock(&write_mu_);
+    st = WriteQueuedLocked();
+  }
+  if (!st.ok()) Fail(st);
+  return st;
+}
+
+absl::Status ZeoClient::SendOneWay(absl::string_view method,
+                                   zeo::Value::Items args, bool queue) {
   {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
@@ -551,7 +595,15 @@ absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
     unsent_ = Unencodable(method, payload.status());
     return absl::OkStatus();
   }
-  absl::Status st = Write(*payload);
+  absl::Status st;
+  if (queue) {
+    MutexLock lock(&write_mu_);
+    net::AppendFrame(&queued_, *payload);
+    if (queued_.size() < kQueuedBytes) return absl::OkStatus();
+    st = WriteQueuedLocked();
+  } else {
+    st = Write(*payload);
+  }
   if (!st.ok()) Fail(st);
   return st;
 }

@@ -67,6 +67,11 @@ class ZeoClient final : public BackendConnection {
   // A call msgpack cannot carry (on an M5 backend) is not sent: Call answers
   // a StorageError; after such a Send, the next Call does (see unsent_).
   absl::Status Send(absl::string_view method, zeo::Value::Items args) override;
+  // Holds at most kQueuedBytes; a frame that takes it past them goes out with
+  // the ones before it.
+  absl::Status Queue(absl::string_view method, zeo::Value::Items args) override;
+  absl::Status Flush() override;
+  static constexpr size_t kQueuedBytes = 64 << 10;
   std::string registered_tid() const override { return registered_tid_; }
   bool read_only() const override { return read_only_; }
   bool supports_blobs() const override { return blobs_; }
@@ -88,7 +93,14 @@ class ZeoClient final : public BackendConnection {
             zeo::Encoding encoding);
   void ReadLoop();
   void Fail(const absl::Status& status);
+  // Writes the frames queued, then `payload`'s (in one system call when the
+  // socket takes them).
   absl::Status Write(const std::string& payload);
+  // Send and Queue.
+  absl::Status SendOneWay(absl::string_view method, zeo::Value::Items args,
+                          bool queue);
+  absl::Status WriteQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  void ClearQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The frame payload for `message`; an error (logged) when this backend's
   // encoding cannot carry it.
   absl::StatusOr<std::string> Encode(const zeo::Message& message);
@@ -148,7 +160,10 @@ class ZeoClient final : public BackendConnection {
   std::atomic<int64_t> last_heard_ns_{0};
 
   Mutex write_mu_;  // serializes frames on the socket
-  Mutex blob_mu_;   // held for a whole SendBlob
+  // Whole frames from Queue, not yet written; they go out before any later
+  // frame, so the connection's order is the callers' order.
+  std::string queued_ ABSL_GUARDED_BY(write_mu_);
+  Mutex blob_mu_;  // held for a whole SendBlob
 
   mutable Mutex mu_;
   int64_t next_msgid_ ABSL_GUARDED_BY(mu_) = 1;

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "base/notification.h"
 #include "gtest/gtest.h"
 #include "net/socket.h"
@@ -92,6 +93,88 @@ TEST(ZeoClientTest, TheLastReferenceMayGoOnTheReaderThread) {
       net::ReadFrame(c.server, 1 << 20, absl::Seconds(5));
   EXPECT_EQ(after.status().code(), absl::StatusCode::kUnavailable)
       << after.status();
+}
+
+// Reads one frame and decodes it as a call.
+zeo::Message ReadCall(const net::Socket& peer) {
+  absl::StatusOr<std::string> frame =
+      net::ReadFrame(peer, 1 << 20, absl::Seconds(5));
+  EXPECT_TRUE(frame.ok()) << frame.status();
+  if (!frame.ok()) return zeo::Message();
+  absl::StatusOr<zeo::Message> call = zeo::DecodeMessage(
+      *frame, kPickle, zeo::DecodeLimits(), zeo::GlobalPolicy::kClient);
+  EXPECT_TRUE(call.ok()) << call.status();
+  return call.ok() ? *std::move(call) : zeo::Message();
+}
+
+// Whether the server has bytes to read within `wait`.
+bool Readable(const net::Socket& peer, absl::Duration wait) {
+  const absl::Time deadline = absl::Now() + wait;
+  while (absl::Now() < deadline) {
+    if (net::HasPendingInput(peer)) return true;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  return net::HasPendingInput(peer);
+}
+
+// A transaction's one-way calls wait in the connection and leave with its
+// vote, in the order they were made.
+TEST(ZeoClientTest, QueuedCallsLeaveWithTheNextCall) {
+  Connected c = ConnectThroughFactory();
+  ASSERT_NE(c.client, nullptr);
+  ASSERT_TRUE(c.client->Queue("tpc_begin", {Value::Int(7)}).ok());
+  ASSERT_TRUE(
+      c.client
+          ->Queue("storea", {Value::Bytes(std::string(8, '\1')), Value::None(),
+                             Value::Bytes("data"), Value::Int(7)})
+          .ok());
+  EXPECT_FALSE(Readable(c.server, absl::Milliseconds(100)));
+  std::unique_ptr<BackendConnection::PendingCall> vote =
+      c.client->Start("vote", {Value::Int(7)}, absl::Seconds(5));
+  EXPECT_EQ(ReadCall(c.server).name, "tpc_begin");
+  EXPECT_EQ(ReadCall(c.server).name, "storea");
+  zeo::Message voted = ReadCall(c.server);
+  EXPECT_EQ(voted.name, "vote");
+  ASSERT_TRUE(
+      net::WriteFrame(
+          c.server, zeo::EncodeMessage(
+                        zeo::MakeReply(voted.msgid, Value::List({})), kPickle))
+          .ok());
+  absl::StatusOr<ZeoReply> reply = vote->Await();
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_FALSE(reply->is_error);
+}
+
+// Flush writes what waits; a queue past its bound goes out by itself, so a
+// big transaction's stores reach the server while more are queued.
+TEST(ZeoClientTest, FlushAndTheBoundSendWhatIsQueued) {
+  Connected c = ConnectThroughFactory();
+  ASSERT_NE(c.client, nullptr);
+  ASSERT_TRUE(c.client->Queue("tpc_begin", {Value::Int(1)}).ok());
+  EXPECT_FALSE(Readable(c.server, absl::Milliseconds(50)));
+  ASSERT_TRUE(c.client->Flush().ok());
+  EXPECT_EQ(ReadCall(c.server).name, "tpc_begin");
+
+  const std::string record(1000, 'x');
+  int queued = 0;
+  while (!net::HasPendingInput(c.server) &&
+         queued * record.size() < 2 * ZeoClient::kQueuedBytes) {
+    ASSERT_TRUE(c.client
+                    ->Queue("storea",
+                            {Value::Bytes(std::string(8, '\2')), Value::None(),
+                             Value::Bytes(record), Value::Int(1)})
+                    .ok());
+    ++queued;
+  }
+  EXPECT_TRUE(Readable(c.server, absl::Seconds(5)));
+  EXPECT_LE(queued * record.size(), ZeoClient::kQueuedBytes + record.size());
+  EXPECT_GE(queued * record.size(), ZeoClient::kQueuedBytes / 2);
+  // Every store arrives, the held rest with the flush.
+  ASSERT_TRUE(c.client->Flush().ok());
+  for (int i = 0; i < queued; ++i) {
+    ASSERT_EQ(ReadCall(c.server).name, "storea") << i;
+  }
+  EXPECT_FALSE(Readable(c.server, absl::Milliseconds(50)));
 }
 
 }  // namespace

@@ -83,7 +83,8 @@ std::string Describe(const ZeoReply& reply) {
   return reply.value.DebugString();
 }
 
-// Replays one buffered data call on a backend.
+// Replays one buffered data call on a backend. Queued: it goes out with the
+// transaction's next calls (the vote, or SendEarly's Flush).
 absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
                     int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
@@ -92,19 +93,19 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
   switch (op.kind) {
     case TransactionOp::Kind::kStore: {
       if (op.spilled == nullptr) {
-        return c.Send("storea",
-                      {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+        return c.Queue(
+            "storea", {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
       }
       absl::StatusOr<std::string> data = op.Data();
       if (!data.ok()) return data.status();
-      return c.Send("storea", {oid, serial, Value::Bytes(std::move(*data)),
-                               Value::Int(txn_id)});
+      return c.Queue("storea", {oid, serial, Value::Bytes(std::move(*data)),
+                                Value::Int(txn_id)});
     }
     case TransactionOp::Kind::kCheckCurrentSerial:
-      return c.Send("checkCurrentSerialInTransaction",
-                    {oid, serial, Value::Int(txn_id)});
+      return c.Queue("checkCurrentSerialInTransaction",
+                     {oid, serial, Value::Int(txn_id)});
     case TransactionOp::Kind::kUndo:
-      return c.Send("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
+      return c.Queue("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
     case TransactionOp::Kind::kRestore: {
       Value data = Value::None();
       if (op.has_data) {
@@ -112,14 +113,14 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
         if (!bytes.ok()) return bytes.status();
         data = Value::Bytes(std::move(*bytes));
       }
-      return c.Send(
+      return c.Queue(
           "restorea",
           {oid, serial, std::move(data),
            op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
            Value::Int(txn_id)});
     }
     case TransactionOp::Kind::kDelete:
-      return c.Send("deleteObject", {oid, serial, Value::Int(txn_id)});
+      return c.Queue("deleteObject", {oid, serial, Value::Int(txn_id)});
     case TransactionOp::Kind::kStoreBlob:
       // As a ZEO client sends a blob: the server spools the chunks to a file
       // and stores it at vote.
@@ -131,9 +132,9 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
 
 absl::Status SendBegin(BackendConnection& c, const PendingTransaction& txn,
                        int64_t txn_id, const std::string& tid) {
-  return c.Send("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
-                              Value::Bytes(txn.description), txn.extension,
-                              Value::Bytes(tid), Value::Str(txn.status)});
+  return c.Queue("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                               Value::Bytes(txn.description), txn.extension,
+                               Value::Bytes(tid), Value::Str(txn.status)});
 }
 
 // Whether ops[first_op…] store a blob.
@@ -389,12 +390,15 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
     }
   }
   for (const BackendMember& m : early->members_) {
-    for (size_t i = first; i < txn->ops.size(); ++i) {
-      absl::Status st = SendOp(*m.connection, txn->ops[i], early->txn_id_);
-      if (!st.ok()) {
-        AbortEarlyLocked(early, st.message());
-        return;
-      }
+    absl::Status st;
+    for (size_t i = first; i < txn->ops.size() && st.ok(); ++i) {
+      st = SendOp(*m.connection, txn->ops[i], early->txn_id_);
+    }
+    // This message's calls leave now, in as few writes as they fit.
+    if (st.ok()) st = m.connection->Flush();
+    if (!st.ok()) {
+      AbortEarlyLocked(early, st.message());
+      return;
     }
   }
   early->sent_ops_ = txn->ops.size();

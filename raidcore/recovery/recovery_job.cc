@@ -229,7 +229,8 @@ absl::Status RecoveryJob::CopyRecord(BackendConnection& source,
     // No blob file for it on the source (POSKeyError): copied as it is.
   }
   // restorea(oid, serial, data, prev_txn, id)
-  return target.Send("restorea", {f[0], f[1], f[2], f[3], Value::Int(txn_id)});
+  // Queued: the transaction's calls leave together with its vote.
+  return target.Queue("restorea", {f[0], f[1], f[2], f[3], Value::Int(txn_id)});
 }
 
 absl::StatusOr<uint64_t> RecoveryJob::CopyPass(BackendConnection& source,
@@ -278,7 +279,7 @@ absl::StatusOr<uint64_t> RecoveryJob::CopyPass(BackendConnection& source,
     const Value::Items& h = t.header.items();
     const int64_t txn_id = next_txn_id_++;
     // tpc_begin(id, user, description, extension, tid, status)
-    absl::Status st = target.Send(
+    absl::Status st = target.Queue(
         "tpc_begin", {Value::Int(txn_id), h[2], h[3], h[4], h[0], h[1]});
     uint64_t blob_bytes = 0;
     for (const Value& r : t.records) {
