@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
+#include "net/buffered_source.h"
+#include "net/frame_reader.h"
 #include "zeo/message.h"
 #include "zeo/pickle.h"
 
@@ -196,9 +198,17 @@ void ZeoClient::ClearQueuedLocked() {
 }
 
 void ZeoClient::ReadLoop() {
+  // A chunk at a time: a frame read alone costs two system calls, and a
+  // server's answers often come several together (tpc_finish's `info` and
+  // its reply, a burst of loads' answers).
+  net::BufferedSource source(std::make_unique<net::SocketSource>(&socket_));
+  net::FrameReaderOptions frame_options;
+  frame_options.max_frame_bytes = options_.limits.max_frame_bytes;
+  // A backend silent mid-frame is the heartbeat's to judge, as between frames.
+  frame_options.stall_timeout = absl::InfiniteDuration();
+  net::FrameReader reader(&source, frame_options);
   while (true) {
-    absl::StatusOr<std::string> frame = net::ReadFrame(
-        socket_, options_.limits.max_frame_bytes, absl::InfiniteDuration());
+    absl::StatusOr<net::Frame> frame = reader.Next(absl::InfiniteDuration());
     if (!frame.ok()) {
       Fail(absl::UnavailableError(absl::StrCat("backend ", options_.label, ": ",
                                                frame.status().message())));
@@ -207,7 +217,7 @@ void ZeoClient::ReadLoop() {
     last_heard_ns_.store(absl::GetCurrentTimeNanos(),
                          std::memory_order_relaxed);
     absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
-        *frame, encoding_, options_.limits, zeo::GlobalPolicy::kClient);
+        frame->payload, encoding_, options_.limits, zeo::GlobalPolicy::kClient);
     if (!message.ok()) {
       // A reply we cannot read would leave its caller waiting: fail everything.
       ZR_LOG(ERROR) << "backend " << options_.label

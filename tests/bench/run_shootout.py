@@ -54,6 +54,10 @@ def main() -> int:
                              "'--send_stores_early=false': an A/B in the same run")
     parser.add_argument("--raid-b-translator", metavar="FLAGS", default="",
                         help="extra translator flags of that second RAID")
+    parser.add_argument("--raid-b-bin-dir", metavar="DIR",
+                        help="binaries of that second RAID (a directory holding "
+                             "raidcore/, translator/, admin/ as bazel-bin does): "
+                             "two builds in the same run")
     parser.add_argument("benchmarks", nargs="*", default=BENCHMARKS)
     args = parser.parse_args()
     if not Path(args.shootout).exists():
@@ -72,7 +76,8 @@ def main() -> int:
                 raidcore_args=["--metrics_listen",
                                harness.format_addr(metrics["raid"])]),
         }
-        if args.raid_b is not None or args.raid_b_translator:
+        if (args.raid_b is not None or args.raid_b_translator
+                or args.raid_b_bin_dir):
             (tmp / "raidb").mkdir()
             metrics["raidb"] = (harness.LOOPBACK, harness.free_port())
             clusters["raidb"] = harness.Cluster(
@@ -80,7 +85,8 @@ def main() -> int:
                 raidcore_args=["--metrics_listen",
                                harness.format_addr(metrics["raidb"]),
                                *shlex.split(args.raid_b or "")],
-                translator_args=shlex.split(args.raid_b_translator))
+                translator_args=shlex.split(args.raid_b_translator),
+                bin_dir=Path(args.raid_b_bin_dir) if args.raid_b_bin_dir else None)
         try:
             for c in clusters.values():
                 c.start()

@@ -72,9 +72,10 @@ def bin_dir() -> Path:
     return Path(os.environ.get("ZEORAID_BIN_DIR") or REPO_ROOT / "bazel-bin")
 
 
-def binary(package: str, name: str) -> Path:
-    """Path of a Bazel-built binary; a clear error if it has not been built."""
-    path = bin_dir() / package / name
+def binary(package: str, name: str, root: Optional[Path] = None) -> Path:
+    """Path of a Bazel-built binary (under ``root``, else ``bin_dir()``); a clear
+    error if it has not been built."""
+    path = (root or bin_dir()) / package / name
     if not (path.is_file() and os.access(path, os.X_OK)):
         raise StartupError(
             f"{path} not found or not executable; build it with "
@@ -503,16 +504,18 @@ class ZeoBackend(Service):
 class Raidcore(Service):
     def __init__(self, supervisor: Supervisor, backends: Sequence[ZeoBackend],
                  name: str = "raidcore", extra_args: Sequence[str] = (),
-                 metrics: bool = False, admin_args: Sequence[str] = ()):
+                 metrics: bool = False, admin_args: Sequence[str] = (),
+                 bin_dir: Optional[Path] = None):
         super().__init__(supervisor, name)
         self.backends = list(backends)
+        self.bin_dir = bin_dir  # None: bin_dir()
         self.metrics_addr: Optional[tuple] = (LOOPBACK, free_port()) if metrics else None
         self.extra_args = list(extra_args)
         # Flags every zeoraid-admin call gets (e.g. TLS certificates).
         self.admin_args = list(admin_args)
 
     def argv(self) -> list[str]:
-        argv = [str(binary("raidcore", "zeoraid-raidcore")),
+        argv = [str(binary("raidcore", "zeoraid-raidcore", self.bin_dir)),
                 "--listen", format_addr(self.addr),
                 "--storage", STORAGE_NAME,
                 "--log_level", os.environ.get("ZEORAID_LOG_LEVEL", "info")]
@@ -525,7 +528,7 @@ class Raidcore(Service):
     def admin(self, *args: str, check: bool = True, timeout: float = 30.0
               ) -> subprocess.CompletedProcess:
         """Run ``zeoraid-admin --raidcore ADDR ARGS...``."""
-        argv = [str(binary("admin", "zeoraid-admin")), "--raidcore",
+        argv = [str(binary("admin", "zeoraid-admin", self.bin_dir)), "--raidcore",
                 format_addr(self.addr), *self.admin_args, *args]
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
                                 stdin=subprocess.DEVNULL)
@@ -556,15 +559,16 @@ class Raidcore(Service):
 class Translator(Service):
     def __init__(self, supervisor: Supervisor, raidcore: Raidcore,
                  name: str = "translator", listen: Optional[str] = None,
-                 extra_args: Sequence[str] = ()):
+                 extra_args: Sequence[str] = (), bin_dir: Optional[Path] = None):
         super().__init__(supervisor, name)
         self.raidcore = raidcore
+        self.bin_dir = bin_dir  # None: bin_dir()
         self.extra_args = list(extra_args)
         if listen is not None:  # unix socket path
             self.addr = listen
 
     def argv(self) -> list[str]:
-        return [str(binary("translator", "zeoraid-translator")),
+        return [str(binary("translator", "zeoraid-translator", self.bin_dir)),
                 "--listen", format_addr(self.addr),
                 "--raidcore", format_addr(self.raidcore.addr),
                 "--name", self.name,
@@ -661,11 +665,13 @@ class Cluster:
     def __init__(self, workdir: Path, kind: Optional[str] = None, n_backends: int = 2,
                  unix_socket: bool = False, raidcore_args: Sequence[str] = (),
                  zeo_conf: str = "", translator_args: Sequence[str] = (),
-                 blobs=False, admin_args: Sequence[str] = ()):
+                 blobs=False, admin_args: Sequence[str] = (),
+                 bin_dir: Optional[Path] = None):
         """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
         ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
         ``translator_args``: extra command-line flags of the translator;
         ``admin_args``: flags of every zeoraid-admin call (e.g. certificates);
+        ``bin_dir``: where this RAID's binaries are (default: ``bin_dir()``);
         ``blobs``: every runzeo's FileStorage gets a blob directory (True), or
         one bool per backend."""
         self.kind = kind or target_kind()
@@ -684,10 +690,11 @@ class Cluster:
                                                    else blobs)))
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
-                                     extra_args=raidcore_args, admin_args=admin_args)
+                                     extra_args=raidcore_args, admin_args=admin_args,
+                                     bin_dir=bin_dir)
             sock = str(workdir / "translator.sock") if unix_socket else None
             self.translator = Translator(self.supervisor, self.raidcore, listen=sock,
-                                         extra_args=translator_args)
+                                         extra_args=translator_args, bin_dir=bin_dir)
         elif unix_socket:
             self.backends[0].addr = str(workdir / "zeo.sock")
 
@@ -704,8 +711,8 @@ class Cluster:
         t0 = time.monotonic()
         if self.is_raid:
             # Checked before anything starts: a missing build fails with one message.
-            binary("raidcore", "zeoraid-raidcore")
-            binary("translator", "zeoraid-translator")
+            binary("raidcore", "zeoraid-raidcore", self.raidcore.bin_dir)
+            binary("translator", "zeoraid-translator", self.translator.bin_dir)
         for b in self.backends:  # runzeo takes ~0.4 s: start them side by side
             b.spawn()
         for b in self.backends:
@@ -723,7 +730,7 @@ class Cluster:
         None when the admin CLI is unusable (missing or broken: logged, not fatal, so
         that the data-path tests still say what works)."""
         try:
-            admin = binary("admin", "zeoraid-admin")
+            admin = binary("admin", "zeoraid-admin", self.raidcore.bin_dir)
         except StartupError as e:
             log.warning("not checking RAID state: %s", e)
             return None
