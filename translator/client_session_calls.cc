@@ -629,11 +629,29 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
 }
 
 void ClientSession::RefillOids() {
-  std::optional<OidReserve::Refill> refill =
-      fanout_->oid_reserve().StartRefill();
-  if (!refill.has_value()) return;
-  v1::NewOidsResponse response;
-  FetchOids(*refill, &response);  // a failure leaves the reserve as it was
+  // Up to the reserve's low water, a fetch (of raidcore's most, 100) at a
+  // time: ZODB asks for a new object's oid while it pickles the object that
+  // refers to it, so a commit adding 1,000 objects asks ten times in a row.
+  // On the pool when there is one, so that this session reads its client
+  // meanwhile.
+  auto top_up = [self = shared_from_this()] {
+    while (std::optional<OidReserve::Refill> refill =
+               self->fanout_->oid_reserve().StartRefill()) {
+      v1::NewOidsResponse response;
+      // A failure leaves the reserve as it was.
+      if (!self->FetchOids(*refill, &response).ok() || response.has_error()) {
+        return;
+      }
+    }
+  };
+  if (fanout_->oid_reserve().size() >= fanout_->oid_reserve().low_water()) {
+    return;
+  }
+  if (options_.pool != nullptr) {
+    options_.pool->Submit(std::move(top_up));
+  } else {
+    top_up();
+  }
 }
 
 grpc::Status ClientSession::FetchOids(const OidReserve::Refill& refill,

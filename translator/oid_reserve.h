@@ -58,6 +58,7 @@ class OidReserve {
   size_t size() const;
   // False with a low water of 0: no reserve (every new_oids asks raidcore).
   bool enabled() const { return low_water_ > 0; }
+  size_t low_water() const { return low_water_; }
 
  private:
   const size_t low_water_;

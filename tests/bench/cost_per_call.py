@@ -9,6 +9,7 @@ during the run are missed: gRPC's synchronous server starts and ends some).
     .venv/bin/python tests/bench/cost_per_call.py [--loads 3000] [--commits 1000]
         [--stores 0 (objects stored by each commit; 1000 is zodbshootout's)]
         [--translator-args="--raidcore_load_stream=false"] [--raidcore-args=...]
+        [--plain (the same calls against one plain runzeo, for comparison)]
 
 Absolute CPU figures move with the host's noise; switch counts are stable.
 """
@@ -97,6 +98,13 @@ def main() -> int:
                         help="extra translator flags (shell words)")
     parser.add_argument("--raidcore-args", default="",
                         help="extra raidcore flags (shell words)")
+    parser.add_argument("--new-objects", action="store_true",
+                        help="each commit stores new objects (new oids, as "
+                             "zodbshootout's add), not new revisions")
+    parser.add_argument("--plain", action="store_true",
+                        help="the same calls against one plain runzeo (no "
+                             "cache hits): what the client and the server "
+                             "spend without the RAID")
     args = parser.parse_args()
     global PER_THREAD
     PER_THREAD = args.per_thread
@@ -105,7 +113,7 @@ def main() -> int:
     from ZODB.utils import p64, u64, z64
     with tempfile.TemporaryDirectory(prefix="zeoraid-cost-") as tmp:
         cluster = harness.Cluster(
-            Path(tmp), kind="raid", n_backends=2,
+            Path(tmp), kind="plain" if args.plain else "raid", n_backends=2,
             raidcore_args=shlex.split(args.raidcore_args),
             translator_args=["--cache_mb", "0", *shlex.split(args.translator_args)])
         try:
@@ -120,9 +128,10 @@ def main() -> int:
             storage.tpc_finish(txn)
             before = p64(u64(storage.lastTransaction()) + 1)
             call = storage._server.call
-            cached = harness.Translator(cluster.supervisor, cluster.raidcore,
-                                        name="translator-cached")
-            cached.start()
+            if not args.plain:
+                cached = harness.Translator(cluster.supervisor, cluster.raidcore,
+                                            name="translator-cached")
+                cached.start()
             procs = [p for p in cluster.supervisor.processes
                      if p.name.startswith(("raidcore", "translator", "backend"))]
             for i in range(200):  # warm up
@@ -133,21 +142,26 @@ def main() -> int:
                 procs, args.loads,
                 lambda i: call("loadBefore", oids[i % len(oids)], before))))
 
-            hits = cluster.client_storage(cached.addr)
-            hit_call = hits._server.call
-            for i in range(400):  # warm up, and fill the translator's cache
-                hit_call("loadBefore", oids[i % len(oids)], before)
-            print("loads answered from the translator's record cache:")
-            print("\n".join(measure(
-                procs, args.loads,
-                lambda i: hit_call("loadBefore", oids[i % len(oids)], before))))
-            hits.close()
+            if not args.plain:
+                hits = cluster.client_storage(cached.addr)
+                hit_call = hits._server.call
+                for i in range(400):  # warm up, and fill the translator's cache
+                    hit_call("loadBefore", oids[i % len(oids)], before)
+                print("loads answered from the translator's record cache:")
+                print("\n".join(measure(
+                    procs, args.loads,
+                    lambda i: hit_call("loadBefore", oids[i % len(oids)], before))))
+                hits.close()
 
             stored = [storage.new_oid() for _ in range(args.stores)]
             serials = {oid: z64 for oid in stored}
             record = b"y" * 100
 
             def commit(i):
+                if args.new_objects:
+                    stored[:] = [storage.new_oid() for _ in stored]
+                    serials.clear()
+                    serials.update((oid, z64) for oid in stored)
                 t = TransactionMetaData()
                 storage.tpc_begin(t)
                 for oid in stored:

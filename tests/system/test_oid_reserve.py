@@ -4,6 +4,8 @@ so that a client adding objects does not wait for raidcore and a backend on
 every hundredth object.
 
 - a new_oids is answered while raidcore cannot answer (stopped with SIGSTOP);
+- so is a burst of ten new_oids(100), as ZODB makes when a commit adds 1,000
+  objects (the reserve holds 1,000 by default);
 - oids stay unique across the clients of two translators.
 """
 
@@ -35,6 +37,25 @@ def test_new_oids_are_answered_from_the_translators_reserve(make_cluster):
     assert len(first) == len(second) == 10
     assert len(set(first) | set(second)) == 20
     assert max(first) < min(second)
+
+
+def test_a_burst_of_new_oids_is_answered_from_the_reserve(make_cluster):
+    cluster = make_cluster(n_backends=2)
+    storage = cluster.client_storage()
+    first = storage._server.call("new_oids", 100)
+    time.sleep(2)  # the reserve is topped up after that reply
+    raidcore = cluster.raidcore.process.pid
+    os.kill(raidcore, signal.SIGSTOP)
+    try:
+        burst = []
+        for _ in range(9):
+            future = storage._server.call("new_oids", 100, wait=False)
+            burst += future.result(timeout=10)
+    finally:
+        os.kill(raidcore, signal.SIGCONT)
+    assert len(burst) == 900
+    assert burst == sorted(burst) and len(set(burst)) == 900
+    assert max(first) < min(burst)
 
 
 def test_oids_are_unique_across_translators(make_cluster):
