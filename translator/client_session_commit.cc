@@ -23,6 +23,10 @@ using zeo::Value;
 // records are read back from raidcore when needed.
 constexpr size_t kMaxWriteThroughBytes = 8 << 20;
 
+// A transaction's data calls queued for raidcore go out when the client
+// pauses with at least this much queued (else at 32 KiB, or with the vote).
+constexpr size_t kPausedFlushBytes = 8 << 10;
+
 // What ZEO answers at vote for a record that is not bytes: the storage's
 // TypeError (FileStorage takes len() of it, then writes it).
 std::string NotBytesMessage(const Value& data) {
@@ -165,6 +169,14 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
     }
   }
   txn_->stream.Send(std::move(request));
+  // Nothing more from the client yet (it is pickling its next objects): a
+  // big transaction's calls so far go on now, so that the backends decode
+  // them meanwhile, not at its vote. A small transaction still goes in one
+  // message with its vote.
+  if (txn_->stream.queued_bytes() >= kPausedFlushBytes &&
+      !source_->HasPendingInput()) {
+    txn_->stream.FlushAtLeast(kPausedFlushBytes);
+  }
   return absl::OkStatus();
 }
 

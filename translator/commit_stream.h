@@ -69,6 +69,11 @@ class CommitStream {
   // Queues `request`; a big batch goes out at once. False once the stream
   // broke (the error is reported by the next Ask).
   bool Send(v1::CommitRequest request);
+  // Sends what is queued when it is at least `bytes` (a client that paused:
+  // its data calls so far go on to the backends without waiting for more).
+  bool FlushAtLeast(size_t bytes) {
+    return batch_bytes_ >= bytes ? Flush(/*last=*/false) : !broken_;
+  }
   // Sends `request` after the queued ones and reads raidcore's answer; on
   // failure returns the stream's final status.
   grpc::Status Ask(v1::CommitRequest request, v1::CommitResponse* response);
@@ -76,6 +81,8 @@ class CommitStream {
   // gives it back to the pool when reusable() (does not wait).
   void Close();
   bool reusable() const { return reusable_; }
+  // Bytes of data calls queued, not yet sent.
+  size_t queued_bytes() const { return batch_bytes_; }
   // Abandons the transaction: raidcore aborts it.
   void Cancel();
 

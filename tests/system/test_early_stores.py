@@ -9,6 +9,9 @@ ZEO connection, and tids in commit order. So:
 
 - a big transaction goes out before its vote and commits with its early tid
   on both mirrors;
+- so do the stores of a client that pauses with less than 32 KiB sent (at
+  least 8 KiB): the translator sends what it holds when the client's input
+  runs dry;
 - a small transaction that votes while a big one is out early aborts that one
   on the backends first; the big one then commits the usual way, after it;
 - a client that vanishes after sending a big transaction's stores leaves
@@ -91,6 +94,23 @@ def test_a_big_transaction_goes_to_the_backends_before_its_vote(raid):
     assert last.tid == tid
     assert sorted(r.oid for r in last.records) == sorted(oids)
     assert all(r.data == RECORD for r in last.records)
+
+
+def test_stores_go_early_when_the_client_pauses(raid):
+    cluster, metrics = raid
+    storage = cluster.client_storage()
+    t = TransactionMetaData("early", "paused transaction")
+    storage.tpc_begin(t)
+    oids = [storage.new_oid() for _ in range(40)]
+    for oid in oids:  # ~20 KB: more than 8 KiB, less than 32 KiB
+        storage.store(oid, z64, RECORD, "", t)
+    wait_started(metrics, 1)  # the client sends nothing more meanwhile
+    storage.tpc_vote(t)
+    tid = storage.tpc_finish(t)
+    assert early_counts(metrics) == {"started": 1, "voted": 1}
+    last = mirrors(cluster)[-1]
+    assert last.tid == tid
+    assert sorted(r.oid for r in last.records) == sorted(oids)
 
 
 def test_a_vote_that_overtakes_an_early_transaction_aborts_it_first(raid):
