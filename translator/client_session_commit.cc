@@ -348,16 +348,18 @@ absl::Status ClientSession::HandleFinish(const zeo::Message& message) {
       return absl::OkStatus();
     }
   }
-  // The fan-out waits at this tid until the reply below is written, so the
-  // cache's last tid is this transaction's.
-  if (!reply.records.empty()) {
-    fanout_->cache().StoreCommitted(reply.tid, reply.records);
-  }
   absl::Status st;
   {
     MutexLock lock(&write_mu_);
     if (closed_) return absl::UnavailableError("connection closed");
     st = WriteFinishReplyLocked(reply);
+  }
+  // After the reply (the client waits for it, not for this), and before the
+  // fan-out, which waits at this tid for the signal below, moves on: so the
+  // cache's last tid is still this transaction's. (Should the fan-out move
+  // on first, StoreCommitted stores nothing: never a stale record.)
+  if (!reply.records.empty()) {
+    fanout_->cache().StoreCommitted(reply.tid, reply.records);
   }
   delivered_cv_.SignalAll();
   return st;
