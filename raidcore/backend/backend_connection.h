@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "base/spool_file.h"
+#include "raidcore/backend/one_way_call.h"
 #include "zeo/value.h"
 
 namespace zeoraid::raidcore {
@@ -107,6 +108,11 @@ class BackendConnection {
   // costs a system call here and a wake-up at the server). Default: Send.
   virtual absl::Status Queue(absl::string_view method, zeo::Value::Items args) {
     return Send(method, std::move(args));
+  }
+  // Queue for a call several connections send alike: encoded once for all
+  // (see OneWayCall). Default: Queue with its method and arguments.
+  virtual absl::Status QueueCall(OneWayCall& call) {
+    return Queue(call.method(), call.args());
   }
   // Writes the frames Queue holds now. Default: it holds none.
   virtual absl::Status Flush() { return absl::OkStatus(); }

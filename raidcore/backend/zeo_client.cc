@@ -371,11 +371,14 @@ absl::StatusOr<std::string> ZeoClient::Encode(const zeo::Message& message) {
   // be written as None: refuse the call rather than store something else.
   absl::StatusOr<std::string> payload =
       zeo::TryEncodeMessage(message, encoding_);
-  if (!payload.ok()) {
-    ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send "
-                    << message.name << ": " << payload.status().message();
-  }
+  if (!payload.ok()) WarnUnencodable(message.name, payload.status());
   return payload;
+}
+
+void ZeoClient::WarnUnencodable(absl::string_view method,
+                                const absl::Status& why) const {
+  ZR_LOG(WARNING) << "backend " << options_.label << ": cannot send " << method
+                  << ": " << why.message();
 }
 
 // A call sent to the backend: its Pending is registered with the client
@@ -572,12 +575,18 @@ void ZeoClient::Forget(int64_t msgid) {
 }
 
 absl::Status ZeoClient::Send(absl::string_view method, zeo::Value::Items args) {
-  return SendOneWay(method, std::move(args), /*queue=*/false);
+  OneWayCall call(std::string(method), std::move(args));
+  return SendOneWay(call, /*queue=*/false);
 }
 
 absl::Status ZeoClient::Queue(absl::string_view method,
                               zeo::Value::Items args) {
-  return SendOneWay(method, std::move(args), /*queue=*/true);
+  OneWayCall call(std::string(method), std::move(args));
+  return SendOneWay(call, /*queue=*/true);
+}
+
+absl::Status ZeoClient::QueueCall(OneWayCall& call) {
+  return SendOneWay(call, /*queue=*/true);
 }
 
 absl::Status ZeoClient::Flush() {
@@ -590,19 +599,18 @@ absl::Status ZeoClient::Flush() {
   return st;
 }
 
-absl::Status ZeoClient::SendOneWay(absl::string_view method,
-                                   zeo::Value::Items args, bool queue) {
+absl::Status ZeoClient::SendOneWay(OneWayCall& call, bool queue) {
   {
     MutexLock lock(&mu_);
     if (!broken_.ok()) return broken_;
     // The rest of a transaction whose tpc_begin or store was not sent.
     if (unsent_.has_value()) return absl::OkStatus();
   }
-  absl::StatusOr<std::string> payload =
-      Encode(zeo::MakeOneway(std::string(method), std::move(args)));
+  const absl::StatusOr<std::string>& payload = call.Payload(encoding_);
   if (!payload.ok()) {
+    WarnUnencodable(call.method(), payload.status());
     MutexLock lock(&mu_);
-    unsent_ = Unencodable(method, payload.status());
+    unsent_ = Unencodable(call.method(), payload.status());
     return absl::OkStatus();
   }
   absl::Status st;

@@ -70,6 +70,7 @@ class ZeoClient final : public BackendConnection {
   // Holds at most kQueuedBytes; a frame that takes it past them goes out with
   // the ones before it.
   absl::Status Queue(absl::string_view method, zeo::Value::Items args) override;
+  absl::Status QueueCall(OneWayCall& call) override;
   absl::Status Flush() override;
   static constexpr size_t kQueuedBytes = 64 << 10;
   std::string registered_tid() const override { return registered_tid_; }
@@ -96,14 +97,14 @@ class ZeoClient final : public BackendConnection {
   // Writes the frames queued, then `payload`'s (in one system call when the
   // socket takes them).
   absl::Status Write(const std::string& payload);
-  // Send and Queue.
-  absl::Status SendOneWay(absl::string_view method, zeo::Value::Items args,
-                          bool queue);
+  // Send, Queue and QueueCall.
+  absl::Status SendOneWay(OneWayCall& call, bool queue);
   absl::Status WriteQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   void ClearQueuedLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // The frame payload for `message`; an error (logged) when this backend's
   // encoding cannot carry it.
   absl::StatusOr<std::string> Encode(const zeo::Message& message);
+  void WarnUnencodable(absl::string_view method, const absl::Status& why) const;
 
   // Where the blob of the running SendBlob goes.
   struct BlobSink {

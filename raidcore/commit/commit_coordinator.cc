@@ -83,29 +83,31 @@ std::string Describe(const ZeoReply& reply) {
   return reply.value.DebugString();
 }
 
-// Replays one buffered data call on a backend. Queued: it goes out with the
-// transaction's next calls (the vote, or SendEarly's Flush).
-absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
-                    int64_t txn_id) {
+// The one-way call that replays a buffered data call on a backend (a blob's
+// store is not one: SendBlobStore sends it chunk by chunk).
+absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
   // Empty: the client sent None (as ZEO, it is passed on as it came).
   Value serial = op.serial.empty() ? Value::None() : Value::Bytes(op.serial);
   switch (op.kind) {
     case TransactionOp::Kind::kStore: {
       if (op.spilled == nullptr) {
-        return c.Queue(
-            "storea", {oid, serial, Value::Bytes(op.data), Value::Int(txn_id)});
+        return OneWayCall(
+            "storea", {std::move(oid), std::move(serial), Value::Bytes(op.data),
+                       Value::Int(txn_id)});
       }
       absl::StatusOr<std::string> data = op.Data();
       if (!data.ok()) return data.status();
-      return c.Queue("storea", {oid, serial, Value::Bytes(std::move(*data)),
-                                Value::Int(txn_id)});
+      return OneWayCall("storea",
+                        {std::move(oid), std::move(serial),
+                         Value::Bytes(std::move(*data)), Value::Int(txn_id)});
     }
     case TransactionOp::Kind::kCheckCurrentSerial:
-      return c.Queue("checkCurrentSerialInTransaction",
-                     {oid, serial, Value::Int(txn_id)});
+      return OneWayCall(
+          "checkCurrentSerialInTransaction",
+          {std::move(oid), std::move(serial), Value::Int(txn_id)});
     case TransactionOp::Kind::kUndo:
-      return c.Queue("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
+      return OneWayCall("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
     case TransactionOp::Kind::kRestore: {
       Value data = Value::None();
       if (op.has_data) {
@@ -113,28 +115,86 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
         if (!bytes.ok()) return bytes.status();
         data = Value::Bytes(std::move(*bytes));
       }
-      return c.Queue(
+      return OneWayCall(
           "restorea",
-          {oid, serial, std::move(data),
+          {std::move(oid), std::move(serial), std::move(data),
            op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
            Value::Int(txn_id)});
     }
     case TransactionOp::Kind::kDelete:
-      return c.Queue("deleteObject", {oid, serial, Value::Int(txn_id)});
+      return OneWayCall("deleteObject", {std::move(oid), std::move(serial),
+                                         Value::Int(txn_id)});
     case TransactionOp::Kind::kStoreBlob:
-      // As a ZEO client sends a blob: the server spools the chunks to a file
-      // and stores it at vote.
-      return SendBlobStore(c, oid, serial, Value::Bytes(op.data), op.blob.get(),
-                           txn_id);
+      break;
   }
-  return absl::InternalError("unknown transaction op");
+  return absl::InternalError("no one-way call replays this op");
+}
+
+// Replays one buffered data call on a backend. Queued: it goes out with the
+// transaction's next calls (the vote, or SendEarly's Flush).
+absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
+                    int64_t txn_id) {
+  if (op.kind == TransactionOp::Kind::kStoreBlob) {
+    // As a ZEO client sends a blob: the server spools the chunks to a file
+    // and stores it at vote.
+    return SendBlobStore(
+        c, Value::Bytes(op.oid),
+        op.serial.empty() ? Value::None() : Value::Bytes(op.serial),
+        Value::Bytes(op.data), op.blob.get(), txn_id);
+  }
+  absl::StatusOr<OneWayCall> call = ReplayCall(op, txn_id);
+  if (!call.ok()) return call.status();
+  return c.QueueCall(*call);
+}
+
+OneWayCall BeginCall(const PendingTransaction& txn, int64_t txn_id,
+                     const std::string& tid) {
+  return OneWayCall("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
+                                  Value::Bytes(txn.description), txn.extension,
+                                  Value::Bytes(tid), Value::Str(txn.status)});
 }
 
 absl::Status SendBegin(BackendConnection& c, const PendingTransaction& txn,
                        int64_t txn_id, const std::string& tid) {
-  return c.Queue("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
-                               Value::Bytes(txn.description), txn.extension,
-                               Value::Bytes(tid), Value::Str(txn.status)});
+  OneWayCall call = BeginCall(txn, txn_id, tid);
+  return c.QueueCall(call);
+}
+
+// Queues ops[first…] of `txn` (after its tpc_begin with `begin_tid`, unless
+// null) on every member, a call at a time, each encoded once for all
+// members (blobs are sent to each in turn). `statuses[i]` ends as member
+// i's outcome; a member that failed gets nothing more. Queue never waits
+// long (its bound is small), so this suits transactions of at most
+// kPipelinedVoteBytes; bigger ones go to each mirror from a thread of its
+// own (SendTransaction), so that a slow reader holds up no other.
+std::vector<absl::Status> QueueOnEach(const std::vector<BackendMember>& members,
+                                      const PendingTransaction& txn,
+                                      size_t first, int64_t txn_id,
+                                      const std::string* begin_tid) {
+  std::vector<absl::Status> statuses(members.size());
+  auto each = [&](auto send) {
+    for (size_t i = 0; i < members.size(); ++i) {
+      if (statuses[i].ok()) statuses[i] = send(*members[i].connection);
+    }
+  };
+  if (begin_tid != nullptr) {
+    OneWayCall begin = BeginCall(txn, txn_id, *begin_tid);
+    each([&](BackendConnection& c) { return c.QueueCall(begin); });
+  }
+  for (size_t i = first; i < txn.ops.size(); ++i) {
+    const TransactionOp& op = txn.ops[i];
+    if (op.kind == TransactionOp::Kind::kStoreBlob) {
+      each([&](BackendConnection& c) { return SendOp(c, op, txn_id); });
+      continue;
+    }
+    absl::StatusOr<OneWayCall> call = ReplayCall(op, txn_id);
+    if (!call.ok()) {
+      each([&](BackendConnection&) { return call.status(); });
+      break;
+    }
+    each([&](BackendConnection& c) { return c.QueueCall(*call); });
+  }
+  return statuses;
 }
 
 // Whether ops[first_op…] store a blob.
@@ -356,7 +416,8 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
     if (early != nullptr) AbortEarlyLocked(early, "it stores a blob");
     return;
   }
-  if (early == nullptr) {
+  const bool begins = early == nullptr;
+  if (begins) {
     // Another transaction has the serving connections; this one tries again
     // with its next calls.
     if (serving_in_commit_ || early_owner_ != nullptr) return;
@@ -380,22 +441,15 @@ void CommitCoordinator::SendEarly(PendingTransaction* txn) {
     }
     early_owner_ = early;
     ++early_counts_.started;
-    for (const BackendMember& m : early->members_) {
-      absl::Status st =
-          SendBegin(*m.connection, *txn, early->txn_id_, early->tid_);
-      if (!st.ok()) {
-        AbortEarlyLocked(early, st.message());
-        return;
-      }
-    }
   }
-  for (const BackendMember& m : early->members_) {
-    absl::Status st;
-    for (size_t i = first; i < txn->ops.size() && st.ok(); ++i) {
-      st = SendOp(*m.connection, txn->ops[i], early->txn_id_);
-    }
+  std::vector<absl::Status> sent =
+      QueueOnEach(early->members_, *txn, first, early->txn_id_,
+                  begins ? &early->tid_ : nullptr);
+  for (size_t i = 0; i < sent.size(); ++i) {
     // This message's calls leave now, in as few writes as they fit.
-    if (st.ok()) st = m.connection->Flush();
+    if (sent[i].ok()) sent[i] = early->members_[i].connection->Flush();
+  }
+  for (const absl::Status& st : sent) {
     if (!st.ok()) {
       AbortEarlyLocked(early, st.message());
       return;
@@ -433,19 +487,28 @@ absl::StatusOr<VoteOutcome> CommitCoordinator::Vote(
 
 std::vector<absl::StatusOr<ZeoReply>> CommitCoordinator::SendAndAwaitVotes(
     const PendingTransaction& txn, const VotePlan& plan) {
-  // Sends the transaction and its vote to one mirror.
-  auto start_vote = [&](const BackendMember& m)
-      -> std::unique_ptr<BackendConnection::PendingCall> {
-    absl::Status st = SendTransaction(m, txn, plan);
-    if (!st.ok()) return std::make_unique<ReadyCall>(st);
-    return m.connection->Start("vote", {Value::Int(plan.txn_id)},
-                               options_.backend_timeout);
-  };
-  return TransactionBytes(txn, plan.first_op) <= kPipelinedVoteBytes
-             ? CallEach(plan.members, start_vote)
-             : OnEach(plan.members, [&](const BackendMember& m) {
-                 return start_vote(m)->Await();
-               });
+  if (TransactionBytes(txn, plan.first_op) > kPipelinedVoteBytes) {
+    return OnEach(plan.members,
+                  [&](const BackendMember& m) -> absl::StatusOr<ZeoReply> {
+                    absl::Status st = SendTransaction(m, txn, plan);
+                    if (!st.ok()) return st;
+                    return m.connection->Call("vote", {Value::Int(plan.txn_id)},
+                                              options_.backend_timeout);
+                  });
+  }
+  std::vector<absl::Status> sent =
+      QueueOnEach(plan.members, txn, plan.first_op, plan.txn_id,
+                  plan.begun ? nullptr : &plan.tid);
+  size_t i = 0;
+  return CallEach(plan.members,
+                  [&](const BackendMember& m)
+                      -> std::unique_ptr<BackendConnection::PendingCall> {
+                    const absl::Status& st = sent[i++];
+                    if (!st.ok()) return std::make_unique<ReadyCall>(st);
+                    return m.connection->Start("vote",
+                                               {Value::Int(plan.txn_id)},
+                                               options_.backend_timeout);
+                  });
 }
 
 namespace {
@@ -722,11 +785,13 @@ void CommitCoordinator::VoteLocked(const PendingTransaction& txn,
               done(JudgeVote(txn, *plan, std::move(answers)));
             });
       });
+  std::vector<absl::Status> sent =
+      QueueOnEach(plan->members, txn, plan->first_op, plan->txn_id,
+                  plan->begun ? nullptr : &plan->tid);
   for (size_t i = 0; i < plan->members.size(); ++i) {
     const BackendMember& m = plan->members[i];
-    absl::Status st = SendTransaction(m, txn, *plan);
-    if (!st.ok()) {
-      gather->Answer(i, st);
+    if (!sent[i].ok()) {
+      gather->Answer(i, sent[i]);
       continue;
     }
     m.connection->StartThen("vote", {Value::Int(plan->txn_id)},
