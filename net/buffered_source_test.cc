@@ -33,6 +33,15 @@ class CountingSource final : public ByteSource {
   SocketSource inner_;
 };
 
+// A FrameReader over a BufferedSource over a socket pair, counting the
+// socket's reads.
+struct CountedReader {
+  SocketPair p;
+  CountingSource* inner = new CountingSource(&p.ours);  // owned by `source`
+  BufferedSource source{std::unique_ptr<ByteSource>(inner)};
+  FrameReader reader{&source, {}};
+};
+
 std::string Framed(const std::string& payload) {
   std::string out;
   AppendFrame(&out, payload);
@@ -42,11 +51,10 @@ std::string Framed(const std::string& payload) {
 // A client streaming a transaction's small stores: read in chunks, not three
 // reads a frame.
 TEST(BufferedSourceTest, ManySmallFramesTakeFewReads) {
-  SocketPair p;
-  auto counting = std::make_unique<CountingSource>(&p.ours);
-  CountingSource* inner = counting.get();
-  BufferedSource source(std::move(counting));
-  FrameReader reader(&source, {});
+  CountedReader r;
+  SocketPair& p = r.p;
+  BufferedSource& source = r.source;
+  FrameReader& reader = r.reader;
   std::string all;
   for (int i = 0; i < 1000; ++i) all += Framed(absl::StrCat("store ", i));
   p.Send(all);  // 14 KB: fits the socket's buffer at once
@@ -55,7 +63,7 @@ TEST(BufferedSourceTest, ManySmallFramesTakeFewReads) {
     ASSERT_TRUE(frame.ok()) << frame.status();
     ASSERT_EQ(frame->payload, absl::StrCat("store ", i));
   }
-  EXPECT_LE(inner->reads, 4) << "of the socket for 1,000 frames";
+  EXPECT_LE(r.inner->reads, 4) << "of the socket for 1,000 frames";
   // Drained: nothing held, nothing pending.
   EXPECT_EQ(source.buffered(), 0u);
   EXPECT_FALSE(source.HasPendingInput());
@@ -82,11 +90,10 @@ TEST(BufferedSourceTest, BufferedBytesArePendingInput) {
 // A big payload is read straight from the socket; a peer that closes after
 // its frames is seen once they are all read; an idle wait is no error.
 TEST(BufferedSourceTest, BigFramesIdleAndEnd) {
-  SocketPair p;
-  auto counting = std::make_unique<CountingSource>(&p.ours);
-  CountingSource* inner = counting.get();
-  BufferedSource source(std::move(counting));
-  FrameReader reader(&source, {});
+  CountedReader r;
+  SocketPair& p = r.p;
+  BufferedSource& source = r.source;
+  FrameReader& reader = r.reader;
   absl::StatusOr<std::optional<Frame>> idle =
       reader.NextUnlessIdle(absl::Milliseconds(50));
   ASSERT_TRUE(idle.ok()) << idle.status();
@@ -102,7 +109,7 @@ TEST(BufferedSourceTest, BigFramesIdleAndEnd) {
   absl::StatusOr<Frame> frame = reader.Next(absl::Seconds(5));
   ASSERT_TRUE(frame.ok()) << frame.status();
   EXPECT_EQ(frame->payload, big);
-  EXPECT_GT(inner->largest_read, BufferedSource::kChunkBytes);
+  EXPECT_GT(r.inner->largest_read, BufferedSource::kChunkBytes);
   writer.join();
   absl::StatusOr<Frame> end = reader.Next(absl::Seconds(5));
   EXPECT_EQ(end.status().code(), absl::StatusCode::kUnavailable)
