@@ -160,9 +160,10 @@ class ClientSession final : public ClientSink,
   // After a new_oids reply: tops the translator's oid reserve up if it runs
   // low (see OidReserve), on this thread, while the client goes on.
   void RefillOids();
-  // Ends `refill` with 100 oids from raidcore (Put), or abandons it when
-  // raidcore fails or answers with an error (in `response`).
-  grpc::Status FetchOids(const OidReserve::Refill& refill,
+  // Ends `refill` with `count` oids from raidcore (Put; an older raidcore
+  // gives at most 100), or abandons it when raidcore fails or answers with
+  // an error (in `response`).
+  grpc::Status FetchOids(const OidReserve::Refill& refill, uint32_t count,
                          v1::NewOidsResponse* response);
 
   absl::Status Reply(const zeo::Value& msgid, zeo::Value result);

@@ -27,6 +27,11 @@ using zeo::Value;
 // more are left over, and dropped oldest first).
 constexpr size_t kMaxIteratorsPerConnection = 256;
 
+// ZEO's new_oids hands out at most this many a call; raidcore's NewOids up
+// to kOidsPerFetch (OidAllocator::kMaxCount).
+constexpr uint32_t kOidsPerCall = 100;
+constexpr uint32_t kOidsPerFetch = 1000;
+
 // The ruok probe's status dict as a protobuf Value, for protobuf's JSON
 // printer: str keys, numbers, str, bool and None; anything else as its repr.
 google::protobuf::Value JsonValueOf(const Value& v) {
@@ -516,7 +521,8 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
         continue;
       }
       v1::NewOidsResponse response;
-      grpc::Status status = FetchOids(*refill, &response);
+      // What this request needs now; the refill after the reply tops up.
+      grpc::Status status = FetchOids(*refill, kOidsPerCall, &response);
       if (!status.ok()) return ReplyRpcFailure(msgid, status);
       if (response.has_error()) return ReplyZeoError(msgid, response.error());
     }
@@ -629,17 +635,21 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
 }
 
 void ClientSession::RefillOids() {
-  // Up to the reserve's low water, a fetch (of raidcore's most, 100) at a
-  // time: ZODB asks for a new object's oid while it pickles the object that
-  // refers to it, so a commit adding 1,000 objects asks ten times in a row.
-  // On the pool when there is one, so that this session reads its client
-  // meanwhile.
+  // Below the reserve's low water, up to twice that in one fetch (raidcore
+  // gives up to 1,000 at once): ZODB asks for a new object's oid while it
+  // pickles the object that refers to it, so a commit adding 1,000 objects
+  // asks ten times in a row, and one fetch serves them all. On the pool
+  // when there is one, so that this session reads its client meanwhile.
   auto top_up = [self = shared_from_this()] {
-    while (std::optional<OidReserve::Refill> refill =
-               self->fanout_->oid_reserve().StartRefill()) {
+    OidReserve& reserve = self->fanout_->oid_reserve();
+    while (std::optional<OidReserve::Refill> refill = reserve.StartRefill()) {
       v1::NewOidsResponse response;
       // A failure leaves the reserve as it was.
-      if (!self->FetchOids(*refill, &response).ok() || response.has_error()) {
+      if (!self->FetchOids(*refill,
+                           reserve.RefillCount(kOidsPerCall, kOidsPerFetch),
+                           &response)
+               .ok() ||
+          response.has_error()) {
         return;
       }
     }
@@ -655,10 +665,11 @@ void ClientSession::RefillOids() {
 }
 
 grpc::Status ClientSession::FetchOids(const OidReserve::Refill& refill,
+                                      uint32_t count,
                                       v1::NewOidsResponse* response) {
   OidReserve& reserve = fanout_->oid_reserve();
   v1::NewOidsRequest request;
-  request.set_count(100);
+  request.set_count(count);
   grpc::Status status = stub_->NewOids(NewContext().get(), request, response);
   if (!status.ok() || response->has_error()) {
     reserve.Abandon(refill);

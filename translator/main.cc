@@ -73,10 +73,11 @@ ABSL_FLAG(int, cache_mb, 128,
           "by the invalidations); 0 turns it off.");
 ABSL_FLAG(int, new_oids_reserve, 1000,
           "New oids this translator holds for its clients, so that a "
-          "client's new_oids is answered at once (topped up from raidcore "
-          "after the reply, as a ZEO client prefetches its own; a commit "
-          "adding 1,000 objects asks for 100 ten times in a row); 0: every "
-          "new_oids asks raidcore. Dropped when raidcore restarts.");
+          "client's new_oids is answered at once (a commit adding 1,000 "
+          "objects asks for 100 ten times in a row). When fewer are held it "
+          "is topped up to twice this, from raidcore after the reply, with "
+          "one call for up to 1,000, as a ZEO client prefetches its own; 0: "
+          "every new_oids asks raidcore. Dropped when raidcore restarts.");
 ABSL_FLAG(bool, raidcore_load_stream, true,
           "Send loadBefore calls to raidcore on one shared stream, answered "
           "as they complete (false: a unary gRPC call each, which costs both "

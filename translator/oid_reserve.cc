@@ -1,5 +1,6 @@
 #include "translator/oid_reserve.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace zeoraid::translator {
@@ -50,6 +51,13 @@ void OidReserve::Clear() {
   refilling_ = false;
   ++generation_;
   refilled_.SignalAll();
+}
+
+size_t OidReserve::RefillCount(size_t step, size_t max) const {
+  const size_t held = size();
+  size_t wanted = held < 2 * low_water_ ? 2 * low_water_ - held : 0;
+  wanted = (wanted + step - 1) / step * step;
+  return std::clamp(wanted, step, max);
 }
 
 size_t OidReserve::size() const {

@@ -33,7 +33,7 @@ namespace zeoraid::translator {
 
 class OidReserve {
  public:
-  // Refilled when it holds fewer than `low_water` oids.
+  // Refilled when it holds fewer than `low_water` oids, up to twice that.
   explicit OidReserve(size_t low_water = 100) : low_water_(low_water) {}
 
   // `count` oids in the order they were handed out, or nullopt (and none
@@ -56,6 +56,10 @@ class OidReserve {
 
   void Clear();
   size_t size() const;
+  // How many oids a refill asks for: enough that the reserve then holds
+  // twice its low water (one fetch serves the next low-water's worth of
+  // requests), rounded up to a multiple of `step`, within [step, max].
+  size_t RefillCount(size_t step, size_t max) const;
   // False with a low water of 0: no reserve (every new_oids asks raidcore).
   bool enabled() const { return low_water_ > 0; }
   size_t low_water() const { return low_water_; }

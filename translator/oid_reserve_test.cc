@@ -109,5 +109,23 @@ TEST(OidReserveTest, OneFetchAtATimeAndWaitersSeeItsEnd) {
   EXPECT_TRUE(reserve.StartRefill(/*even_if_full=*/true).has_value());
 }
 
+TEST(OidReserveTest, ARefillAsksForTwiceTheLowWaterAtOnce) {
+  OidReserve reserve(1000);
+  // Empty: 2,000 wanted, at most 1,000 a fetch.
+  EXPECT_EQ(reserve.RefillCount(100, 1000), 1000u);
+  auto refill = reserve.StartRefill();
+  ASSERT_TRUE(refill.has_value());
+  reserve.Put(*refill, Oids(1, 950));
+  // 950 held: 1,050 wanted, in hundreds.
+  EXPECT_EQ(reserve.RefillCount(100, 1000), 1000u);
+  EXPECT_EQ(reserve.RefillCount(100, 2000), 1100u);
+  refill = reserve.StartRefill();
+  ASSERT_TRUE(refill.has_value());
+  reserve.Put(*refill, Oids(951, 1040));
+  // 1,990 held: no refill starts, and one would ask for the least.
+  EXPECT_FALSE(reserve.StartRefill().has_value());
+  EXPECT_EQ(reserve.RefillCount(100, 1000), 100u);
+}
+
 }  // namespace
 }  // namespace zeoraid::translator

@@ -1,7 +1,7 @@
 // FakeBackend: an in-memory BackendConnection for unit tests of the RAID core.
 // It records every call, answers like a well-behaved ZEO server by default
-// (tpc_finish returns the tid given to tpc_begin), and can be told to fail or
-// answer otherwise.
+// (tpc_finish returns the tid given to tpc_begin; new_oids counts from 1), and
+// can be told to fail or answer otherwise.
 #ifndef ZEORAID_RAIDCORE_BACKEND_FAKE_BACKEND_H_
 #define ZEORAID_RAIDCORE_BACKEND_FAKE_BACKEND_H_
 
@@ -78,6 +78,14 @@ class FakeBackend : public BackendConnection {
     }
     if (auto it = replies_.find(name); it != replies_.end()) return it->second;
     if (name == "vote") return ZeoReply::Result(zeo::Value::List({}));
+    if (name == "new_oids") {  // counts from 1, as a fresh FileStorage
+      const int64_t n = args.empty() ? 100 : args[0].int_value();
+      zeo::Value::Items oids;
+      for (int64_t i = 0; i < n; ++i) {
+        oids.push_back(zeo::Value::Bytes(zeo::TidFromUint64(++last_oid_)));
+      }
+      return ZeoReply::Result(zeo::Value::List(std::move(oids)));
+    }
     if (name == "tpc_finish") {
       tid_ = begun_tid_;
       return ZeoReply::Result(zeo::Value::Bytes(begun_tid_));
@@ -135,6 +143,7 @@ class FakeBackend : public BackendConnection {
   std::string tid_ ABSL_GUARDED_BY(mu_);
   std::string begun_tid_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t last_oid_ ABSL_GUARDED_BY(mu_) = 0;  // the last new_oids handed out
   std::vector<RecordedCall> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, ZeoReply> replies_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::deque<ZeoReply>> queued_ ABSL_GUARDED_BY(mu_);

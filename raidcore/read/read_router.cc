@@ -19,6 +19,35 @@ absl::StatusOr<ZeoReply> ReadRouter::Read(absl::string_view method,
   }
 }
 
+absl::StatusOr<std::vector<ZeoReply>> ReadRouter::ReadRepeatedOnFirst(
+    absl::string_view method, const zeo::Value::Items& args, int times) {
+  while (true) {
+    std::vector<BackendMember> optimal = backends_->Optimal();
+    if (optimal.empty()) {
+      return absl::UnavailableError("RAID failed: no optimal backend");
+    }
+    const BackendMember& member = optimal.front();
+    std::vector<std::unique_ptr<BackendConnection::PendingCall>> pending;
+    pending.reserve(times);
+    for (int i = 0; i < times; ++i) {
+      pending.push_back(member.connection->Start(method, args, timeout_));
+    }
+    std::vector<ZeoReply> replies;
+    absl::Status failure;
+    for (auto& call : pending) {
+      absl::StatusOr<ZeoReply> reply = call->Await();
+      if (!reply.ok()) {
+        failure = reply.status();
+      } else if (failure.ok()) {
+        replies.push_back(*std::move(reply));
+      }
+    }
+    if (failure.ok()) return replies;
+    backends_->Degrade(member.name,
+                       absl::StrCat(method, " failed: ", failure.message()));
+  }
+}
+
 absl::StatusOr<SnapshotReply> ReadRouter::ReadAtSnapshot(
     absl::string_view method, const zeo::Value::Items& args) {
   // Bounded: under a storm of commits a reader gives up rather than spin.

@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -42,6 +43,15 @@ class ReadRouter {
   // Like Read, and also names the snapshot the answer reflects.
   absl::StatusOr<SnapshotReply> ReadAtSnapshot(absl::string_view method,
                                                const zeo::Value::Items& args);
+
+  // `method(args)` `times` times, pipelined on one backend: the first
+  // optimal one in configuration order, so that calls whose answers come
+  // from a backend's own state (new_oids: each backend counts oids by
+  // itself) keep going to the same backend while it serves, instead of
+  // alternating. A transport failure degrades that backend and the calls go
+  // to the next. The answers in the order sent.
+  absl::StatusOr<std::vector<ZeoReply>> ReadRepeatedOnFirst(
+      absl::string_view method, const zeo::Value::Items& args, int times);
 
   using SnapshotCallback = std::function<void(absl::StatusOr<SnapshotReply>)>;
   // ReadAtSnapshot without blocking the caller: `done` runs once with what

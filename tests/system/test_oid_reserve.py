@@ -6,7 +6,9 @@ every hundredth object.
 - a new_oids is answered while raidcore cannot answer (stopped with SIGSTOP);
 - so is a burst of ten new_oids(100), as ZODB makes when a commit adds 1,000
   objects (the reserve holds 1,000 by default);
-- oids stay unique across the clients of two translators.
+- oids stay unique across the clients of two translators;
+- 2,000 oids cost raidcore a few calls, not twenty, and its backends' calls
+  go to one backend (raidcore/read/oid_allocator.h).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import urllib.request
 
 import pytest
 
@@ -73,3 +76,47 @@ def test_oids_are_unique_across_translators(make_cluster):
         assert len(seen) == len(set(seen)) == 370
     finally:
         other.stop()
+
+
+def backend_calls(metrics_addr, method: str) -> dict[str, float]:
+    """zeoraid_backend_calls_total of `method`, by backend."""
+    text = urllib.request.urlopen(
+        f"http://{harness.format_addr(metrics_addr)}/metrics",
+        timeout=5).read().decode()
+    calls: dict[str, float] = {}
+    for line in text.splitlines():
+        if (line.startswith("zeoraid_backend_calls_total{")
+                and f'method="{method}"' in line):
+            backend = line.split('backend="', 1)[1].split('"', 1)[0]
+            calls[backend] = calls.get(backend, 0) + float(line.rsplit(" ", 1)[1])
+    return calls
+
+
+def test_thousands_of_new_oids_take_a_few_raidcore_calls(make_cluster):
+    metrics = (harness.LOOPBACK, harness.free_port())
+    cluster = make_cluster(
+        n_backends=2,
+        raidcore_args=["--metrics_listen", harness.format_addr(metrics)])
+    storage = cluster.client_storage()
+
+    def raidcore_new_oids() -> float:
+        return sum(v for k, v in harness.metric_by_label(
+            metrics, "zeoraid_rpcs_total", "method").items()
+            if k.endswith("/NewOids"))
+
+    storage._server.call("new_oids", 100)
+    time.sleep(2)  # the reserve is topped up after that reply
+    before = raidcore_new_oids()
+    oids = []
+    for _ in range(20):  # as two commits adding 1,000 objects each
+        oids += storage._server.call("new_oids", 100)
+        time.sleep(0.02)
+    time.sleep(2)
+    assert len(set(oids)) == 2000 and oids == sorted(oids)
+    # One fetch tops the reserve up to twice its 1,000: two or three fetches
+    # for 2,000 oids (one per hundred before).
+    assert raidcore_new_oids() - before <= 4
+    # From one backend: asked in turn, every other backend's oids were ones
+    # its peer had handed out already.
+    calls = backend_calls(metrics, "new_oids")
+    assert len([b for b, n in calls.items() if n > 0]) == 1, calls
