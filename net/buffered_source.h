@@ -4,8 +4,9 @@
 // FrameReader asks for a frame's prefix and then its payload: three reads for
 // a frame, each a system call on a plain socket. A client that streams a
 // transaction's stores sends a thousand small frames; read a chunk at a time,
-// they cost a few system calls instead of three thousand. The buffer exists
-// only while it holds bytes: a connection with nothing pending holds no
+// they cost a few system calls instead of three thousand. A chunk is read
+// into the stack; the heap holds only what a read brought beyond what its
+// caller took, until it is taken: a connection with nothing pending holds no
 // memory for it (a translator keeps thousands of idle connections).
 #ifndef ZEORAID_NET_BUFFERED_SOURCE_H_
 #define ZEORAID_NET_BUFFERED_SOURCE_H_
