@@ -157,16 +157,32 @@ def format_addr(addr: Address) -> str:
     return addr if isinstance(addr, str) else f"{addr[0]}:{addr[1]}"
 
 
-def metric_by_label(metrics_addr: Address, name: str, label: str) -> dict[str, float]:
-    """The samples of metric ``name`` on a /metrics page, by their ``label``'s value."""
+def _metric_samples(metrics_addr: Address, name: str, where: dict[str, str]):
+    """(line, value) of each sample of ``name`` whose labels include ``where``."""
     text = urllib.request.urlopen(
         f"http://{format_addr(metrics_addr)}/metrics", timeout=5).read().decode()
-    values = {}
     for line in text.splitlines():
-        if line.startswith(name + "{") and f'{label}="' in line:
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in where.items()):
+            yield line, float(line.rsplit(" ", 1)[1])
+
+
+def metric_by_label(metrics_addr: Address, name: str, label: str,
+                    **where: str) -> dict[str, float]:
+    """The samples of metric ``name`` on a /metrics page whose labels include
+    ``where``, summed by their ``label``'s value."""
+    values: dict[str, float] = {}
+    for line, value in _metric_samples(metrics_addr, name, where):
+        if f'{label}="' in line:
             key = line.split(f'{label}="', 1)[1].split('"', 1)[0]
-            values[key] = float(line.rsplit(" ", 1)[1])
+            values[key] = values.get(key, 0.0) + value
     return values
+
+
+def metric_sum(metrics_addr: Address, name: str, **where: str) -> float:
+    """The sum of the samples of ``name`` whose labels include ``where``."""
+    return sum(value for _, value in _metric_samples(metrics_addr, name, where))
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str,
@@ -666,12 +682,13 @@ class Cluster:
                  unix_socket: bool = False, raidcore_args: Sequence[str] = (),
                  zeo_conf: str = "", translator_args: Sequence[str] = (),
                  blobs=False, admin_args: Sequence[str] = (),
-                 bin_dir: Optional[Path] = None):
+                 bin_dir: Optional[Path] = None, raidcore_metrics: bool = False):
         """``zeo_conf``: extra lines for the ``<zeo>`` section of every runzeo (e.g.
         ``"msgpack true\n"``, ``"client-conflict-resolution true\n"``);
         ``translator_args``: extra command-line flags of the translator;
         ``admin_args``: flags of every zeoraid-admin call (e.g. certificates);
         ``bin_dir``: where this RAID's binaries are (default: ``bin_dir()``);
+        ``raidcore_metrics``: raidcore serves /metrics at ``raidcore.metrics_addr``;
         ``blobs``: every runzeo's FileStorage gets a blob directory (True), or
         one bool per backend."""
         self.kind = kind or target_kind()
@@ -691,7 +708,7 @@ class Cluster:
         if self.kind == "raid":
             self.raidcore = Raidcore(self.supervisor, self.backends,
                                      extra_args=raidcore_args, admin_args=admin_args,
-                                     bin_dir=bin_dir)
+                                     bin_dir=bin_dir, metrics=raidcore_metrics)
             sock = str(workdir / "translator.sock") if unix_socket else None
             self.translator = Translator(self.supervisor, self.raidcore, listen=sock,
                                          extra_args=translator_args, bin_dir=bin_dir)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 import time
-import urllib.request
 
 import pytest
 import transaction
@@ -27,14 +26,8 @@ pytestmark = pytest.mark.raid_only
 
 
 def commit_rpcs(metrics_addr) -> int:
-    text = urllib.request.urlopen(
-        f"http://{harness.format_addr(metrics_addr)}/metrics", timeout=5).read().decode()
-    total = 0
-    for line in text.splitlines():
-        if line.startswith("zeoraid_rpcs_total{") and \
-                'method="/zeoraid.v1.Storage/Commit"' in line:
-            total += int(float(line.rsplit(" ", 1)[1]))
-    return total
+    return int(harness.metric_sum(metrics_addr, "zeoraid_rpcs_total",
+                                  method="/zeoraid.v1.Storage/Commit"))
 
 
 def commit_n(db, n: int, key: str, errors: list | None = None) -> None:
@@ -59,10 +52,8 @@ def commit_n(db, n: int, key: str, errors: list | None = None) -> None:
 
 
 def test_many_commits_use_a_few_streams(make_cluster):
-    metrics = (harness.LOOPBACK, harness.free_port())
-    cluster = make_cluster(
-        n_backends=2,
-        raidcore_args=["--metrics_listen", harness.format_addr(metrics)])
+    cluster = make_cluster(n_backends=2, raidcore_metrics=True)
+    metrics = cluster.raidcore.metrics_addr
     db = cluster.db()
     try:
         commit_n(db, 30, "seq")

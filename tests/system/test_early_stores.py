@@ -76,11 +76,8 @@ def mirrors(cluster) -> list:
 
 @pytest.fixture
 def raid(make_cluster):
-    metrics = (harness.LOOPBACK, harness.free_port())
-    cluster = make_cluster(
-        n_backends=2,
-        raidcore_args=["--metrics_listen", harness.format_addr(metrics)])
-    return cluster, metrics
+    cluster = make_cluster(n_backends=2, raidcore_metrics=True)
+    return cluster, cluster.raidcore.metrics_addr
 
 
 @pytest.mark.parametrize("n_objects", [

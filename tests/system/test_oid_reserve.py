@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.request
 
 import pytest
 
@@ -78,31 +77,14 @@ def test_oids_are_unique_across_translators(make_cluster):
         other.stop()
 
 
-def backend_calls(metrics_addr, method: str) -> dict[str, float]:
-    """zeoraid_backend_calls_total of `method`, by backend."""
-    text = urllib.request.urlopen(
-        f"http://{harness.format_addr(metrics_addr)}/metrics",
-        timeout=5).read().decode()
-    calls: dict[str, float] = {}
-    for line in text.splitlines():
-        if (line.startswith("zeoraid_backend_calls_total{")
-                and f'method="{method}"' in line):
-            backend = line.split('backend="', 1)[1].split('"', 1)[0]
-            calls[backend] = calls.get(backend, 0) + float(line.rsplit(" ", 1)[1])
-    return calls
-
-
 def test_thousands_of_new_oids_take_a_few_raidcore_calls(make_cluster):
-    metrics = (harness.LOOPBACK, harness.free_port())
-    cluster = make_cluster(
-        n_backends=2,
-        raidcore_args=["--metrics_listen", harness.format_addr(metrics)])
+    cluster = make_cluster(n_backends=2, raidcore_metrics=True)
+    metrics = cluster.raidcore.metrics_addr
     storage = cluster.client_storage()
 
     def raidcore_new_oids() -> float:
-        return sum(v for k, v in harness.metric_by_label(
-            metrics, "zeoraid_rpcs_total", "method").items()
-            if k.endswith("/NewOids"))
+        return harness.metric_sum(metrics, "zeoraid_rpcs_total",
+                                  method="/zeoraid.v1.Storage/NewOids")
 
     storage._server.call("new_oids", 100)
     time.sleep(2)  # the reserve is topped up after that reply
@@ -118,5 +100,6 @@ def test_thousands_of_new_oids_take_a_few_raidcore_calls(make_cluster):
     assert raidcore_new_oids() - before <= 4
     # From one backend: asked in turn, every other backend's oids were ones
     # its peer had handed out already.
-    calls = backend_calls(metrics, "new_oids")
+    calls = harness.metric_by_label(metrics, "zeoraid_backend_calls_total",
+                                    "backend", method="new_oids")
     assert len([b for b, n in calls.items() if n > 0]) == 1, calls
