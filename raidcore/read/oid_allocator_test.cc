@@ -6,21 +6,15 @@
 
 #include "gtest/gtest.h"
 #include "raidcore/backend/fake_backend.h"
+#include "raidcore/read/read_test_fixture.h"
 
 namespace zeoraid::raidcore {
 namespace {
 
 using zeo::Value;
 
-class OidAllocatorTest : public ::testing::Test {
+class OidAllocatorTest : public TwoBackendsTest {
  protected:
-  void SetUp() override {
-    for (const char* name : {"a", "b"}) {
-      auto f = std::make_shared<FakeBackend>();
-      fakes_.push_back(f);
-      set_.Add(name, "x", f, "");
-    }
-  }
   // The oids of a NewOids answer, as numbers.
   std::vector<uint64_t> Take(int count) {
     absl::StatusOr<ZeoReply> reply = oids_.NewOids(count);
@@ -39,11 +33,7 @@ class OidAllocatorTest : public ::testing::Test {
     return n;
   }
 
-  BackendSet set_;
-  CommitClock clock_{std::string(zeo::kZeroTid)};
-  ReadRouter router_{&set_, &clock_, absl::Seconds(1)};
   OidAllocator oids_{&router_};
-  std::vector<std::shared_ptr<FakeBackend>> fakes_;
 };
 
 TEST_F(OidAllocatorTest, HandsOutUpToAThousandAscendingOidsInOneCall) {

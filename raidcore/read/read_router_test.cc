@@ -2,26 +2,14 @@
 
 #include "gtest/gtest.h"
 #include "raidcore/backend/fake_backend.h"
+#include "raidcore/read/read_test_fixture.h"
 
 namespace zeoraid::raidcore {
 namespace {
 
 using zeo::Value;
 
-class ReadRouterTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    for (const char* name : {"a", "b"}) {
-      auto f = std::make_shared<FakeBackend>();
-      fakes_.push_back(f);
-      set_.Add(name, "x", f, "");
-    }
-  }
-  BackendSet set_;
-  CommitClock clock_{std::string(zeo::kZeroTid)};
-  ReadRouter router_{&set_, &clock_, absl::Seconds(1)};
-  std::vector<std::shared_ptr<FakeBackend>> fakes_;
-};
+using ReadRouterTest = TwoBackendsTest;
 
 TEST_F(ReadRouterTest, TransportFailureDegradesAndRetriesElsewhere) {
   fakes_[0]->SetFailure("loadBefore", absl::UnavailableError("reset"));
