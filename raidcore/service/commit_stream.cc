@@ -114,7 +114,8 @@ class CommitStreamServer::Stream {
   // Applies request_ (one request or a Batch); answers, or reads on.
   void Process();
   // A request that gets no answer (Begin, data calls, blobs).
-  grpc::Status ApplyData(const v1::CommitRequest& request);
+  // Takes the records out of `request` (moved, not copied).
+  grpc::Status ApplyData(v1::CommitRequest& request);
   // Vote, Finish and Abort answer later (on another thread).
   void Vote();
   void OnVoted(absl::StatusOr<VoteOutcome> outcome);
@@ -219,8 +220,8 @@ void CommitStreamServer::Stream::Process() {
   const bool batch = request_.has_batch();
   const int n = batch ? request_.batch().requests_size() : 1;
   for (int i = 0; i < n; ++i) {
-    const v1::CommitRequest& r =
-        batch ? request_.batch().requests(i) : request_;
+    v1::CommitRequest& r =
+        batch ? *request_.mutable_batch()->mutable_requests(i) : request_;
     const bool last = i == n - 1;
     switch (r.op_case()) {
       case v1::CommitRequest::kVote:
@@ -269,8 +270,7 @@ void CommitStreamServer::Stream::Process() {
   StartRead();
 }
 
-grpc::Status CommitStreamServer::Stream::ApplyData(
-    const v1::CommitRequest& request) {
+grpc::Status CommitStreamServer::Stream::ApplyData(v1::CommitRequest& request) {
   TransactionState& state = *state_;
   const StorageServiceOptions& options = service_->options_;
   switch (request.op_case()) {
@@ -323,16 +323,17 @@ grpc::Status CommitStreamServer::Stream::ApplyData(
       }
       TransactionOp op;
       if (request.has_store()) {
+        v1::CommitRequest::Store& store = *request.mutable_store();
         op.kind = TransactionOp::Kind::kStore;
-        op.oid = request.store().oid();
-        op.serial = request.store().serial();
-        op.data = request.store().data();
+        op.oid = store.oid();
+        op.serial = store.serial();
+        op.data = std::move(*store.mutable_data());
       } else if (request.has_restore()) {
-        const auto& r = request.restore();
+        v1::CommitRequest::Restore& r = *request.mutable_restore();
         op.kind = TransactionOp::Kind::kRestore;
         op.oid = r.oid();
         op.serial = r.serial();
-        op.data = r.data();
+        op.data = std::move(*r.mutable_data());
         op.has_data = r.has_data();
         op.prev_txn = r.prev_txn();
         if (!op.prev_txn.empty() && !IsTid(op.prev_txn)) {
