@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "base/logging.h"
-#include "raidcore/backend/blob_transfer.h"
+#include "raidcore/commit/transaction_calls.h"
 #include "zeo/tid.h"
 
 namespace zeoraid::raidcore {
@@ -66,143 +66,11 @@ std::vector<absl::StatusOr<ZeoReply>> CallEach(
 // each, so that one slow reader does not hold up the others' copy.
 constexpr size_t kPipelinedVoteBytes = 256 << 10;
 
-// The bytes of ops[first_op…].
-size_t TransactionBytes(const PendingTransaction& txn, size_t first_op = 0) {
-  size_t bytes = 0;
-  for (size_t i = first_op; i < txn.ops.size(); ++i) {
-    const TransactionOp& op = txn.ops[i];
-    bytes += op.data_size() + (op.blob != nullptr ? op.blob->size() : 0);
-  }
-  return bytes;
-}
-
 std::string Describe(const ZeoReply& reply) {
   if (reply.is_error) {
     return absl::StrCat(reply.error_class, reply.value.DebugString());
   }
   return reply.value.DebugString();
-}
-
-// The one-way call that replays a buffered data call on a backend (a blob's
-// store is not one: SendBlobStore sends it chunk by chunk).
-absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
-  Value oid = Value::Bytes(op.oid);
-  // Empty: the client sent None (as ZEO, it is passed on as it came).
-  Value serial = op.serial.empty() ? Value::None() : Value::Bytes(op.serial);
-  switch (op.kind) {
-    case TransactionOp::Kind::kStore: {
-      if (op.spilled == nullptr) {
-        return OneWayCall(
-            "storea", {std::move(oid), std::move(serial), Value::Bytes(op.data),
-                       Value::Int(txn_id)});
-      }
-      absl::StatusOr<std::string> data = op.Data();
-      if (!data.ok()) return data.status();
-      return OneWayCall("storea",
-                        {std::move(oid), std::move(serial),
-                         Value::Bytes(std::move(*data)), Value::Int(txn_id)});
-    }
-    case TransactionOp::Kind::kCheckCurrentSerial:
-      return OneWayCall(
-          "checkCurrentSerialInTransaction",
-          {std::move(oid), std::move(serial), Value::Int(txn_id)});
-    case TransactionOp::Kind::kUndo:
-      return OneWayCall("undoa", {Value::Bytes(op.data), Value::Int(txn_id)});
-    case TransactionOp::Kind::kRestore: {
-      Value data = Value::None();
-      if (op.has_data) {
-        absl::StatusOr<std::string> bytes = op.Data();
-        if (!bytes.ok()) return bytes.status();
-        data = Value::Bytes(std::move(*bytes));
-      }
-      return OneWayCall(
-          "restorea",
-          {std::move(oid), std::move(serial), std::move(data),
-           op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
-           Value::Int(txn_id)});
-    }
-    case TransactionOp::Kind::kDelete:
-      return OneWayCall("deleteObject", {std::move(oid), std::move(serial),
-                                         Value::Int(txn_id)});
-    case TransactionOp::Kind::kStoreBlob:
-      break;
-  }
-  return absl::InternalError("no one-way call replays this op");
-}
-
-// Replays one buffered data call on a backend. Queued: it goes out with the
-// transaction's next calls (the vote, or SendEarly's Flush).
-absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
-                    int64_t txn_id) {
-  if (op.kind == TransactionOp::Kind::kStoreBlob) {
-    // As a ZEO client sends a blob: the server spools the chunks to a file
-    // and stores it at vote.
-    return SendBlobStore(
-        c, Value::Bytes(op.oid),
-        op.serial.empty() ? Value::None() : Value::Bytes(op.serial),
-        Value::Bytes(op.data), op.blob.get(), txn_id);
-  }
-  absl::StatusOr<OneWayCall> call = ReplayCall(op, txn_id);
-  if (!call.ok()) return call.status();
-  return c.QueueCall(*call);
-}
-
-OneWayCall BeginCall(const PendingTransaction& txn, int64_t txn_id,
-                     const std::string& tid) {
-  return OneWayCall("tpc_begin", {Value::Int(txn_id), Value::Bytes(txn.user),
-                                  Value::Bytes(txn.description), txn.extension,
-                                  Value::Bytes(tid), Value::Str(txn.status)});
-}
-
-absl::Status SendBegin(BackendConnection& c, const PendingTransaction& txn,
-                       int64_t txn_id, const std::string& tid) {
-  OneWayCall call = BeginCall(txn, txn_id, tid);
-  return c.QueueCall(call);
-}
-
-// Queues ops[first…] of `txn` (after its tpc_begin with `begin_tid`, unless
-// null) on every member, a call at a time, each encoded once for all
-// members (blobs are sent to each in turn). `statuses[i]` ends as member
-// i's outcome; a member that failed gets nothing more. Queue never waits
-// long (its bound is small), so this suits transactions of at most
-// kPipelinedVoteBytes; bigger ones go to each mirror from a thread of its
-// own (SendTransaction), so that a slow reader holds up no other.
-std::vector<absl::Status> QueueOnEach(const std::vector<BackendMember>& members,
-                                      const PendingTransaction& txn,
-                                      size_t first, int64_t txn_id,
-                                      const std::string* begin_tid) {
-  std::vector<absl::Status> statuses(members.size());
-  auto each = [&](auto send) {
-    for (size_t i = 0; i < members.size(); ++i) {
-      if (statuses[i].ok()) statuses[i] = send(*members[i].connection);
-    }
-  };
-  if (begin_tid != nullptr) {
-    OneWayCall begin = BeginCall(txn, txn_id, *begin_tid);
-    each([&](BackendConnection& c) { return c.QueueCall(begin); });
-  }
-  for (size_t i = first; i < txn.ops.size(); ++i) {
-    const TransactionOp& op = txn.ops[i];
-    if (op.kind == TransactionOp::Kind::kStoreBlob) {
-      each([&](BackendConnection& c) { return SendOp(c, op, txn_id); });
-      continue;
-    }
-    absl::StatusOr<OneWayCall> call = ReplayCall(op, txn_id);
-    if (!call.ok()) {
-      each([&](BackendConnection&) { return call.status(); });
-      break;
-    }
-    each([&](BackendConnection& c) { return c.QueueCall(*call); });
-  }
-  return statuses;
-}
-
-// Whether ops[first_op…] store a blob.
-bool StoresBlob(const PendingTransaction& txn, size_t first_op) {
-  for (size_t i = first_op; i < txn.ops.size(); ++i) {
-    if (txn.ops[i].kind == TransactionOp::Kind::kStoreBlob) return true;
-  }
-  return false;
 }
 
 bool SameMembers(const std::vector<BackendMember>& a,
