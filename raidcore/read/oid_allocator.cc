@@ -17,12 +17,16 @@ absl::StatusOr<ZeoReply> OidAllocator::NewOids(int count) {
   MutexLock lock(&mu_);
   zeo::Value::Items fresh;
   fresh.reserve(count);
-  // Bounded: a backend that keeps handing out stale oids is not worth
-  // looping on (after a failover the next backend may hand out stale ones
-  // for a while: those are skipped).
+  // After a failover the next backend hands out stale oids for a while:
+  // as many as were handed out and not stored yet (the translators'
+  // reserves hold up to 2,000 each). They are skipped, a round of
+  // kMaxCount at a time once a round brought nothing fresh. Bounded: a
+  // backend that keeps handing out stale oids is not worth looping on.
+  bool skipping = false;
   for (int round = 0; round < 100 && static_cast<int>(fresh.size()) < count;
        ++round) {
-    const int wanted = count - static_cast<int>(fresh.size());
+    const int wanted =
+        skipping ? kMaxCount : count - static_cast<int>(fresh.size());
     absl::StatusOr<std::vector<ZeoReply>> replies =
         router_->ReadRepeatedOnFirst(
             "new_oids", {zeo::Value::Int(std::min(wanted, kPerCall))},
@@ -39,6 +43,7 @@ absl::StatusOr<ZeoReply> OidAllocator::NewOids(int count) {
     }
     // 8-byte big-endian: byte order is numeric order.
     std::sort(oids.begin(), oids.end());
+    const size_t fresh_before = fresh.size();
     for (std::string& oid : oids) {
       if (static_cast<int>(fresh.size()) == count) break;
       const uint64_t n = TidToUint64(oid);  // oids are 8 bytes, as tids
@@ -46,6 +51,7 @@ absl::StatusOr<ZeoReply> OidAllocator::NewOids(int count) {
       max_handed_out_ = n;
       fresh.push_back(zeo::Value::Bytes(std::move(oid)));
     }
+    skipping = fresh.size() == fresh_before;
   }
   if (fresh.empty()) {
     return absl::InternalError("backend kept returning already used oids");

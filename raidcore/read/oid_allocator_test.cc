@@ -68,6 +68,15 @@ TEST_F(OidAllocatorTest, AfterAFailoverSkipsWhatWasHandedOut) {
   EXPECT_EQ(set_.Status()[0].state, BackendState::kDegraded);
 }
 
+TEST_F(OidAllocatorTest, SkipsAGapOfManyHandedOutOidsAfterAFailover) {
+  // Oids handed out on backend a and never stored: b knows none of them.
+  for (int i = 0; i < 30; ++i) ASSERT_EQ(Take(1000).size(), 1000u);
+  fakes_[0]->SetFailure("new_oids", absl::UnavailableError("reset"));
+  std::vector<uint64_t> after = Take(100);
+  ASSERT_EQ(after.size(), 100u);
+  EXPECT_EQ(after.front(), 30001u);
+}
+
 TEST_F(OidAllocatorTest, AnApplicationErrorIsTheAnswer) {
   for (auto& f : fakes_) {
     f->SetReply("new_oids", ZeoReply::Error("ZODB.POSException.ReadOnlyError",
