@@ -496,9 +496,9 @@ absl::Status ClientSession::HandleSimpleCall(const zeo::Message& message) {
   if (name == "new_oids") {
     if (!args.empty() && !args[0].is_int()) return bad_args();
     const uint32_t count = args.empty()
-                               ? 100
+                               ? kOidsPerCall
                                : static_cast<uint32_t>(std::clamp<int64_t>(
-                                     args[0].int_value(), 1, 100));
+                                     args[0].int_value(), 1, kOidsPerCall));
     OidReserve& reserve = fanout_->oid_reserve();
     // Oids come from one fetch at a time, through the reserve, so that each
     // client gets them in ascending order. A request the reserve cannot

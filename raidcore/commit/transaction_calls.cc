@@ -1,10 +1,22 @@
 #include "raidcore/commit/transaction_calls.h"
 
+#include <string>
+
 #include "raidcore/backend/blob_transfer.h"
 
 namespace zeoraid::raidcore {
 
 using zeo::Value;
+
+namespace {
+
+// An optional field of a buffered call (a serial, a prev_txn): empty stands
+// for the None the client sent, passed on as it came (as ZEO does).
+Value BytesOrNone(const std::string& bytes) {
+  return bytes.empty() ? Value::None() : Value::Bytes(bytes);
+}
+
+}  // namespace
 
 size_t TransactionBytes(const PendingTransaction& txn, size_t first_op) {
   size_t bytes = 0;
@@ -17,8 +29,7 @@ size_t TransactionBytes(const PendingTransaction& txn, size_t first_op) {
 
 absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
   Value oid = Value::Bytes(op.oid);
-  // Empty: the client sent None (as ZEO, it is passed on as it came).
-  Value serial = op.serial.empty() ? Value::None() : Value::Bytes(op.serial);
+  Value serial = BytesOrNone(op.serial);
   switch (op.kind) {
     case TransactionOp::Kind::kStore: {
       if (op.spilled == nullptr) {
@@ -45,11 +56,9 @@ absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
         if (!bytes.ok()) return bytes.status();
         data = Value::Bytes(std::move(*bytes));
       }
-      return OneWayCall(
-          "restorea",
-          {std::move(oid), std::move(serial), std::move(data),
-           op.prev_txn.empty() ? Value::None() : Value::Bytes(op.prev_txn),
-           Value::Int(txn_id)});
+      return OneWayCall("restorea",
+                        {std::move(oid), std::move(serial), std::move(data),
+                         BytesOrNone(op.prev_txn), Value::Int(txn_id)});
     }
     case TransactionOp::Kind::kDelete:
       return OneWayCall("deleteObject", {std::move(oid), std::move(serial),
@@ -65,10 +74,8 @@ absl::Status SendOp(BackendConnection& c, const TransactionOp& op,
   if (op.kind == TransactionOp::Kind::kStoreBlob) {
     // As a ZEO client sends a blob: the server spools the chunks to a file
     // and stores it at vote.
-    return SendBlobStore(
-        c, Value::Bytes(op.oid),
-        op.serial.empty() ? Value::None() : Value::Bytes(op.serial),
-        Value::Bytes(op.data), op.blob.get(), txn_id);
+    return SendBlobStore(c, Value::Bytes(op.oid), BytesOrNone(op.serial),
+                         Value::Bytes(op.data), op.blob.get(), txn_id);
   }
   absl::StatusOr<OneWayCall> call = ReplayCall(op, txn_id);
   if (!call.ok()) return call.status();

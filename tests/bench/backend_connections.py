@@ -69,7 +69,6 @@ for c in conns:
 
 
 def measure_cost(cluster, seconds: float, idle: int) -> tuple[float, float]:
-    import harness
     host, port = cluster.addr
     helper = None
     if idle:
