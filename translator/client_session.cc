@@ -208,6 +208,20 @@ ClientSession::ServeResult ClientSession::ServeCalls() {
       return ServeResult::kEnded;
     }
     const net::Frame& frame = **next;
+    // A big transaction's thousand stores skip the general decoder.
+    if (encoding_ == zeo::Encoding::kPickle && txn_ != nullptr) {
+      std::optional<zeo::StoreaFrame> storea =
+          zeo::ParseStoreaPickle(frame.payload, options_.limits);
+      absl::Status handled;
+      const absl::Time started = absl::Now();
+      if (storea.has_value() && HandleFastStorea(*storea, &handled)) {
+        static const std::string* const kStorea = new std::string("storea");
+        if (!Handled(*kStorea, frame, started, handled)) {
+          return ServeResult::kEnded;
+        }
+        continue;
+      }
+    }
     absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(
         frame.payload, encoding_, options_.limits, zeo::GlobalPolicy::kServer);
     if (!message.ok()) {
@@ -218,21 +232,27 @@ ClientSession::ServeResult ClientSession::ServeCalls() {
     }
     if (message->is_heartbeat()) continue;
     const absl::Time started = absl::Now();
-    absl::Status handled = Dispatch(*message);
-    if (options_.metrics != nullptr) {
-      options_.metrics->CountReceived(frame.payload.size() + 4);
-      options_.metrics->ObserveCall(message->name, absl::Now() - started);
-      if (!handled.ok()) {
-        options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
-      }
-    }
-    if (!handled.ok()) {
-      ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " ("
-                      << message->name << "): " << handled.message()
-                      << "; closing";
+    if (!Handled(message->name, frame, started, Dispatch(*message))) {
       return ServeResult::kEnded;
     }
   }
+}
+
+bool ClientSession::Handled(const std::string& name, const net::Frame& frame,
+                            absl::Time started, const absl::Status& handled) {
+  if (options_.metrics != nullptr) {
+    options_.metrics->CountReceived(frame.payload.size() + 4);
+    options_.metrics->ObserveCall(name, absl::Now() - started);
+    if (!handled.ok()) {
+      options_.metrics->CountError(TranslatorMetrics::ErrorKind::kProtocol);
+    }
+  }
+  if (!handled.ok()) {
+    ZR_LOG(WARNING) << "connection " << id_ << " from " << peer_ << " (" << name
+                    << "): " << handled.message() << "; closing";
+    return false;
+  }
+  return true;
 }
 
 void ClientSession::End() {

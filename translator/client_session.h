@@ -30,6 +30,7 @@
 #include "translator/translator_metrics.h"
 #include "zeo/limits.h"
 #include "zeo/message.h"
+#include "zeo/storea_frame.h"
 #include "zeoraid/v1/storage.grpc.pb.h"
 
 namespace zeoraid::translator {
@@ -132,6 +133,10 @@ class ClientSession final : public ClientSink,
   bool Start();
   // Reads and handles calls until the session ends or parks.
   ServeResult ServeCalls();
+  // Counts a handled call in the metrics; false (logged) when `handled`
+  // says the connection must close.
+  bool Handled(const std::string& name, const net::Frame& frame,
+               absl::Time started, const absl::Status& handled);
   // Leaves: aborts what the client left open, closes the connection.
   void End();
   // Handles one decoded message; a non-OK status closes the connection.
@@ -148,6 +153,17 @@ class ClientSession final : public ClientSink,
                                 const std::string& before);
   absl::Status HandleTpcBegin(const zeo::Message& message);
   absl::Status HandleDataCall(const zeo::Message& message);
+  // A storea read straight off its frame (zeo/storea_frame.h): false, and
+  // nothing done, unless it belongs to this connection's transaction, which
+  // is the only case it handles (into `handled`); the general way takes the
+  // rest and answers as ZEO would.
+  bool HandleFastStorea(const zeo::StoreaFrame& frame, absl::Status* handled);
+  // Queues a store for raidcore (and for the record cache); `serial` is
+  // empty for None.
+  absl::Status QueueStore(absl::string_view oid, absl::string_view serial,
+                          absl::string_view data);
+  // Queues a data call, and sends what is queued when the client pauses.
+  absl::Status QueueDataCall(v1::CommitRequest request);
   // storeBlobStart / storeBlobChunk / storeBlobEnd / storeBlobShared.
   absl::Status HandleBlobStore(const zeo::Message& message);
   absl::Status HandleSendBlob(const zeo::Message& message);

@@ -132,20 +132,9 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
         txn_->Refuse("builtins.TypeError", NotBytesMessage(args[2]));
         return absl::OkStatus();
       }
-      v1::CommitRequest::Store* store = request.mutable_store();
-      store->set_oid(oid);
-      store->set_serial(serial);
-      store->set_data(args[2].string_value());
-      if (txn_->write_through) {
-        txn_->stored_bytes += args[2].string_value().size();
-        if (txn_->stored_bytes > kMaxWriteThroughBytes) {
-          txn_->write_through = false;
-          txn_->stored.clear();
-        } else {
-          txn_->stored[oid] = args[2].string_value();
-        }
-      }
-    } else if (name == "restorea") {
+      return QueueStore(oid, serial, args[2].string_value());
+    }
+    if (name == "restorea") {
       if (args.size() != 5 || !(args[2].is_bytes() || args[2].is_none()) ||
           !(IsTid(args[3]) || args[3].is_none())) {
         return malformed();
@@ -168,6 +157,43 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
       request.mutable_check_current_serial()->set_serial(serial);
     }
   }
+  return QueueDataCall(std::move(request));
+}
+
+bool ClientSession::HandleFastStorea(const zeo::StoreaFrame& frame,
+                                     absl::Status* handled) {
+  // Dispatch's gates, which HandleDataCall's check passes only for a
+  // registered, writable connection: any doubt goes the general way.
+  if (!registered_ || read_only_ || txn_ == nullptr ||
+      txn_->txn_id.kind() != Value::Kind::kInt ||
+      txn_->txn_id.int_value() != frame.txn_id) {
+    return false;
+  }
+  *handled = QueueStore(frame.oid, frame.serial, frame.data);
+  return true;
+}
+
+absl::Status ClientSession::QueueStore(absl::string_view oid,
+                                       absl::string_view serial,
+                                       absl::string_view data) {
+  v1::CommitRequest request;
+  v1::CommitRequest::Store* store = request.mutable_store();
+  store->set_oid(oid.data(), oid.size());
+  store->set_serial(serial.data(), serial.size());
+  store->set_data(data.data(), data.size());
+  if (txn_->write_through) {
+    txn_->stored_bytes += data.size();
+    if (txn_->stored_bytes > kMaxWriteThroughBytes) {
+      txn_->write_through = false;
+      txn_->stored.clear();
+    } else {
+      txn_->stored[std::string(oid)] = std::string(data);
+    }
+  }
+  return QueueDataCall(std::move(request));
+}
+
+absl::Status ClientSession::QueueDataCall(v1::CommitRequest request) {
   txn_->stream.Send(std::move(request));
   // Nothing more from the client yet (it is pickling its next objects): a
   // big transaction's calls so far go on now, so that the backends decode

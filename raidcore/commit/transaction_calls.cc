@@ -28,21 +28,21 @@ size_t TransactionBytes(const PendingTransaction& txn, size_t first_op) {
 }
 
 absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
+  if (op.kind == TransactionOp::Kind::kStore) {
+    // Pickled straight from the record (the bulk of a transaction).
+    const absl::string_view serial_view = op.serial;
+    const absl::string_view* serial_or_none =
+        op.serial.empty() ? nullptr : &serial_view;
+    if (op.spilled == nullptr) {
+      return OneWayCall::Storea(op.oid, serial_or_none, op.data, txn_id);
+    }
+    absl::StatusOr<std::string> data = op.Data();
+    if (!data.ok()) return data.status();
+    return OneWayCall::Storea(op.oid, serial_or_none, *data, txn_id);
+  }
   Value oid = Value::Bytes(op.oid);
   Value serial = BytesOrNone(op.serial);
   switch (op.kind) {
-    case TransactionOp::Kind::kStore: {
-      if (op.spilled == nullptr) {
-        return OneWayCall(
-            "storea", {std::move(oid), std::move(serial), Value::Bytes(op.data),
-                       Value::Int(txn_id)});
-      }
-      absl::StatusOr<std::string> data = op.Data();
-      if (!data.ok()) return data.status();
-      return OneWayCall("storea",
-                        {std::move(oid), std::move(serial),
-                         Value::Bytes(std::move(*data)), Value::Int(txn_id)});
-    }
     case TransactionOp::Kind::kCheckCurrentSerial:
       return OneWayCall(
           "checkCurrentSerialInTransaction",
@@ -63,6 +63,7 @@ absl::StatusOr<OneWayCall> ReplayCall(const TransactionOp& op, int64_t txn_id) {
     case TransactionOp::Kind::kDelete:
       return OneWayCall("deleteObject", {std::move(oid), std::move(serial),
                                          Value::Int(txn_id)});
+    case TransactionOp::Kind::kStore:  // above
     case TransactionOp::Kind::kStoreBlob:
       break;
   }

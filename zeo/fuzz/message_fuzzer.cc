@@ -3,7 +3,8 @@
 // fail cleanly or give a message that agrees with the codec's own decoding,
 // re-encodes (EncodeMessage, TryEncodeMessage) to a payload that decodes to
 // the same message, and crosses to the other encoding whenever
-// TryEncodeMessage accepts it.
+// TryEncodeMessage accepts it. The storea fast path (zeo/storea_frame.h)
+// must either leave the input alone or read what DecodeMessage reads.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "zeo/message.h"
 #include "zeo/msgpack.h"
 #include "zeo/pickle.h"
+#include "zeo/storea_frame.h"
 #include "zeo/value.h"
 
 namespace zeo {
@@ -147,6 +149,29 @@ void CheckMessage(absl::string_view input, const Message& message,
   }
 }
 
+void CheckStoreaFastPath(absl::string_view input, const DecodeLimits& limits) {
+  std::optional<StoreaFrame> fast = ParseStoreaPickle(input, limits);
+  if (!fast.has_value()) return;
+  absl::StatusOr<Message> message =
+      DecodeMessage(input, Encoding::kPickle, limits, GlobalPolicy::kServer);
+  const Value::Items* args = message.ok() && message->args.is_tuple()
+                                 ? &message->args.items()
+                                 : nullptr;
+  const bool same =
+      args != nullptr && message->name == "storea" && message->is_oneway() &&
+      args->size() == 4 && (*args)[0] == Value::Bytes(std::string(fast->oid)) &&
+      (*args)[1] == (fast->serial_is_none
+                         ? Value::None()
+                         : Value::Bytes(std::string(fast->serial))) &&
+      (*args)[2] == Value::Bytes(std::string(fast->data)) &&
+      (*args)[3] == Value::Int(fast->txn_id);
+  if (!same) {
+    Fail("the storea fast path disagrees with DecodeMessage",
+         "input " + Hex(input) + "\n" +
+             (message.ok() ? Describe(*message) : message.status().ToString()));
+  }
+}
+
 }  // namespace
 }  // namespace fuzz
 }  // namespace zeo
@@ -158,6 +183,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   namespace fz = zeo::fuzz;
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   const zeo::DecodeLimits limits = fz::FuzzLimits();
+  fz::CheckStoreaFastPath(input, limits);
 
   for (Encoding encoding : {Encoding::kPickle, Encoding::kMsgpack}) {
     std::optional<absl::StatusOr<Message>> server;
