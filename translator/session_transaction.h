@@ -6,11 +6,11 @@
 #define ZEORAID_TRANSLATOR_SESSION_TRANSACTION_H_
 
 #include <cstddef>
-#include <map>
 #include <set>
 #include <string>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "translator/client_session.h"
 #include "translator/commit_stream.h"
 #include "zeo/value.h"
@@ -26,8 +26,9 @@ struct ClientSession::Transaction {
   // What the client stored (oid, data), for the record cache once the
   // backends committed it; oids whose committed data is not simply this
   // (restored, deleted, or changed by the backends at vote) are left out.
-  // Given up past kMaxWriteThroughBytes.
-  std::map<std::string, std::string> stored;
+  // Given up past kMaxWriteThroughBytes. (Hashed: a big commit makes a
+  // thousand entries, and a tree of them cost 2-5 % of the translator's CPU.)
+  absl::flat_hash_map<std::string, std::string> stored;
   std::set<std::string> not_verbatim;
   size_t stored_bytes = 0;
   bool write_through = true;

@@ -190,3 +190,30 @@ def test_deleted_and_restored_objects_leave_the_cache(make_cluster):
             assert answer(a, oid, before) == answer(backend, oid, before), (
                 oid.hex(), before.hex())
     assert answer(a, y, latest)[0] == b"y restored"
+
+
+def test_a_record_stored_twice_in_a_transaction_is_cached_as_its_last(
+        make_cluster):
+    """The write-through cache keeps what the backends keep: a transaction's
+    last store of an oid."""
+    cluster = make_cluster(n_backends=2)
+    writer = cluster.client_storage()
+    backend = cluster.client_storage(addr=cluster.backends[0].addr,
+                                     read_only=True)
+    oids = [writer.new_oid() for _ in range(3)]
+    txn = TransactionMetaData()
+    writer.tpc_begin(txn)
+    for oid in oids:
+        writer.store(oid, z64, b"first " + oid, "", txn)
+    for oid in oids[:2]:
+        writer.store(oid, z64, b"second " + oid, "", txn)
+    writer.tpc_vote(txn)
+    tid = writer.tpc_finish(txn)
+    before = p64(u64(tid) + 1)
+    loads = backend_loads(cluster)
+    got = {oid: writer._call("loadBefore", oid, before) for oid in oids}
+    assert backend_loads(cluster) == loads  # all from the translator's cache
+    for oid in oids:
+        assert got[oid] == backend._call("loadBefore", oid, before)
+    assert got[oids[0]][0] == b"second " + oids[0]
+    assert got[oids[2]][0] == b"first " + oids[2]
