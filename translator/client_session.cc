@@ -212,14 +212,16 @@ ClientSession::ServeResult ClientSession::ServeCalls() {
     if (encoding_ == zeo::Encoding::kPickle && txn_ != nullptr) {
       std::optional<zeo::StoreaFrame> storea =
           zeo::ParseStoreaPickle(frame.payload, options_.limits);
-      absl::Status handled;
-      const absl::Time started = absl::Now();
-      if (storea.has_value() && HandleFastStorea(*storea, &handled)) {
-        static const std::string* const kStorea = new std::string("storea");
-        if (!Handled(*kStorea, frame, started, handled)) {
-          return ServeResult::kEnded;
+      if (storea.has_value()) {
+        const absl::Time started = absl::Now();
+        absl::Status handled;
+        if (HandleFastStorea(*storea, &handled)) {
+          static const std::string* const kStorea = new std::string("storea");
+          if (!Handled(*kStorea, frame, started, handled)) {
+            return ServeResult::kEnded;
+          }
+          continue;
         }
-        continue;
       }
     }
     absl::StatusOr<zeo::Message> message = zeo::DecodeMessage(

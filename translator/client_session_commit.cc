@@ -162,8 +162,9 @@ absl::Status ClientSession::HandleDataCall(const zeo::Message& message) {
 
 bool ClientSession::HandleFastStorea(const zeo::StoreaFrame& frame,
                                      absl::Status* handled) {
-  // Dispatch's gates, which HandleDataCall's check passes only for a
-  // registered, writable connection: any doubt goes the general way.
+  // The checks Dispatch makes before HandleDataCall (registered, writable)
+  // and HandleDataCall's own (the connection's transaction): anything else
+  // goes the general way, which answers it as ZEO does.
   if (!registered_ || read_only_ || txn_ == nullptr ||
       txn_->txn_id.kind() != Value::Kind::kInt ||
       txn_->txn_id.int_value() != frame.txn_id) {

@@ -1339,6 +1339,41 @@ def test_read_only_translator(make_cluster):
     assert_same(compare(*runs))
 
 
+def test_one_way_stores_the_fast_path_leaves_alone(make_cluster, encoding):
+    """One-way storea frames the translator's fast path declines (a str serial,
+    a record that is not bytes, another transaction's id) get ZEO's answers: the
+    first two at vote, the last by closing the connection."""
+
+    def scenario(run: Run):
+        s = run.storage()
+        oids = new_oids(run, s, 2)
+        s._async("tpc_begin", 4201, b"u", b"d", {}, None, " ")
+        s._async("storea", oids[0], "\0" * 8, pickle_of(1), 4201)
+        run.call("vote after a storea with a str serial", s, "vote", 4201)
+        run.call("tpc_finish", s, "tpc_finish", 4201)
+        s._async("tpc_begin", 4202, b"u", b"d", {}, None, " ")
+        s._async("storea", oids[1], z64, "a str record", 4202)
+        run.call("vote after a storea of a str", s, "vote", 4202)
+        run.call("tpc_abort", s, "tpc_abort", 4202)
+        s._async("tpc_begin", 4203, b"u", b"d", {}, None, " ")
+        generation = s._connection_generation  # counts (re)connections
+        s._async("storea", oids[1], z64, pickle_of(2), 42031)
+        try:
+            wait_until(lambda: s._connection_generation != generation, 5,
+                       "the server to disconnect (and the client to reconnect)")
+            dropped = True
+        except AssertionError:
+            dropped = False
+        run.check("a storea of another transaction closes the connection",
+                  dropped)
+        run.outcome("reconnects", lambda: (wait_until(s.is_connected, WAIT_TIMEOUT,
+                                                      "reconnect"), True)[1])
+        run.call("vote after that", s, "vote", 4203)
+        run.call("loadBefore of the first", s, "loadBefore", oids[0], maxtid)
+
+    conformance(make_cluster, encoding, scenario)
+
+
 def test_one_way_methods_called_synchronously(make_cluster, encoding):
     """A ZEO server answers a method clients usually call one-way when it is
     called synchronously (ZEO's IterationTests call iterator_gc so): None, or the
