@@ -6,18 +6,26 @@
 #include "zeo/storea_frame.h"
 
 namespace zeoraid::raidcore {
+namespace {
+
+// storea's arguments as the general encoder takes them.
+zeo::Value::Items StoreaArgs(absl::string_view oid,
+                             const absl::string_view* serial,
+                             absl::string_view data, int64_t txn_id) {
+  return {zeo::Value::Bytes(std::string(oid)),
+          serial == nullptr ? zeo::Value::None()
+                            : zeo::Value::Bytes(std::string(*serial)),
+          zeo::Value::Bytes(std::string(data)), zeo::Value::Int(txn_id)};
+}
+
+}  // namespace
 
 OneWayCall OneWayCall::Storea(absl::string_view oid,
                               const absl::string_view* serial,
                               absl::string_view data, int64_t txn_id) {
   if (oid.size() != 8 || (serial != nullptr && serial->size() != 8)) {
     // Not a store a client sends; the general encoder writes what it is.
-    return OneWayCall(
-        "storea",
-        {zeo::Value::Bytes(std::string(oid)),
-         serial == nullptr ? zeo::Value::None()
-                           : zeo::Value::Bytes(std::string(*serial)),
-         zeo::Value::Bytes(std::string(data)), zeo::Value::Int(txn_id)});
+    return OneWayCall("storea", StoreaArgs(oid, serial, data, txn_id));
   }
   OneWayCall call;
   call.method_ = "storea";
@@ -35,11 +43,8 @@ const zeo::Message& OneWayCall::message() {
         zeo::ParseStoreaPickle(*payloads_[0].value(), unbounded);
     zeo::Value::Items args;
     if (f.has_value()) {
-      args = {zeo::Value::Bytes(std::string(f->oid)),
-              f->serial_is_none ? zeo::Value::None()
-                                : zeo::Value::Bytes(std::string(f->serial)),
-              zeo::Value::Bytes(std::string(f->data)),
-              zeo::Value::Int(f->txn_id)};
+      args = StoreaArgs(f->oid, f->serial_is_none ? nullptr : &f->serial,
+                        f->data, f->txn_id);
     }
     message_ = zeo::MakeOneway(method_, std::move(args));
   }

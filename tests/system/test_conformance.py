@@ -1175,6 +1175,19 @@ def test_storage_transaction_error(make_cluster, encoding):
     conformance(make_cluster, encoding, scenario)
 
 
+def closes_connection(storage, method: str, *args) -> bool:
+    """Whether the server closes the connection on this one-way call (seen as
+    the client reconnecting within 5 s)."""
+    generation = storage._connection_generation  # counts (re)connections
+    storage._async(method, *args)
+    try:
+        wait_until(lambda: storage._connection_generation != generation, 5,
+                   "the server to disconnect (and the client to reconnect)")
+        return True
+    except AssertionError:
+        return False
+
+
 def test_read_only_client(make_cluster, encoding):
     """A read_only=True client: writes fail with ReadOnlyError (locally for
     tpc_begin/new_oid; from the server for raw new_oids; a raw one-way tpc_begin makes
@@ -1192,15 +1205,9 @@ def test_read_only_client(make_cluster, encoding):
         run.call("raw vote on a read-only connection", ro, "vote", 1)
         run.call("raw tpc_abort on a read-only connection", ro, "tpc_abort", 1)
         run.call("raw loadBefore", ro, "loadBefore", oid, maxtid)
-        generation = ro._connection_generation  # counts (re)connections
-        ro._async("tpc_begin", 4242, b"", b"sneaky", {}, None, " ")
-        try:
-            wait_until(lambda: ro._connection_generation != generation, 5,
-                       "the server to disconnect (and the client to reconnect)")
-            dropped = True
-        except AssertionError:
-            dropped = False
-        run.check("raw one-way tpc_begin on a read-only connection closes it", dropped)
+        run.check("raw one-way tpc_begin on a read-only connection closes it",
+                  closes_connection(ro, "tpc_begin", 4242, b"", b"sneaky", {},
+                                    None, " "))
         run.outcome("reconnects", lambda: (wait_until(ro.is_connected, WAIT_TIMEOUT,
                                                       "reconnect"), True)[1])
         run.call("vote(4242) after that", ro, "vote", 4242)
@@ -1356,16 +1363,9 @@ def test_one_way_stores_the_fast_path_leaves_alone(make_cluster, encoding):
         run.call("vote after a storea of a str", s, "vote", 4202)
         run.call("tpc_abort", s, "tpc_abort", 4202)
         s._async("tpc_begin", 4203, b"u", b"d", {}, None, " ")
-        generation = s._connection_generation  # counts (re)connections
-        s._async("storea", oids[1], z64, pickle_of(2), 42031)
-        try:
-            wait_until(lambda: s._connection_generation != generation, 5,
-                       "the server to disconnect (and the client to reconnect)")
-            dropped = True
-        except AssertionError:
-            dropped = False
         run.check("a storea of another transaction closes the connection",
-                  dropped)
+                  closes_connection(s, "storea", oids[1], z64, pickle_of(2),
+                                    42031))
         run.outcome("reconnects", lambda: (wait_until(s.is_connected, WAIT_TIMEOUT,
                                                       "reconnect"), True)[1])
         run.call("vote after that", s, "vote", 4203)
