@@ -198,6 +198,9 @@ grpc::Status LoadStreamClient::Attempt(
       return stream->end_status;
     }
     call.set_id(stream->next_id++);
+    // Alone: raidcore may hold its next read back until it answers this one
+    // (see the proto); with others in flight it reads on at once.
+    call.set_alone(stream->waiters.empty());
     stream->waiters[call.id()] = &waiter;
   }
   *call.mutable_load() = request;

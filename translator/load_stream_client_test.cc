@@ -54,6 +54,7 @@ class FakeStorage final : public v1::Storage::Service {
     grpc::Status status = grpc::Status::OK;
     v1::LoadBeforeStreamRequest request;
     while (stream->Read(&request)) {
+      (request.alone() ? alone_ : accompanied_).fetch_add(1);
       const std::string& oid = request.load().oid();
       if (oid == "end") {
         status =
@@ -84,10 +85,16 @@ class FakeStorage final : public v1::Storage::Service {
     return status;
   }
   int streams() const { return streams_.load(); }
+  // Requests marked alone (nothing else of the translator's in flight), and
+  // the others.
+  int alone() const { return alone_.load(); }
+  int accompanied() const { return accompanied_.load(); }
 
  private:
   const absl::Duration delay_;
   std::atomic<int> streams_{0};
+  std::atomic<int> alone_{0};
+  std::atomic<int> accompanied_{0};
 };
 
 // A raidcore from before the load stream.
@@ -132,6 +139,9 @@ TEST(LoadStreamClientTest, OneCallerGetsItsAnswer) {
     EXPECT_EQ(response.data(), absl::StrCat("oid", i));
   }
   EXPECT_EQ(storage.streams(), 1);  // one stream for every call
+  // One call at a time: raidcore may read the next with this one's answer.
+  EXPECT_EQ(storage.alone(), 20);
+  EXPECT_EQ(storage.accompanied(), 0);
 }
 
 // Answers come back out of order: whichever caller reads must hand each
@@ -163,6 +173,10 @@ TEST(LoadStreamClientTest, ConcurrentCallersEachGetTheirOwnAnswer) {
   EXPECT_EQ(failed.load(), 0);
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));  // no caller left waiting
+  // Calls sent while others were unanswered are not marked alone: raidcore
+  // reads on at once instead of after an answer.
+  EXPECT_EQ(storage.alone() + storage.accompanied(), kThreads * 50);
+  EXPECT_GT(storage.accompanied(), kThreads * 50 / 2);
 }
 
 TEST(LoadStreamClientTest, AnEndedStreamFailsItsCallsAndIsReopened) {

@@ -30,6 +30,10 @@ class LoadStreamServer::Stream {
   bool broken ABSL_GUARDED_BY(mu) = false;      // a Write failed
   bool finishing ABSL_GUARDED_BY(mu) = false;   // Finish started
   int loads ABSL_GUARDED_BY(mu) = 0;            // loads not yet answered
+  // The one load running came alone: the next Read waits until its answer is
+  // being written, so that gRPC's flow-control update for the request goes
+  // out with the answer instead of in a packet (and a wake-up) of its own.
+  bool read_with_answer ABSL_GUARDED_BY(mu) = false;
   // Answers waiting to be written; the front one is being written.
   std::deque<v1::LoadBeforeStreamResponse> outbox ABSL_GUARDED_BY(mu);
 };
@@ -93,7 +97,8 @@ void LoadStreamServer::OnRead(Stream* s, bool ok) {
     }
     request = std::move(s->incoming);
     ++s->loads;
-    Pump(s);  // the next request is read while this one runs
+    s->read_with_answer = request.alone() && s->loads == 1;
+    Pump(s);  // else the next request is read while this one runs
   }
   const uint64_t id = request.id();
   service_->LoadBeforeThen(
@@ -117,6 +122,7 @@ void LoadStreamServer::OnLoaded(Stream* s, uint64_t id, grpc::Status status,
     MutexLock lock(&s->mu);
     --s->loads;
     if (!s->broken) s->outbox.push_back(std::move(answer));
+    s->read_with_answer = false;
     Pump(s);
   }
   // Last: once StopStarting sees no load running, none touches a stream
@@ -145,13 +151,16 @@ void LoadStreamServer::Pump(Stream* s) {
   if (s->finishing) return;
   registry_.StartOp([s] {
     s->mu.AssertHeld();  // Pump's caller holds it
-    if (!s->reading && !s->reads_done && s->loads < kMaxLoadsInFlight) {
-      s->reading = true;
-      s->io.Read(&s->incoming, &s->read_op);
-    }
+    // The Write first: a Read posted while its write is under way has its
+    // flow-control update sent in the same packet.
     if (!s->writing && !s->broken && !s->outbox.empty()) {
       s->writing = true;
       s->io.Write(s->outbox.front(), &s->write_op);
+    }
+    if (!s->reading && !s->reads_done && !s->read_with_answer &&
+        s->loads < kMaxLoadsInFlight) {
+      s->reading = true;
+      s->io.Read(&s->incoming, &s->read_op);
     }
     if (s->reads_done && s->loads == 0 && !s->reading && !s->writing) {
       s->finishing = true;

@@ -10,7 +10,11 @@
 // waiting (StorageService::LoadBeforeThen), and its answer is written by the
 // backend connection's reader thread as soon as it arrives. Answers go out in
 // the order they complete, matched to requests by id, so one slow load holds
-// up no other.
+// up no other. A request the translator marks `alone` (nothing else of its in
+// flight) has the next request read only as its answer is written: gRPC's
+// flow-control update for it then rides with the answer, where it would wake
+// the translator in a packet of its own (one switch and ~20 us of CPU per
+// load there; docs/performance.md, tenth session).
 //
 // Threading: the completion-queue thread runs every gRPC event; loads
 // complete on backend reader threads (or the read router's pool). Each

@@ -129,3 +129,41 @@ def test_loads_go_on_after_a_raidcore_restart(make_cluster):
 
     loaded = harness.first_success(load_all, 60, "loads after the restart")
     assert all(loaded)
+
+
+@pytest.mark.parametrize("alone", [True, False], ids=["alone", "accompanied"])
+def test_a_lone_load_has_the_next_request_read_with_its_answer(make_cluster, alone):
+    """A request the translator marks `alone` has raidcore read the next one
+    only as it writes the lone one's answer (gRPC's flow-control update for it
+    then rides with the answer instead of waking the translator on its own);
+    one sent among others is read at once. Seen in the order of the answers:
+    a malformed second request, answered without a backend, overtakes a first
+    load held up by a stopped backend unless the first came alone."""
+    cluster = make_cluster(n_backends=1)
+    backend = cluster.backends[0]
+    requests = [
+        {"id": 1, "alone": alone, "load": {"oid": b64(p64(10**6)), "before": b64(MAX_TID)}},
+        {"id": 2, "load": {"oid": b64(b"short"), "before": b64(MAX_TID)}},
+    ]
+    os.kill(backend.process.pid, signal.SIGSTOP)
+    try:
+        proc = subprocess.Popen(
+            [grpcurl_binary(), "-plaintext", "-d", "@",
+             harness.format_addr(cluster.raidcore.addr),
+             "zeoraid.v1.Storage/LoadBeforeStream"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        proc.stdin.write("\n".join(json.dumps(r) for r in requests))
+        proc.stdin.close()
+        time.sleep(1.0)  # the first load waits for the stopped backend
+    finally:
+        os.kill(backend.process.pid, signal.SIGCONT)
+    assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    out = proc.stdout.read()
+    decoder = json.JSONDecoder()
+    order, text = [], out.strip()
+    while text:
+        obj, end = decoder.raw_decode(text)
+        text = text[end:].strip()
+        order.append(obj["id"])
+    assert order == (["1", "2"] if alone else ["2", "1"]), out
