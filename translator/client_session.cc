@@ -6,6 +6,7 @@
 #include "translator/client_session.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <optional>
 
@@ -351,6 +352,17 @@ absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
   if (message.is_reply() && message.msgid == UnansweredMsgid()) {
     return absl::OkStatus();  // the answer to a one-way call: not sent
   }
+  const std::string payload = EncodeForClient(message);
+  // Never blocks: a client that stops reading cannot stall the fan-out for
+  // everyone; its queue fills and it is disconnected.
+  absl::Status written = SendFrame(payload);
+  if (written.ok() && options_.metrics != nullptr) {
+    options_.metrics->CountSent(payload.size() + 4);
+  }
+  return written;
+}
+
+std::string ClientSession::EncodeForClient(const zeo::Message& message) const {
   absl::StatusOr<std::string> payload =
       zeo::TryEncodeMessage(message, encoding_);
   if (!payload.ok() && encoding_ == zeo::Encoding::kMsgpack) {
@@ -371,13 +383,33 @@ absl::Status ClientSession::WriteLocked(const zeo::Message& message) {
             Value::Tuple({Value::Str("Couldn't pickle response")})),
         encoding_);
   }
-  // Never blocks: a client that stops reading cannot stall the fan-out for
-  // everyone; its queue fills and it is disconnected.
-  absl::Status written = SendFrame(*payload);
-  if (written.ok() && options_.metrics != nullptr) {
-    options_.metrics->CountSent(payload->size() + 4);
+  return *std::move(payload);
+}
+
+absl::Status ClientSession::SendFrames(absl::Span<const std::string> payloads) {
+  absl::Status st;
+  if (tls_ != nullptr) {
+    for (const std::string& payload : payloads) {
+      if (st.ok()) st = tls_->WriteFrame(payload);
+    }
+  } else {
+    // One send for all: a client woken by the first frame would otherwise
+    // often wake again for the next.
+    std::string frames;
+    for (const std::string& payload : payloads) {
+      const std::array<char, 4> prefix =
+          net::EncodeFrameLength(static_cast<uint32_t>(payload.size()));
+      frames.append(prefix.data(), prefix.size());
+      frames.append(payload);
+    }
+    st = out_->Write(frames);
   }
-  return written;
+  if (st.ok() && options_.metrics != nullptr) {
+    for (const std::string& payload : payloads) {
+      options_.metrics->CountSent(payload.size() + 4);
+    }
+  }
+  return st;
 }
 
 absl::Status ClientSession::Reply(const Value& msgid, Value result) {
@@ -531,14 +563,15 @@ bool ClientSession::ReachedOwnCommit(const std::string& tid,
 }
 
 absl::Status ClientSession::WriteFinishReplyLocked(const FinishReply& reply) {
-  absl::Status st;
-  // As ZEO: the committer hears the new storage statistics before the tid.
-  if (reply.stats.is_dict())
-    st = WriteLocked(zeo::MakeOneway("info", {reply.stats}));
-  if (st.ok()) {
-    st = WriteLocked(zeo::MakeReply(
-        reply.msgid, Value::Bytes(zeo::TidFromUint64(reply.tid))));
+  // As ZEO: the committer hears the new storage statistics before the tid;
+  // both frames go out in one send.
+  std::vector<std::string> frames;
+  if (reply.stats.is_dict()) {
+    frames.push_back(EncodeForClient(zeo::MakeOneway("info", {reply.stats})));
   }
+  frames.push_back(EncodeForClient(zeo::MakeReply(
+      reply.msgid, Value::Bytes(zeo::TidFromUint64(reply.tid)))));
+  absl::Status st = SendFrames(frames);
   delivered_ = std::max(delivered_, reply.tid);
   return st;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "base/mutex.h"
 #include "base/worker_pool.h"
 #include "net/byte_budget.h"
@@ -208,6 +209,11 @@ class ClientSession final : public ClientSink,
   absl::Status Write(const zeo::Message& message);
   // Queues one frame for the client (encrypted on a TLS connection).
   absl::Status SendFrame(absl::string_view payload);
+  // `payloads` as frames, in one send on a plain socket.
+  absl::Status SendFrames(absl::Span<const std::string> payloads);
+  // The frame payload of `message` in the connection's encoding; what ZEO
+  // answers (a ValueError reply) when it cannot be encoded.
+  std::string EncodeForClient(const zeo::Message& message) const;
   absl::Status WriteLocked(const zeo::Message& message)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Writes info (if any) and the tid, and records the tid as delivered.
