@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,6 +87,9 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Passes every loopback connection on to --target, doing nothing else.");
   absl::ParseCommandLine(argc, argv);
+  // A write to a connection whose client has gone (ZEO servers send
+  // invalidations to every connection) must fail, not kill the relay.
+  signal(SIGPIPE, SIG_IGN);
   std::vector<std::string> parts =
       absl::StrSplit(absl::GetFlag(FLAGS_target), ':');
   int port = 0;
