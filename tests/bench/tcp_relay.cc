@@ -8,40 +8,35 @@
 // It listens on a free loopback port, prints "listening on 127.0.0.1:PORT",
 // and for each connection it accepts opens one to the target and copies
 // bytes both ways, a blocking thread per direction (the cheapest wake-up path
-// on Linux: rpc_floor's "loopback TCP" row), TCP_NODELAY on both sockets.
+// on Linux: rpc_floor's "loopback TCP" row), TCP_NODELAY on both sockets
+// (net::Accept and net::Connect).
 // It runs until it is killed. A benchmark tool, not a product: no limits, no
 // TLS, loopback only.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "net/socket.h"
 
 ABSL_FLAG(std::string, target, "",
-          "host:port to pass every accepted connection on to (loopback IPv4)");
+          "host:port to pass every accepted connection on to");
 
 namespace {
 
-void NoDelay(int fd) {
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
+using zeoraid::net::Socket;
 
 // Copies from `from` to `to` until `from` ends or fails, then ends `to`'s
-// writing side so the peer sees the end too.
+// writing side so the peer sees the end too. Plain blocking read/write: one
+// system call each way per wake-up, nothing else.
 void Pump(int from, int to) {
   char buffer[64 * 1024];
   for (;;) {
@@ -62,23 +57,18 @@ void Pump(int from, int to) {
   shutdown(to, SHUT_WR);
 }
 
-void Relay(int client, sockaddr_in target) {
-  int server = socket(AF_INET, SOCK_STREAM, 0);
-  if (server < 0 || connect(server, reinterpret_cast<sockaddr*>(&target),
-                            sizeof target) != 0) {
-    std::fprintf(stderr, "tcp_relay: connect to the target: %s\n",
-                 std::strerror(errno));
-    if (server >= 0) close(server);
-    close(client);
+// Both sockets have TCP_NODELAY (net::Accept and net::Connect set it).
+void Relay(Socket client, const std::string& target) {
+  absl::StatusOr<Socket> server =
+      zeoraid::net::Connect(target, absl::Seconds(10));
+  if (!server.ok()) {
+    std::fprintf(stderr, "tcp_relay: connect to %s: %s\n", target.c_str(),
+                 std::string(server.status().message()).c_str());
     return;
   }
-  NoDelay(client);
-  NoDelay(server);
-  std::thread back(Pump, server, client);
-  Pump(client, server);
+  std::thread back(Pump, server->fd(), client.fd());
+  Pump(client.fd(), server->fd());
   back.join();
-  close(server);
-  close(client);
 }
 
 }  // namespace
@@ -90,42 +80,30 @@ int main(int argc, char** argv) {
   // A write to a connection whose client has gone (ZEO servers send
   // invalidations to every connection) must fail, not kill the relay.
   signal(SIGPIPE, SIG_IGN);
-  std::vector<std::string> parts =
-      absl::StrSplit(absl::GetFlag(FLAGS_target), ':');
-  int port = 0;
-  sockaddr_in target{};
-  target.sin_family = AF_INET;
-  if (parts.size() != 2 || !absl::SimpleAtoi(parts[1], &port) || port <= 0 ||
-      port > 65535 ||
-      inet_pton(AF_INET, parts[0].c_str(), &target.sin_addr) != 1) {
-    std::fprintf(stderr, "tcp_relay: --target must be IPv4:port, got '%s'\n",
-                 absl::GetFlag(FLAGS_target).c_str());
+  const std::string target = absl::GetFlag(FLAGS_target);
+  if (target.empty()) {
+    std::fprintf(stderr, "tcp_relay: --target host:port is required\n");
     return 2;
   }
-  target.sin_port = htons(port);
-
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  int one = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in self{};
-  self.sin_family = AF_INET;
-  self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof self;
-  if (bind(listener, reinterpret_cast<sockaddr*>(&self), sizeof self) != 0 ||
-      listen(listener, 64) != 0 ||
-      getsockname(listener, reinterpret_cast<sockaddr*>(&self), &length) != 0) {
-    std::fprintf(stderr, "tcp_relay: listen: %s\n", std::strerror(errno));
+  absl::StatusOr<Socket> listener = zeoraid::net::Listen("127.0.0.1:0");
+  absl::StatusOr<int> port = listener.ok()
+                                 ? zeoraid::net::LocalPort(*listener)
+                                 : absl::StatusOr<int>(listener.status());
+  if (!port.ok()) {
+    std::fprintf(stderr, "tcp_relay: listen: %s\n",
+                 std::string(port.status().message()).c_str());
     return 1;
   }
-  std::printf("listening on 127.0.0.1:%d\n", ntohs(self.sin_port));
+  std::printf("listening on 127.0.0.1:%d\n", *port);
   std::fflush(stdout);
   for (;;) {
-    int client = accept(listener, nullptr, nullptr);
-    if (client < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      std::fprintf(stderr, "tcp_relay: accept: %s\n", std::strerror(errno));
+    absl::StatusOr<Socket> client =
+        zeoraid::net::Accept(*listener, absl::InfiniteDuration());
+    if (!client.ok()) {
+      std::fprintf(stderr, "tcp_relay: accept: %s\n",
+                   std::string(client.status().message()).c_str());
       return 1;
     }
-    std::thread(Relay, client, target).detach();
+    std::thread(Relay, *std::move(client), target).detach();
   }
 }
