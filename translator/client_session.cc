@@ -6,7 +6,6 @@
 #include "translator/client_session.h"
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <optional>
 
@@ -397,10 +396,7 @@ absl::Status ClientSession::SendFrames(absl::Span<const std::string> payloads) {
     // often wake again for the next.
     std::string frames;
     for (const std::string& payload : payloads) {
-      const std::array<char, 4> prefix =
-          net::EncodeFrameLength(static_cast<uint32_t>(payload.size()));
-      frames.append(prefix.data(), prefix.size());
-      frames.append(payload);
+      net::AppendFrame(&frames, payload);
     }
     st = out_->Write(frames);
   }
