@@ -33,6 +33,17 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+def streamed_answers(stdout: str) -> list[dict]:
+    """The messages grpcurl printed for a stream, in the order they came."""
+    decoder = json.JSONDecoder()
+    answers, text = [], stdout.strip()
+    while text:
+        obj, end = decoder.raw_decode(text)
+        text = text[end:].strip()
+        answers.append(obj)
+    return answers
+
+
 def commit_objects(cluster, n: int) -> list[bytes]:
     db = cluster.db()
     try:
@@ -62,11 +73,8 @@ def test_raidcore_answers_every_streamed_load_by_id(cluster):
         input="\n".join(json.dumps(r) for r in requests),
         capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stderr
-    decoder = json.JSONDecoder()
-    answers, text = {}, run.stdout.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        text = text[end:].strip()
+    answers = {}
+    for obj in streamed_answers(run.stdout):
         assert obj["id"] not in answers, f"answered twice: {obj}"
         answers[obj["id"]] = obj
     assert set(answers) == {"10", "11", "12", "20", "21", "22"}, answers
@@ -160,10 +168,5 @@ def test_a_lone_load_has_the_next_request_read_with_its_answer(make_cluster, alo
         os.kill(backend.process.pid, signal.SIGCONT)
     assert proc.wait(timeout=30) == 0, proc.stderr.read()
     out = proc.stdout.read()
-    decoder = json.JSONDecoder()
-    order, text = [], out.strip()
-    while text:
-        obj, end = decoder.raw_decode(text)
-        text = text[end:].strip()
-        order.append(obj["id"])
+    order = [obj["id"] for obj in streamed_answers(out)]
     assert order == (["1", "2"] if alone else ["2", "1"]), out
